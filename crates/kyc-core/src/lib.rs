@@ -1,0 +1,1 @@
+//! Sans-IO protocol core for Pomelo's Identity (KYC) API.

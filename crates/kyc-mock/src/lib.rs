@@ -1,0 +1,1 @@
+//! A local simulator of Pomelo's Identity (KYC) API.
