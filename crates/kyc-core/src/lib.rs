@@ -1,1 +1,5 @@
 //! Sans-IO protocol core for Pomelo's Identity (KYC) API.
+
+pub mod enums;
+
+pub use enums::{Country, DocumentType, FlowType, IntegrationMethod, SessionStatus, StepStatus};
