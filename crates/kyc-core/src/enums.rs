@@ -309,7 +309,10 @@ mod tests {
     fn aliases_map_to_the_same_variant_and_serialise_canonically() {
         assert_eq!(StepStatus::parse("NOT AVAILABLE"), StepStatus::NotAvailable);
         assert_eq!(StepStatus::NotAvailable.as_str(), "NOT_AVAILABLE");
-        assert_eq!(SessionStatus::parse("NOT VALIDATED"), SessionStatus::NotValidated);
+        assert_eq!(
+            SessionStatus::parse("NOT VALIDATED"),
+            SessionStatus::NotValidated
+        );
     }
 
     #[test]

@@ -1,0 +1,316 @@
+//! The one generic path from an endpoint type to an `http::Request`, and from an `http::Response`
+//! back to the endpoint's output. Every operation goes through [`build_request`] and
+//! [`parse_response`]; nothing else formats URLs, adds auth headers or routes statuses.
+
+use std::fmt;
+
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::{HeaderMap, Method, StatusCode};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::de::DeserializeOwned;
+
+use crate::body::RequestBody;
+use crate::config::Config;
+use crate::error::{
+    ApiError, BodySnippet, DecodeError, DecodeReason, Error, InvalidInput, request_id,
+};
+use crate::secret::AccessToken;
+
+/// Name of the idempotency header (API reference §4.5).
+pub const IDEMPOTENCY_HEADER: &str = "x-idempotency-key";
+
+/// One API operation: its method, path, body and the type its successful response decodes into.
+pub trait Endpoint {
+    /// What a successful response decodes into.
+    type Output;
+    /// The request body type ([`crate::Body`] for JSON, [`crate::MultipartBody`] for uploads).
+    type Body: RequestBody;
+
+    /// The HTTP method.
+    const METHOD: Method;
+    /// Whether the call creates something, and so carries an idempotency key (decision 6).
+    const CREATES: bool = false;
+    /// Whether the call needs a bearer token (every call but the OAuth ones).
+    const AUTHENTICATED: bool = true;
+
+    /// The path (percent-encoded, starting with `/`) and query, relative to the base URL.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`] when the endpoint's parameters cannot form a safe path.
+    fn path_and_query(&self, config: &Config) -> Result<String, InvalidInput>;
+
+    /// The body and its content type (`None` for a body-less request).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput`] when the body cannot be built.
+    fn body(
+        &self,
+        config: &Config,
+        idempotency_key: Option<&IdempotencyKey>,
+    ) -> Result<(Option<HeaderValue>, Self::Body), InvalidInput>;
+
+    /// Decodes a 2xx response body.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Decode`] when the body is not what the API promises.
+    fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<Self::Output, Error>;
+}
+
+/// The value of the `x-idempotency-key` header. The core draws no randomness: make one from random
+/// bytes with [`IdempotencyKey::from_random_bytes`] once per logical call, and reuse it on every
+/// attempt of that call.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey(String);
+
+impl IdempotencyKey {
+    /// Uses `key` as is.
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput::InvalidIdempotencyKey`] unless `key` is 1 to 255 visible ASCII characters.
+    pub fn new(key: impl Into<String>) -> Result<Self, InvalidInput> {
+        let key = key.into();
+        if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(InvalidInput::InvalidIdempotencyKey);
+        }
+        Ok(Self(key))
+    }
+
+    /// A key made of the lowercase hex of 16 random bytes the caller drew (128 bits).
+    #[must_use]
+    pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
+        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// The key.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("IdempotencyKey").field(&self.0).finish()
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Bytes that stay literal in a path segment: RFC 3986 unreserved characters. Everything else,
+/// `/ ? # % [ ]` and non-ASCII included, is percent-encoded.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Percent-encodes an identifier as exactly one path segment.
+///
+/// # Errors
+///
+/// [`InvalidInput::InvalidId`] for an empty id, `.` or `..` (which would change the route).
+pub fn encode_segment(what: &'static str, id: &str) -> Result<String, InvalidInput> {
+    if id.is_empty() || id == "." || id == ".." {
+        return Err(InvalidInput::InvalidId { what });
+    }
+    Ok(utf8_percent_encode(id, SEGMENT).to_string())
+}
+
+/// Replaces `{session_id}` in a configured template with the encoded id.
+pub(crate) fn session_path(template: &str, session_id: &str) -> Result<String, InvalidInput> {
+    Ok(template.replace("{session_id}", &encode_segment("session id", session_id)?))
+}
+
+/// Builds the `http::Request` for `endpoint`.
+///
+/// `token` is required for authenticated endpoints, `idempotency_key` for creating ones; reuse the
+/// same key on every attempt of one logical call. The `Authorization` header is marked sensitive,
+/// so `http`'s `Debug` does not print it.
+///
+/// # Errors
+///
+/// [`Error::InvalidInput`] when the endpoint's parameters are refused, the token or key is missing,
+/// or the token cannot be a header value.
+pub fn build_request<E: Endpoint>(
+    config: &Config,
+    endpoint: &E,
+    token: Option<&AccessToken>,
+    idempotency_key: Option<&IdempotencyKey>,
+) -> Result<http::Request<E::Body>, Error> {
+    let uri = config.url(&endpoint.path_and_query(config)?);
+    let (content_type, body) = endpoint.body(config, idempotency_key)?;
+    let mut builder = http::Request::builder().method(E::METHOD).uri(uri);
+    let headers = builder.headers_mut().ok_or(InvalidInput::InvalidBaseUrl {
+        reason: "the URL is not a valid request target",
+    })?;
+    headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
+    if let Some(ct) = content_type {
+        headers.insert(CONTENT_TYPE, ct);
+    }
+    if E::METHOD != Method::GET || body.content_length() > 0 {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.content_length()));
+    }
+    if E::AUTHENTICATED {
+        let token = token.ok_or(InvalidInput::MissingAccessToken)?;
+        let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
+            .map_err(|_| InvalidInput::InvalidHeaderValue {
+                what: "access token",
+            })?;
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+    }
+    if E::CREATES {
+        let key = idempotency_key.ok_or(InvalidInput::MissingIdempotencyKey)?;
+        let value =
+            HeaderValue::try_from(key.as_str()).map_err(|_| InvalidInput::InvalidIdempotencyKey)?;
+        headers.insert(IDEMPOTENCY_HEADER, value);
+    }
+    builder.body(body).map_err(|_| {
+        Error::InvalidInput(InvalidInput::InvalidBaseUrl {
+            reason: "the URL is not a valid request target",
+        })
+    })
+}
+
+/// Reads `response` as the answer to `E`: 2xx decodes into `E::Output`, anything else becomes
+/// [`Error::Api`]. Never panics, whatever the status, headers and bytes.
+///
+/// # Errors
+///
+/// [`Error::Api`] for a non-2xx status; [`Error::Decode`] for a 2xx body that does not decode.
+pub fn parse_response<E: Endpoint, B: AsRef<[u8]>>(
+    response: &http::Response<B>,
+) -> Result<E::Output, Error> {
+    let status = response.status();
+    let headers = response.headers();
+    let body = response.body().as_ref();
+    if !status.is_success() {
+        return Err(ApiError::from_response(status, headers, body).into());
+    }
+    E::parse(status, headers, body)
+}
+
+/// Decodes a JSON body as `T`, reporting the JSON path of a failure.
+pub(crate) fn decode_json<T: DeserializeOwned>(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Error> {
+    let fail = |path: String, inner: serde_json::Error| -> Error {
+        let reason = match inner.classify() {
+            serde_json::error::Category::Syntax => DecodeReason::Syntax {
+                line: inner.line(),
+                column: inner.column(),
+            },
+            serde_json::error::Category::Eof => DecodeReason::Eof,
+            _ => DecodeReason::Data,
+        };
+        DecodeError {
+            status,
+            request_id: request_id(headers),
+            path,
+            reason,
+            raw_body: BodySnippet::new(body),
+        }
+        .into()
+    };
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        fail(path, e.into_inner())
+    })?;
+    de.end().map_err(|e| fail(".".to_owned(), e))?;
+    Ok(value)
+}
+
+/// Decodes `{"data": T}` and returns the `T`.
+pub(crate) fn decode_data<T: DeserializeOwned>(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, Error> {
+    #[derive(serde::Deserialize)]
+    struct Envelope<T> {
+        data: T,
+    }
+    decode_json::<Envelope<T>>(status, headers, body).map(|e| e.data)
+}
+
+/// Decodes `{"data": T}`, or `None` for an empty body or `204` (for calls whose response Pomelo does
+/// not document: cancel, clean validations, revoke).
+pub(crate) fn decode_optional_data<T: DeserializeOwned>(
+    status: StatusCode,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<T>, Error> {
+    if status == StatusCode::NO_CONTENT || body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    #[derive(serde::Deserialize)]
+    struct Envelope<T> {
+        #[serde(default = "none")]
+        data: Option<T>,
+    }
+    fn none<T>() -> Option<T> {
+        None
+    }
+    decode_json::<Envelope<T>>(status, headers, body).map(|e| e.data)
+}
+
+/// The JSON content type.
+pub(crate) fn json_content_type() -> Option<HeaderValue> {
+    Some(HeaderValue::from_static("application/json"))
+}
+
+/// Serialises `value` as a JSON body.
+pub(crate) fn json_body<T: serde::Serialize>(
+    value: &T,
+) -> Result<(Option<HeaderValue>, crate::Body), InvalidInput> {
+    let bytes = serde_json::to_vec(value).map_err(|_| InvalidInput::Unserialisable)?;
+    Ok((json_content_type(), crate::Body::from(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_id_stays_one_segment(id in "\\PC*|[./?#%\\\\]{0,6}") {
+            match encode_segment("session id", &id) {
+                Err(_) => prop_assert!(id.is_empty() || id == "." || id == ".."),
+                Ok(seg) => {
+                    prop_assert!(!seg.contains(['/', '?', '#', '\\']));
+                    prop_assert!(seg != "." && seg != "..");
+                    let url = url::Url::parse(&format!("https://h/identity/v1/sessions/{seg}/report")).unwrap();
+                    let segs: Vec<_> = url.path_segments().unwrap().collect();
+                    prop_assert_eq!(segs.len(), 5);
+                    prop_assert_eq!(segs[3], seg.as_str());
+                    let decoded = percent_encoding::percent_decode_str(segs[3]).decode_utf8().unwrap();
+                    prop_assert_eq!(decoded, id.as_str());
+                    prop_assert!(http::Uri::try_from(url.as_str()).is_ok());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn idempotency_keys_are_checked() {
+        assert!(IdempotencyKey::new("").is_err());
+        assert!(IdempotencyKey::new("a b").is_err());
+        assert!(IdempotencyKey::new("x".repeat(256)).is_err());
+        assert_eq!(
+            IdempotencyKey::from_random_bytes([0xab; 16]).as_str(),
+            "ab".repeat(16)
+        );
+    }
+}

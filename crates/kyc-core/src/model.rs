@@ -1,0 +1,250 @@
+//! What the API returns: sessions, steps, files, reports, pages. Every struct keeps members this
+//! version does not know in `extra`, and every member Pomelo does not promise is optional, because
+//! Pomelo does not publish these schemas (reference §12).
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::enums::{Country, DocumentType, FlowType, IntegrationMethod, SessionStatus, StepStatus};
+
+/// Members of a JSON object this version does not model, kept as received. `Debug` prints only
+/// their names: their values may be personal data.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Extra(pub serde_json::Map<String, serde_json::Value>);
+
+impl Extra {
+    /// A member by name.
+    #[must_use]
+    pub fn get(&self, name: &str) -> Option<&serde_json::Value> {
+        self.0.get(name)
+    }
+
+    /// Whether there are no extra members.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Extra {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// A session id (`iss-…`, or a UUID for older sessions). Opaque.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct SessionId(pub String);
+
+impl SessionId {
+    /// Wraps an id.
+    pub fn new(id: impl Into<String>) -> Self {
+        Self(id.into())
+    }
+
+    /// The id.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for SessionId {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
+impl From<String> for SessionId {
+    fn from(s: String) -> Self {
+        Self(s)
+    }
+}
+
+/// The answer to create session (reference §5.1).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct SessionCreated {
+    /// The new session's id.
+    pub id: SessionId,
+    /// Creation time, RFC 3339.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Expiry time, RFC 3339 (24 h after creation in every example).
+    #[serde(default)]
+    pub expiration_at: Option<String>,
+    /// Where to send the person for the web flow (absent for KYB).
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Members this version does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// An identity validation session.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Session {
+    /// The session id.
+    pub id: SessionId,
+    /// The person's user id.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// The session status.
+    #[serde(default)]
+    pub status: Option<SessionStatus>,
+    /// Why the session was not validated, when it was not.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The flow type.
+    #[serde(default)]
+    pub flow_type: Option<FlowType>,
+    /// The country.
+    #[serde(default)]
+    pub country: Option<Country>,
+    /// The integration method.
+    #[serde(default)]
+    pub integration_method: Option<IntegrationMethod>,
+    /// Creation time, RFC 3339.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Last change, RFC 3339.
+    #[serde(default)]
+    pub updated_at: Option<String>,
+    /// Expiry time, RFC 3339.
+    #[serde(default)]
+    pub expiration_at: Option<String>,
+    /// The web-flow URL.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The checks the session runs.
+    #[serde(default)]
+    pub steps: Vec<Step>,
+    /// Documents uploaded so far.
+    #[serde(default)]
+    pub files: Vec<FileInfo>,
+    /// Members this version does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One check of a session (reference §6.1).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Step {
+    /// The step's name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The step's state.
+    #[serde(default)]
+    pub status: Option<StepStatus>,
+    /// Members this version does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// An uploaded document, as listed in a session or returned by an upload.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct FileInfo {
+    /// The file's id.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// The session it belongs to.
+    #[serde(default)]
+    pub session_id: Option<SessionId>,
+    /// The entity (user or company) it documents.
+    #[serde(default)]
+    pub entity_id: Option<String>,
+    /// The document type.
+    #[serde(default)]
+    pub type_document: Option<DocumentType>,
+    /// The file name sent.
+    #[serde(default)]
+    pub file_name: Option<String>,
+    /// The content type sent.
+    #[serde(default)]
+    pub content_type: Option<String>,
+    /// Size in bytes.
+    #[serde(default)]
+    pub size: Option<u64>,
+    /// Upload time, RFC 3339.
+    #[serde(default)]
+    pub created_at: Option<String>,
+    /// Members this version does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A session report (reference §5.5): the data collected during the session. Pomelo publishes no
+/// schema for individuals, so only the id and status are typed; everything else is in `extra`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Report {
+    /// The session id.
+    pub id: SessionId,
+    /// The session status, when the report carries it.
+    #[serde(default)]
+    pub status: Option<SessionStatus>,
+    /// Members this version does not model (personal data, documents, checks…).
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// The answer to clean validations. Pomelo documents no body; the simulator reports a count.
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct CleanResult {
+    /// How many sessions were deleted, when the server says.
+    #[serde(default)]
+    pub deleted_sessions: Option<u64>,
+    /// Members this version does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Pagination metadata of a search response (`meta.pagination`).
+#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Pagination {
+    /// Number of pages.
+    #[serde(default)]
+    pub total_pages: Option<u64>,
+    /// This page's number (0-based).
+    #[serde(default)]
+    pub current_page: Option<u64>,
+    /// Page size used.
+    #[serde(default)]
+    pub page_size: Option<u64>,
+    /// Number of matching sessions.
+    #[serde(default)]
+    pub total_items: Option<u64>,
+    /// Members this version does not model.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One page of search results.
+#[derive(Clone, PartialEq, Eq, Debug, Default)]
+#[non_exhaustive]
+pub struct SessionPage {
+    /// The sessions on this page.
+    pub sessions: Vec<Session>,
+    /// Pagination metadata; `None` when the response has no `meta` (a single page, decision 4).
+    pub pagination: Option<Pagination>,
+}

@@ -1,0 +1,338 @@
+//! The retry decision: a pure function of the call, the outcome of the last attempt, the attempt
+//! number and a jitter value the caller drew. Adapters sleep and resend; they decide nothing.
+
+use std::time::{Duration, SystemTime};
+
+use http::header::RETRY_AFTER;
+use http::{HeaderMap, Method, StatusCode};
+
+/// What happened to one attempt.
+#[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
+pub enum Outcome<'a> {
+    /// A response arrived.
+    Response {
+        /// Its status.
+        status: StatusCode,
+        /// Its headers (for `Retry-After`).
+        headers: &'a HeaderMap,
+    },
+    /// No response arrived.
+    Transport {
+        /// Whether the request may have reached the server: `false` only when the failure
+        /// happened before any request byte was sent (DNS, connect refused, TLS handshake).
+        may_have_reached_server: bool,
+    },
+}
+
+/// What to do after an attempt.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum RetryDecision {
+    /// Send the same request again after this delay.
+    RetryAfter(Duration),
+    /// Do not retry: hand the outcome to the caller.
+    Stop,
+}
+
+/// Retry settings: how many attempts, and the exponential back-off between them.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub struct RetryPolicy {
+    /// Total attempts, the first included (1 disables retries).
+    pub max_attempts: u32,
+    /// Delay before the second attempt; doubled for each further attempt.
+    pub base_delay: Duration,
+    /// Upper bound of the back-off delay.
+    pub max_delay: Duration,
+    /// Upper bound applied to a server's `Retry-After`.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryPolicy {
+    /// 4 attempts; 250 ms, 500 ms, 1 s back-off (each with jitter), capped at 8 s; `Retry-After`
+    /// honoured up to 30 s.
+    fn default() -> Self {
+        Self {
+            max_attempts: 4,
+            base_delay: Duration::from_millis(250),
+            max_delay: Duration::from_secs(8),
+            max_retry_after: Duration::from_secs(30),
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// A policy that never retries.
+    #[must_use]
+    pub fn never() -> Self {
+        Self {
+            max_attempts: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Sets the total number of attempts (at least 1).
+    #[must_use]
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets the base and maximum back-off delay.
+    #[must_use]
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.base_delay = base;
+        self.max_delay = max.max(base);
+        self
+    }
+
+    /// Sets the largest `Retry-After` honoured; longer ones are clamped to it.
+    #[must_use]
+    pub fn max_retry_after(mut self, max: Duration) -> Self {
+        self.max_retry_after = max;
+        self
+    }
+
+    /// Decides whether to retry after attempt number `attempt` (1 for the first) of a call with
+    /// `method`, `has_idempotency_key` telling whether it carries an `x-idempotency-key`.
+    ///
+    /// - Retries 408, 429, 500, 502, 503, 504 and transport failures, while attempts remain.
+    /// - Never retries a call that is not idempotent (POST, PATCH) and has no key once the request
+    ///   may have reached the server: only a failure before sending is retried then.
+    /// - Waits `base × 2^(attempt−1)`, capped at `max_delay`, scaled by `0.5 + jitter / 2` (equal
+    ///   jitter; `jitter` is a random number in `[0, 1]` the caller drew, clamped).
+    /// - A `Retry-After` (seconds or HTTP date, read against `now`) replaces the back-off when
+    ///   longer, clamped to `max_retry_after`.
+    #[must_use]
+    pub fn decide(
+        &self,
+        method: &Method,
+        has_idempotency_key: bool,
+        outcome: Outcome<'_>,
+        attempt: u32,
+        jitter: f64,
+        now: SystemTime,
+    ) -> RetryDecision {
+        if attempt >= self.max_attempts {
+            return RetryDecision::Stop;
+        }
+        let replay_safe = is_idempotent(method) || has_idempotency_key;
+        let retry_after = match outcome {
+            Outcome::Response { status, headers } => {
+                if !is_retryable_status(status) || !replay_safe {
+                    return RetryDecision::Stop;
+                }
+                retry_after(headers, now)
+            }
+            Outcome::Transport {
+                may_have_reached_server,
+            } => {
+                if may_have_reached_server && !replay_safe {
+                    return RetryDecision::Stop;
+                }
+                None
+            }
+        };
+        let jitter = if jitter.is_finite() {
+            jitter.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let exponent = attempt.saturating_sub(1).min(31);
+        let backoff = self
+            .base_delay
+            .checked_mul(1u32 << exponent)
+            .unwrap_or(self.max_delay)
+            .min(self.max_delay)
+            .mul_f64(0.5 + jitter / 2.0);
+        let delay = match retry_after {
+            Some(server) => server
+                .min(self.max_retry_after)
+                .max(backoff.min(self.max_retry_after)),
+            None => backoff,
+        };
+        RetryDecision::RetryAfter(delay)
+    }
+}
+
+/// Whether `method` may be replayed without changing the outcome (RFC 9110 §9.2.2).
+#[must_use]
+pub fn is_idempotent(method: &Method) -> bool {
+    matches!(
+        *method,
+        Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
+    )
+}
+
+/// Whether a response with `status` is worth retrying: 408, 429, 500, 502, 503, 504.
+#[must_use]
+pub fn is_retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}
+
+/// Reads `Retry-After` as delay-seconds or as an HTTP date relative to `now`.
+#[must_use]
+pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+    let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let date = httpdate::parse_http_date(text).ok()?;
+    Some(date.duration_since(now).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn headers(retry_after: Option<&str>) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        if let Some(v) = retry_after {
+            h.insert(RETRY_AFTER, v.parse().unwrap());
+        }
+        h
+    }
+
+    const NOW: SystemTime = SystemTime::UNIX_EPOCH;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let p = RetryPolicy::default().max_attempts(10);
+        let h = headers(None);
+        let out = Outcome::Response {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            headers: &h,
+        };
+        let delays: Vec<_> = (1..6)
+            .map(|a| p.decide(&Method::GET, false, out, a, 1.0, NOW))
+            .collect();
+        let ms = |d| RetryDecision::RetryAfter(Duration::from_millis(d));
+        assert_eq!(delays, vec![ms(250), ms(500), ms(1000), ms(2000), ms(4000)]);
+        assert_eq!(p.decide(&Method::GET, false, out, 9, 1.0, NOW), ms(8000));
+        assert_eq!(p.decide(&Method::GET, false, out, 1, 0.0, NOW), ms(125));
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates_are_honoured_and_clamped() {
+        let p = RetryPolicy::default();
+        let h = headers(Some("7"));
+        let out = Outcome::Response {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            headers: &h,
+        };
+        assert_eq!(
+            p.decide(&Method::GET, false, out, 1, 0.5, NOW),
+            RetryDecision::RetryAfter(Duration::from_secs(7))
+        );
+        let h = headers(Some("86400"));
+        let out = Outcome::Response {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            headers: &h,
+        };
+        assert_eq!(
+            p.decide(&Method::GET, false, out, 1, 0.5, NOW),
+            RetryDecision::RetryAfter(Duration::from_secs(30))
+        );
+        let h = headers(Some("Thu, 01 Jan 1970 00:00:12 GMT"));
+        let out = Outcome::Response {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            headers: &h,
+        };
+        assert_eq!(
+            p.decide(&Method::GET, false, out, 1, 0.5, NOW),
+            RetryDecision::RetryAfter(Duration::from_secs(12))
+        );
+    }
+
+    #[test]
+    fn a_post_without_key_is_retried_only_when_it_never_left() {
+        let p = RetryPolicy::default();
+        let h = headers(None);
+        let served = Outcome::Response {
+            status: StatusCode::BAD_GATEWAY,
+            headers: &h,
+        };
+        assert_eq!(
+            p.decide(&Method::POST, false, served, 1, 0.5, NOW),
+            RetryDecision::Stop
+        );
+        assert!(matches!(
+            p.decide(&Method::POST, true, served, 1, 0.5, NOW),
+            RetryDecision::RetryAfter(_)
+        ));
+        let unsent = Outcome::Transport {
+            may_have_reached_server: false,
+        };
+        assert!(matches!(
+            p.decide(&Method::POST, false, unsent, 1, 0.5, NOW),
+            RetryDecision::RetryAfter(_)
+        ));
+        let maybe = Outcome::Transport {
+            may_have_reached_server: true,
+        };
+        assert_eq!(
+            p.decide(&Method::POST, false, maybe, 1, 0.5, NOW),
+            RetryDecision::Stop
+        );
+    }
+
+    fn method() -> impl Strategy<Value = Method> {
+        prop_oneof![
+            Just(Method::GET),
+            Just(Method::POST),
+            Just(Method::PUT),
+            Just(Method::DELETE),
+            Just(Method::PATCH),
+            Just(Method::HEAD)
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn decisions_respect_the_rules(
+            method in method(),
+            has_key in any::<bool>(),
+            status in 100u16..600,
+            transport in any::<bool>(),
+            reached in any::<bool>(),
+            retry_after in proptest::option::of(prop_oneof![
+                (0u64..100_000).prop_map(|s| s.to_string()),
+                ".{0,30}",
+            ]),
+            attempt in 0u32..20,
+            jitter in any::<f64>(),
+        ) {
+            let p = RetryPolicy::default();
+            let mut h = HeaderMap::new();
+            if let Some(v) = retry_after.as_deref().and_then(|v| v.parse().ok()) {
+                h.insert(RETRY_AFTER, v);
+            }
+            let status = StatusCode::from_u16(status).unwrap();
+            let outcome = if transport {
+                Outcome::Transport { may_have_reached_server: reached }
+            } else {
+                Outcome::Response { status, headers: &h }
+            };
+            let decision = p.decide(&method, has_key, outcome, attempt, jitter, NOW);
+            let replay_safe = is_idempotent(&method) || has_key;
+            match decision {
+                RetryDecision::Stop => {}
+                RetryDecision::RetryAfter(delay) => {
+                    prop_assert!(attempt < p.max_attempts);
+                    prop_assert!(delay <= p.max_delay.max(p.max_retry_after));
+                    if transport {
+                        prop_assert!(replay_safe || !reached);
+                    } else {
+                        prop_assert!(replay_safe);
+                        prop_assert!(is_retryable_status(status));
+                    }
+                }
+            }
+            if !transport && status.is_success() {
+                prop_assert_eq!(decision, RetryDecision::Stop);
+            }
+        }
+    }
+}

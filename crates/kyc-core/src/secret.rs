@@ -1,0 +1,115 @@
+//! Newtypes for secrets and personal data. Their `Debug` prints `[redacted]`, so a stray `{:?}` in a
+//! log line cannot leak a client secret, an access token or a document number.
+
+use std::fmt;
+
+/// Writes `Name([redacted])`.
+fn redacted(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
+    write!(f, "{name}([redacted])")
+}
+
+/// Declares a `String` newtype whose `Debug` is redacted and whose value is read with
+/// `expose_secret`, so every place that reads the secret says so.
+macro_rules! secret_string {
+    ($(#[$meta:meta])* $name:ident) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a value.
+            pub fn new(value: impl Into<String>) -> Self {
+                Self(value.into())
+            }
+
+            /// The value itself. Call it only where the value must go on the wire.
+            #[must_use]
+            pub fn expose_secret(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                redacted(f, stringify!($name))
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(value: String) -> Self {
+                Self(value)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(value: &str) -> Self {
+                Self(value.to_owned())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(&self.0)
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                String::deserialize(d).map(Self)
+            }
+        }
+    };
+}
+
+secret_string! {
+    /// The OAuth client secret Pomelo issues with the client id.
+    ClientSecret
+}
+
+secret_string! {
+    /// A bearer access token (a JWT). Anyone holding it can call the API until it expires.
+    AccessToken
+}
+
+secret_string! {
+    /// A value that identifies a person: a document number, a name, a birth date, an address line.
+    Pii
+}
+
+/// OAuth client credentials: the client id (not secret, shown in `Debug`) and the client secret.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Credentials {
+    /// The client id Pomelo issues.
+    pub client_id: String,
+    /// The client secret Pomelo issues.
+    pub client_secret: ClientSecret,
+}
+
+impl Credentials {
+    /// Bundles a client id and secret.
+    pub fn new(client_id: impl Into<String>, client_secret: impl Into<ClientSecret>) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let creds = Credentials::new("cli-1", "s3cr3t-value");
+        let shown = format!(
+            "{creds:?} {:?} {:?}",
+            AccessToken::new("tok-abc"),
+            Pii::new("12345678")
+        );
+        assert!(shown.contains("cli-1"), "{shown}");
+        for secret in ["s3cr3t-value", "tok-abc", "12345678"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+    }
+}

@@ -1,0 +1,393 @@
+//! Session operations with JSON or empty bodies: create, get, cancel, report, clean validations.
+
+use std::fmt;
+
+use http::header::HeaderValue;
+use http::{HeaderMap, Method, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use crate::body::Body;
+use crate::config::Config;
+use crate::endpoint::{self, Endpoint, IdempotencyKey, session_path};
+use crate::enums::{Country, FlowType, IntegrationMethod};
+use crate::error::{Error, InvalidInput};
+use crate::model::{CleanResult, Extra, Report, Session, SessionCreated, SessionId};
+use crate::secret::Pii;
+
+/// The person's data sent with create session. Pomelo does not publish the KYC schema (reference
+/// §12.1): the members below follow its KYB partner example, and `extra` carries anything else.
+/// `Debug` lists which members are set, never their values.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PersonalData {
+    /// Given names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// Family names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// Birth date, `YYYY-MM-DD`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub birthdate: Option<String>,
+    /// Gender as Pomelo spells it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender: Option<String>,
+    /// Nationality, ISO 3166-1 alpha-3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nationality: Option<String>,
+    /// Identity document type (e.g. `DNI`, `CPF`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_type: Option<String>,
+    /// Identity document number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_number: Option<Pii>,
+    /// Tax id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fiscal_id: Option<Pii>,
+    /// E-mail address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Phone number.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    /// Postal address (free-form object; KYB uses `street_name`, `street_number`, `zip_code`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Any other member, sent as is.
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+impl fmt::Debug for PersonalData {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let set: Vec<&str> = [
+            ("first_name", self.first_name.is_some()),
+            ("last_name", self.last_name.is_some()),
+            ("birthdate", self.birthdate.is_some()),
+            ("gender", self.gender.is_some()),
+            ("nationality", self.nationality.is_some()),
+            ("document_type", self.document_type.is_some()),
+            ("document_number", self.document_number.is_some()),
+            ("fiscal_id", self.fiscal_id.is_some()),
+            ("email", self.email.is_some()),
+            ("phone", self.phone.is_some()),
+            ("address", self.address.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, present)| present.then_some(name))
+        .chain(self.extra.0.keys().map(String::as_str))
+        .collect();
+        f.debug_struct("PersonalData").field("set", &set).finish()
+    }
+}
+
+/// Terms-and-conditions acceptance (the KYB shape, reference §9.1; assumed for KYC).
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct TermsData {
+    /// Version of the terms accepted.
+    pub version: String,
+    /// Whether they were accepted.
+    pub accept: bool,
+    /// When, RFC 3339 UTC with milliseconds (e.g. `2022-05-13T19:47:13.340Z`).
+    pub date: String,
+}
+
+impl TermsData {
+    /// Terms `version` accepted at `date`.
+    pub fn accepted(version: impl Into<String>, date: impl Into<String>) -> Self {
+        Self {
+            version: version.into(),
+            accept: true,
+            date: date.into(),
+        }
+    }
+}
+
+/// `POST /identity/v2/sessions` (reference §5.1): starts a KYC session for a Pomelo user.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub struct CreateSession {
+    /// The flow; `kyc-accounts` by default.
+    pub flow_type: FlowType,
+    /// The person's country.
+    pub country: Country,
+    /// `API` (documents uploaded by the integrator, the default) or `WEB`.
+    pub integration_method: IntegrationMethod,
+    /// The Pomelo user id (`usr-…`).
+    pub user_id: String,
+    /// The person's data, when known.
+    pub personal_data: Option<PersonalData>,
+    /// Terms acceptance, when collected.
+    pub terms_data: Option<TermsData>,
+}
+
+impl CreateSession {
+    /// A `kyc-accounts` session through the API for `user_id` in `country`.
+    pub fn new(user_id: impl Into<String>, country: Country) -> Self {
+        Self {
+            flow_type: FlowType::KycAccounts,
+            country,
+            integration_method: IntegrationMethod::Api,
+            user_id: user_id.into(),
+            personal_data: None,
+            terms_data: None,
+        }
+    }
+
+    /// Sets the flow type.
+    #[must_use]
+    pub fn flow_type(mut self, flow_type: FlowType) -> Self {
+        self.flow_type = flow_type;
+        self
+    }
+
+    /// Sets the integration method.
+    #[must_use]
+    pub fn integration_method(mut self, method: IntegrationMethod) -> Self {
+        self.integration_method = method;
+        self
+    }
+
+    /// Sets the person's data.
+    #[must_use]
+    pub fn personal_data(mut self, data: PersonalData) -> Self {
+        self.personal_data = Some(data);
+        self
+    }
+
+    /// Sets the terms acceptance.
+    #[must_use]
+    pub fn terms_data(mut self, terms: TermsData) -> Self {
+        self.terms_data = Some(terms);
+        self
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct CreateWire {
+    flow_type: FlowType,
+    country: Country,
+    integration_method: IntegrationMethod,
+    data: CreateDataWire,
+}
+
+#[derive(Serialize, Deserialize)]
+struct CreateDataWire {
+    user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    personal_data: Option<PersonalData>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    terms_data: Option<TermsData>,
+}
+
+impl Serialize for CreateSession {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        CreateWire {
+            flow_type: self.flow_type.clone(),
+            country: self.country.clone(),
+            integration_method: self.integration_method.clone(),
+            data: CreateDataWire {
+                user_id: self.user_id.clone(),
+                personal_data: self.personal_data.clone(),
+                terms_data: self.terms_data.clone(),
+            },
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for CreateSession {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = CreateWire::deserialize(d)?;
+        Ok(Self {
+            flow_type: w.flow_type,
+            country: w.country,
+            integration_method: w.integration_method,
+            user_id: w.data.user_id,
+            personal_data: w.data.personal_data,
+            terms_data: w.data.terms_data,
+        })
+    }
+}
+
+impl Endpoint for CreateSession {
+    type Output = SessionCreated;
+    type Body = Body;
+    const METHOD: Method = Method::POST;
+    const CREATES: bool = true;
+
+    fn path_and_query(&self, _: &Config) -> Result<String, InvalidInput> {
+        Ok("/identity/v2/sessions".to_owned())
+    }
+
+    fn body(
+        &self,
+        _: &Config,
+        _: Option<&IdempotencyKey>,
+    ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
+        for (what, value) in [
+            ("user id", self.user_id.as_str()),
+            ("flow type", self.flow_type.as_str()),
+            ("country", self.country.as_str()),
+            ("integration method", self.integration_method.as_str()),
+        ] {
+            if value.trim().is_empty() {
+                return Err(InvalidInput::Empty { what });
+            }
+        }
+        endpoint::json_body(self)
+    }
+
+    fn parse(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<SessionCreated, Error> {
+        endpoint::decode_data(status, headers, body)
+    }
+}
+
+/// Declares a body-less endpoint on one session.
+macro_rules! session_endpoint {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $method:ident, $template:expr, $output:ty, $parse:expr
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, PartialEq, Eq, Debug)]
+        pub struct $name {
+            /// The session.
+            pub session_id: SessionId,
+        }
+
+        impl $name {
+            /// For session `session_id`.
+            pub fn new(session_id: impl Into<SessionId>) -> Self {
+                Self { session_id: session_id.into() }
+            }
+        }
+
+        impl Endpoint for $name {
+            type Output = $output;
+            type Body = Body;
+            const METHOD: Method = Method::$method;
+
+            fn path_and_query(&self, config: &Config) -> Result<String, InvalidInput> {
+                let template: fn(&Config) -> &str = $template;
+                session_path(template(config), self.session_id.as_str())
+            }
+
+            fn body(
+                &self,
+                _: &Config,
+                _: Option<&IdempotencyKey>,
+            ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
+                Ok((None, Body::empty()))
+            }
+
+            fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<$output, Error> {
+                $parse(status, headers, body)
+            }
+        }
+    };
+}
+
+session_endpoint! {
+    /// `GET /identity/v1/sessions/{id}` (decision 1; path configurable).
+    GetSession, GET, |c| &c.paths().get_session, Session, endpoint::decode_data
+}
+
+session_endpoint! {
+    /// `DELETE /identity/v1/sessions/{id}` (decision 2; path configurable). The response is not
+    /// documented: the session when the server returns it, `None` for an empty body.
+    CancelSession, DELETE, |c| &c.paths().cancel_session, Option<Session>,
+    endpoint::decode_optional_data
+}
+
+session_endpoint! {
+    /// `GET /identity/v1/sessions/{id}/report` (reference §5.5).
+    GetReport, GET, |_| "/identity/v1/sessions/{session_id}/report", Report, endpoint::decode_data
+}
+
+/// `POST /clean_validations` (decision 5): deletes a user's validation data in a **test**
+/// environment. Refused before sending when the configuration targets production.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct CleanValidations {
+    user_id: Option<String>,
+    document_number: Option<Pii>,
+}
+
+impl CleanValidations {
+    /// By user id.
+    pub fn user_id(user_id: impl Into<String>) -> Self {
+        Self {
+            user_id: Some(user_id.into()),
+            document_number: None,
+        }
+    }
+
+    /// By identity document number.
+    pub fn document_number(number: impl Into<Pii>) -> Self {
+        Self {
+            user_id: None,
+            document_number: Some(number.into()),
+        }
+    }
+
+    /// From either or both; the user id wins when both are given (reference §5.7).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput::Empty`] when neither is given (or both are empty).
+    pub fn new(
+        user_id: Option<String>,
+        document_number: Option<Pii>,
+    ) -> Result<Self, InvalidInput> {
+        match (user_id, document_number) {
+            (Some(u), _) if !u.is_empty() => Ok(Self::user_id(u)),
+            (_, Some(d)) if !d.expose_secret().is_empty() => Ok(Self::document_number(d)),
+            _ => Err(InvalidInput::Empty {
+                what: "user id or document number",
+            }),
+        }
+    }
+}
+
+impl Endpoint for CleanValidations {
+    type Output = CleanResult;
+    type Body = Body;
+    const METHOD: Method = Method::POST;
+
+    fn path_and_query(&self, config: &Config) -> Result<String, InvalidInput> {
+        if config.is_production() {
+            return Err(InvalidInput::RefusedInProduction {
+                operation: "clean validations",
+            });
+        }
+        Ok(config.paths().clean_validations.clone())
+    }
+
+    fn body(
+        &self,
+        _: &Config,
+        _: Option<&IdempotencyKey>,
+    ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
+        let body = match (&self.user_id, &self.document_number) {
+            (Some(u), _) if !u.is_empty() => serde_json::json!({ "user_id": u }),
+            (_, Some(d)) if !d.expose_secret().is_empty() => {
+                serde_json::json!({ "document_number": d.expose_secret() })
+            }
+            _ => {
+                return Err(InvalidInput::Empty {
+                    what: "user id or document number",
+                });
+            }
+        };
+        endpoint::json_body(&body)
+    }
+
+    fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<CleanResult, Error> {
+        endpoint::decode_optional_data(status, headers, body).map(Option::unwrap_or_default)
+    }
+}
