@@ -1,0 +1,118 @@
+//! Blocking client for [Pomelo](https://pomelo.la)'s Identity (KYC) API, over [ureq] 3.
+//!
+//! Every operation is a method of [`Client`]; tokens, retries, idempotency keys and streamed
+//! uploads are handled. All protocol knowledge (paths, JSON, status rules, token expiry, retry
+//! rules) lives in [`kyc_core`]: this crate converts the core's `http::Request` into a ureq call,
+//! hands the whole response back to the core, and sleeps, waits and draws random numbers where the
+//! core's decisions say so.
+//!
+//! # How a call runs
+//!
+//! [`Client::execute`] is the one path every method takes:
+//!
+//! 1. **Token**: the shared [`kyc_core::TokenCache`] hands out the cached token or says to fetch
+//!    one. Only one thread fetches (single flight); the others wait for its result.
+//! 2. **Build** with [`kyc_core::build_request`]. A creating call gets an idempotency key made of
+//!    128 random bits, drawn once per call and sent on every attempt.
+//! 3. **Send** through the [`Transport`] ([`UreqTransport`] by default) with a per-attempt
+//!    timeout, capped by the call's overall deadline.
+//! 4. **Retry** as [`kyc_core::RetryPolicy::decide`] says, sleeping the delay it returns (with
+//!    random jitter, `Retry-After` honoured), unless that delay would pass the deadline.
+//! 5. **401**: a `401` to the token used drops it from the cache; one new token, one replay.
+//! 6. **Parse** with [`kyc_core::parse_response`].
+//!
+//! # Example
+//!
+//! With a closure as transport (no network), the whole path runs: token request, then the call
+//! with its bearer token and idempotency key.
+//!
+//! ```
+//! use kyc_core::{Config, Country, CreateSession, Credentials, Environment};
+//! use kyc_ureq::{Client, SendBody, TransportError};
+//!
+//! let fake_pomelo = |req: http::Request<SendBody>| -> Result<http::Response<Vec<u8>>, TransportError> {
+//!     let body: &[u8] = match req.uri().path() {
+//!         "/oauth/token" => br#"{"access_token": "tok-1", "expires_in": 3600}"#,
+//!         "/identity/v2/sessions" => {
+//!             assert_eq!(req.headers()["authorization"], "Bearer tok-1");
+//!             assert_eq!(req.headers()["x-idempotency-key"].len(), 32);
+//!             br#"{"data": {"id": "iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR"}}"#
+//!         }
+//!         other => panic!("unexpected {other}"),
+//!     };
+//!     Ok(http::Response::builder().status(200).body(body.to_vec()).unwrap())
+//! };
+//!
+//! let client = Client::builder(
+//!     Config::new(Environment::Sandbox)?,
+//!     Credentials::new("client-id", "client-secret"),
+//! )
+//! .transport(fake_pomelo)
+//! .build();
+//!
+//! let created = client.create_session(&CreateSession::new("usr-1", Country::Arg))?;
+//! assert_eq!(created.id.as_str(), "iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Against Pomelo (or the local simulator: `POMELO_BASE_URL=http://127.0.0.1:PORT`):
+//!
+//! ```no_run
+//! use kyc_core::{Country, CreateSession, DocumentType};
+//!
+//! let client = kyc_ureq::Client::from_env()?; // POMELO_CLIENT_ID, POMELO_CLIENT_SECRET, POMELO_ENV
+//! let session = client.create_session(&CreateSession::new("usr-1", Country::Arg))?;
+//! client.upload_path(session.id.clone(), "usr-1", DocumentType::Selfie, "selfie.jpg")?;
+//! let status = client.get_session(session.id)?.status;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # Uploads
+//!
+//! [`Client::upload_path`] streams the file: it reads its first bytes to detect the format, its
+//! length from the file system, and sends the multipart body with `Content-Length` (not chunked)
+//! straight from the file, re-opening it for each retry. [`Client::upload_reader`] streams any
+//! reader, which can be read only once: it is not retried once bytes were read from it.
+//! [`Client::upload_bytes`] sends bytes held in memory.
+//!
+//! # Timeouts and limits
+//!
+//! Per attempt [`DEFAULT_ATTEMPT_TIMEOUT`], per call [`DEFAULT_OVERALL_TIMEOUT`], response bodies
+//! up to [`DEFAULT_MAX_RESPONSE_BODY`] (a larger body is
+//! [`TransportErrorKind::ResponseTooLarge`], never truncated). All configurable on
+//! [`ClientBuilder`].
+//!
+//! # Features
+//!
+//! - `rustls` (default): HTTPS with rustls and the webpki roots. Without it only plain-http base
+//!   URLs (loopback) or a custom [`Transport`] work.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod auth;
+mod client;
+mod env;
+mod error;
+mod search;
+mod transport;
+mod upload;
+mod ureq_transport;
+
+pub use client::{
+    Client, ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, TokenInfo,
+};
+pub use env::{
+    ENV_AUDIENCE, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_ENVIRONMENT, FromEnvError,
+};
+pub use error::{Error, SourceError, SourceErrorKind, TransportError, TransportErrorKind};
+pub use search::SearchAll;
+pub use transport::{AttemptTimeout, IntoSendBody, SendBody, Transport};
+pub use ureq_transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY, UreqTransport};
+
+/// Re-exported so transports build requests and responses with the same `http` version.
+pub use http;
+/// The protocol core, re-exported so one dependency is enough.
+pub use kyc_core;
+/// Re-exported for [`UreqTransport::from_agent`].
+pub use ureq;

@@ -1,0 +1,162 @@
+//! The default [`Transport`]: ureq 3, converting the core's `http::Request` to ureq and the whole
+//! response back, untouched.
+
+use std::time::Duration;
+
+use crate::error::{TransportError, TransportErrorKind};
+use crate::transport::{AttemptTimeout, SendBody, Transport};
+
+/// Default limit on a response body: 10 MiB. Pomelo's JSON answers are a few kilobytes; a larger
+/// body is refused as [`TransportErrorKind::ResponseTooLarge`] rather than truncated.
+pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 10 * 1024 * 1024;
+
+/// Default time allowed to set up a connection (DNS, TCP, TLS).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Sends requests with a ureq 3 [`ureq::Agent`] (connection pool with keep-alive).
+///
+/// Every request is sent with ureq's "status as error" off (so 4xx/5xx bodies reach the core),
+/// redirects not followed (a 3xx goes to the core like any other status), the request's
+/// [`AttemptTimeout`] as ureq's global timeout, and the response body read up to
+/// [`UreqTransport::max_response_body`] bytes. Headers and bodies pass through untouched in both
+/// directions; a request body with a known length goes out with `Content-Length`, never chunked.
+#[derive(Debug, Clone)]
+pub struct UreqTransport {
+    agent: ureq::Agent,
+    max_response_body: u64,
+}
+
+impl Default for UreqTransport {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl UreqTransport {
+    /// A transport with its own agent: keep-alive on, [`DEFAULT_CONNECT_TIMEOUT`],
+    /// [`DEFAULT_MAX_RESPONSE_BODY`].
+    #[must_use]
+    pub fn new() -> Self {
+        let config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_connect(Some(DEFAULT_CONNECT_TIMEOUT))
+            .user_agent(concat!("kyc-rs/", env!("CARGO_PKG_VERSION"), " (kyc-ureq)"))
+            .build();
+        Self::from_agent(ureq::Agent::new_with_config(config))
+    }
+
+    /// A transport over an agent you configured (proxy, TLS roots, pool size…). The settings above
+    /// that the client relies on (status not an error, no redirects, per-attempt timeout) are
+    /// applied to each request, whatever the agent's defaults.
+    #[must_use]
+    pub fn from_agent(agent: ureq::Agent) -> Self {
+        Self {
+            agent,
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+        }
+    }
+
+    /// Sets the largest response body read, in bytes; a larger one is an error.
+    #[must_use]
+    pub fn max_response_body(mut self, limit: u64) -> Self {
+        self.max_response_body = limit;
+        self
+    }
+
+    /// The agent, to share its connection pool.
+    #[must_use]
+    pub fn agent(&self) -> &ureq::Agent {
+        &self.agent
+    }
+}
+
+impl Transport for UreqTransport {
+    fn send(
+        &self,
+        request: http::Request<SendBody>,
+    ) -> Result<http::Response<Vec<u8>>, TransportError> {
+        let timeout = request.extensions().get::<AttemptTimeout>().map(|t| t.0);
+        let (parts, body) = request.into_parts();
+        let result = if let Some(bytes) = body.as_bytes() {
+            let request = http::Request::from_parts(parts, bytes);
+            self.run(request, timeout)
+        } else {
+            let mut reader = body.into_reader();
+            let request =
+                http::Request::from_parts(parts, ureq::SendBody::from_reader(&mut reader));
+            self.run(request, timeout)
+        };
+        let response = result.map_err(|e| classify(e, Phase::Exchange))?;
+        let (parts, mut body) = response.into_parts();
+        let bytes = body
+            .with_config()
+            .limit(self.max_response_body)
+            .read_to_vec()
+            .map_err(|e| classify(e, Phase::ResponseBody(self.max_response_body)))?;
+        Ok(http::Response::from_parts(parts, bytes))
+    }
+}
+
+impl UreqTransport {
+    fn run<S: ureq::AsSendBody>(
+        &self,
+        request: http::Request<S>,
+        timeout: Option<Duration>,
+    ) -> Result<http::Response<ureq::Body>, ureq::Error> {
+        let request = self
+            .agent
+            .configure_request(request)
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .timeout_global(timeout)
+            .build();
+        self.agent.run(request)
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Phase {
+    Exchange,
+    ResponseBody(u64),
+}
+
+fn classify(e: ureq::Error, phase: Phase) -> TransportError {
+    use TransportErrorKind as K;
+    use std::io::ErrorKind as Io;
+    let (kind, reached) = match (&e, phase) {
+        (ureq::Error::BodyExceedsLimit(_), Phase::ResponseBody(limit)) => {
+            (K::ResponseTooLarge { limit }, true)
+        }
+        (_, Phase::ResponseBody(_)) if matches!(e, ureq::Error::Timeout(_)) => (K::Timeout, true),
+        (_, Phase::ResponseBody(_)) => (K::Connection, true),
+        (ureq::Error::Timeout(t), _) => (
+            K::Timeout,
+            !matches!(t, ureq::Timeout::Resolve | ureq::Timeout::Connect),
+        ),
+        (ureq::Error::HostNotFound | ureq::Error::ConnectionFailed, _) => (K::Connect, false),
+        (ureq::Error::Io(io), _) => match io.kind() {
+            Io::ConnectionRefused
+            | Io::AddrNotAvailable
+            | Io::NetworkUnreachable
+            | Io::HostUnreachable => (K::Connect, false),
+            Io::TimedOut | Io::WouldBlock => (K::Timeout, true),
+            _ => (K::Connection, true),
+        },
+        (ureq::Error::Protocol(_), _) => (K::Connection, true),
+        (ureq::Error::Tls(_), _) => (K::Connect, false),
+        #[cfg(feature = "rustls")]
+        (ureq::Error::Rustls(_) | ureq::Error::Pem(_), _) => (K::Connect, false),
+        (
+            ureq::Error::BadUri(_)
+            | ureq::Error::Http(_)
+            | ureq::Error::InvalidProxyUrl
+            | ureq::Error::BodyExceedsLimit(_),
+            _,
+        ) => (K::InvalidRequest, false),
+        _ => (K::Other, true),
+    };
+    TransportError::new(kind, reached).with_source(e)
+}
