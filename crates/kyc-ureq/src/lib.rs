@@ -99,6 +99,9 @@ mod transport;
 mod upload;
 mod ureq_transport;
 
+#[cfg(test)]
+mod tests;
+
 pub use client::{
     Client, ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, TokenInfo,
 };
