@@ -1,14 +1,4 @@
 //! Typed views of webhook bodies.
-//!
-//! Pomelo does not publish the JSON schemas of its identity notifications (API reference §8.5), so
-//! the views here are permissive: each field is looked up first in a `data` object and then at the
-//! top level, a session id is read from `session_id` or `id`, missing optional fields are `None`,
-//! and a body of any other shape is kept as [`Event::Other`]. The full JSON is always available
-//! through `raw()`.
-//!
-//! `Debug` of every event prints ids, statuses, event type and timestamps only: the reason, the
-//! country and the raw JSON may carry personal data, so only their presence (and the raw JSON's
-//! top-level keys) is shown.
 
 use std::fmt;
 
@@ -18,11 +8,22 @@ use crate::enums::{Country, DocumentType, FlowType, SessionStatus};
 
 /// A verified webhook body.
 ///
+/// Pomelo does not publish the JSON schemas of its identity notifications (API reference §8.5), so
+/// the typed views are permissive: payload fields are looked up first in a `data` object and then
+/// at the top level; event metadata (`event_id`, `event_type`, `created_at`) at the top level
+/// first and then in `data`; a session id is `session_id`, else `id`; a missing or non-string
+/// optional field is `None`. Nothing is lost: `raw()` returns the whole body, and `field(name)`
+/// reads any payload field by the same rule.
+///
 /// Classification: a known `event_type` decides (see [`Event::SESSION_STATUS_CHANGED`] and
 /// [`Event::REQUIRED_FILE`]); without one, or with one this version does not know, the shape
 /// decides: a `required_documents` array makes a [`RequiredFileNotification`], a session id and a
 /// `status` make a [`SessionNotification`]. A body that lacks the fields its variant needs, and
 /// any other JSON value, is [`Event::Other`] — never an error.
+///
+/// `Debug` prints ids, statuses, document types, event type and timestamps only. The reason, the
+/// country and the raw JSON may carry personal data, so only their presence (and the raw JSON's
+/// top-level keys) is shown.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {
