@@ -8,7 +8,7 @@
 //! # Receiving a webhook
 //!
 //! ```
-//! use std::time::{Duration, SystemTime, UNIX_EPOCH};
+//! use std::time::{Duration, UNIX_EPOCH};
 //! use kyc_core::webhook::{sign, Event, Verifier, WebhookKeys, WebhookSecret};
 //!
 //! // Once, at start-up: the api-key / api-secret pair(s) Pomelo gave you.
@@ -25,7 +25,7 @@
 //! signed.apply(request.headers_mut())?;
 //!
 //! // In the handler: one line, with the body as raw bytes and the current time.
-//! let now = UNIX_EPOCH + Duration::from_secs(1_700_000_042); // SystemTime::now() in a server
+//! let now = UNIX_EPOCH + Duration::from_secs(1_700_000_042); // a server passes the real time
 //! match verifier.verify_request(&request, now)? {
 //!     Event::ValidationSession(session) => {
 //!         assert_eq!(session.session_id, "iss-123");
