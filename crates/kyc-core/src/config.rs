@@ -1,8 +1,8 @@
 //! Where the client talks to: environment, base URL, OAuth audience, the paths the reference leaves
 //! uncertain, and the limits the library enforces before sending.
 
+use core::net::IpAddr;
 use std::fmt;
-use std::net::IpAddr;
 use std::time::Duration;
 
 use url::Url;

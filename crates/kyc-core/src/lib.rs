@@ -15,6 +15,7 @@
 //! - One generic request builder ([`build_request`]) and response parser ([`parse_response`]) with
 //!   typed errors ([`Error`]).
 //! - The retry decision ([`RetryPolicy::decide`]) and idempotency keys ([`IdempotencyKey`]).
+//! - Webhooks: signature verification, signing and typed events ([`webhook`]).
 //!
 //! # Out of scope
 //!
@@ -72,6 +73,7 @@ mod search;
 mod secret;
 mod session;
 mod upload;
+pub mod webhook;
 
 pub use auth::{
     RequestToken, RevokeToken, TokenCache, TokenDecision, TokenGrant, UNKNOWN_TOKEN_LIFETIME,
