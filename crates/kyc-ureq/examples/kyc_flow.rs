@@ -1,0 +1,231 @@
+//! A complete KYC flow against the local simulator, with no credentials and no network:
+//!
+//! ```text
+//! cargo run -p kyc-ureq --example kyc_flow
+//! ```
+//!
+//! 1. starts a webhook receiver on 127.0.0.1 and the `kyc-mock` simulator, which will notify it;
+//! 2. gets an access token;
+//! 3. creates a KYC session for a user in Argentina;
+//! 4. uploads a selfie and both sides of the identity card from `examples/data/`, streamed;
+//! 5. waits for the "session validated" webhook and verifies its signature with kyc-core;
+//! 6. reads the session and its report.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+use kyc_mock::{MockConfig, MockServer};
+use kyc_ureq::Client;
+use kyc_ureq::kyc_core::webhook::{Event, Verifier, WebhookKeys, WebhookSecret};
+use kyc_ureq::kyc_core::{Config, Country, CreateSession, Credentials, DocumentType, Environment};
+
+/// Where the simulator sends webhooks, on the local receiver.
+const WEBHOOK_PATH: &str = "/webhooks/identity";
+/// Largest webhook request the receiver reads.
+const MAX_WEBHOOK_BYTES: usize = 64 * 1024;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    // 1. A webhook receiver and the simulator.
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let webhook_url = format!("http://{}{WEBHOOK_PATH}", listener.local_addr()?);
+    let server = MockServer::start(
+        MockConfig::new()
+            .webhook_url(&webhook_url)
+            .processing_delay(Duration::from_millis(200)),
+    )?;
+    let verifier = Verifier::new(WebhookKeys::new().with(
+        server.webhook_api_key(),
+        WebhookSecret::from_base64(server.webhook_secret())?,
+    ))
+    .expected_endpoint(WEBHOOK_PATH);
+    let (events, received) = mpsc::channel();
+    std::thread::spawn(move || receive_webhooks(&listener, &verifier, &events));
+    step("simulator", &format!("Pomelo Identity simulator on {}", server.base_url()));
+    step("receiver", &format!("webhooks go to {webhook_url}"));
+
+    // The client, configured as for Pomelo's sandbox but pointed at the simulator.
+    let config = Config::builder(Environment::Sandbox)
+        .base_url(server.base_url())
+        .audience(server.audience())
+        .build()?;
+    let client = Client::new(
+        config,
+        Credentials::new(server.client_id(), server.client_secret()),
+    );
+
+    // 2. Token.
+    let token = client.token()?;
+    let lifetime = token
+        .expires_at
+        .and_then(|at| at.duration_since(SystemTime::now()).ok())
+        .map_or_else(|| "unknown".to_owned(), |d| format!("{} min", d.as_secs() / 60));
+    step("token", &format!("access token obtained, valid for {lifetime}"));
+
+    // 3. Session.
+    let user_id = "usr-2HPUYx0n9USSNwSkP5G0gY1I2TO";
+    let created = client.create_session(&CreateSession::new(user_id, Country::Arg))?;
+    step(
+        "session",
+        &format!(
+            "created {} (expires {})",
+            created.id,
+            created.expiration_at.as_deref().unwrap_or("?")
+        ),
+    );
+
+    // 4. Documents, streamed from the files shipped with this example.
+    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    for (document, file) in [
+        (DocumentType::Selfie, "selfie.jpg"),
+        (DocumentType::IdentityCardFront, "identity-card-front.png"),
+        (DocumentType::IdentityCardBack, "identity-card-back.png"),
+    ] {
+        let info = client.upload_path(created.id.clone(), user_id, document.clone(), data.join(file))?;
+        step(
+            "upload",
+            &format!(
+                "{document:<20} {file:<24} {} bytes, {} → {}",
+                info.size.unwrap_or_default(),
+                info.content_type.as_deref().unwrap_or("?"),
+                info.id.as_deref().unwrap_or("?")
+            ),
+        );
+    }
+
+    // 5. The webhook, verified by the receiver with kyc-core's verifier.
+    let event = received.recv_timeout(Duration::from_secs(15)).map_err(|_| {
+        "no verified webhook within 15 s (see the receiver's messages above)".to_owned()
+    })?;
+    match &event {
+        Event::ValidationSession(n) => step(
+            "webhook",
+            &format!(
+                "signature verified: session {} is {}{}",
+                n.session_id,
+                n.status,
+                n.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+            ),
+        ),
+        other => step("webhook", &format!("signature verified: {other:?}")),
+    }
+
+    // 6. Session and report.
+    let session = client.get_session(created.id.clone())?;
+    let status = session.status.map(|s| s.to_string()).unwrap_or_default();
+    let steps: Vec<String> = session
+        .steps
+        .iter()
+        .map(|s| {
+            format!(
+                "{}={}",
+                s.name.as_deref().unwrap_or("?"),
+                s.status.as_ref().map(ToString::to_string).unwrap_or_default()
+            )
+        })
+        .collect();
+    step(
+        "session",
+        &format!(
+            "{} is {status}; {} files; steps: {}",
+            session.id,
+            session.files.len(),
+            steps.join(", ")
+        ),
+    );
+    let report = client.report(created.id.clone())?;
+    let members: Vec<&str> = report.extra.0.keys().map(String::as_str).collect();
+    step(
+        "report",
+        &format!(
+            "{} status {}; also carries: {}",
+            report.id,
+            report.status.map(|s| s.to_string()).unwrap_or_default(),
+            members.join(", ")
+        ),
+    );
+
+    server.shutdown();
+    println!("\nKYC flow complete.");
+    Ok(())
+}
+
+fn step(what: &str, detail: &str) {
+    println!("{what:>10} │ {detail}");
+}
+
+/// Accepts webhook deliveries until a validation-session event is verified (at most 20
+/// connections), answering `200` to verified ones and `401` to the rest.
+fn receive_webhooks(listener: &TcpListener, verifier: &Verifier, events: &mpsc::Sender<Event>) {
+    for stream in listener.incoming().take(20) {
+        let Ok(stream) = stream else { continue };
+        match handle(stream, verifier) {
+            Ok(event @ Event::ValidationSession(_)) => {
+                let _ = events.send(event);
+                return;
+            }
+            Ok(Event::RequiredFile(n)) => {
+                step("webhook", &format!("documents required: {:?}", n.required_documents));
+            }
+            Ok(_) => {}
+            Err(e) => step("receiver", &format!("refused a delivery: {e}")),
+        }
+    }
+}
+
+/// Reads one HTTP/1.1 request (bounded), verifies it and answers.
+fn handle(mut stream: TcpStream, verifier: &Verifier) -> Result<Event, String> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| e.to_string())?;
+    let (request, body) = read_request(&stream).map_err(|e| format!("unreadable request: {e}"))?;
+    let mut http_request = kyc_ureq::http::Request::builder().uri(request.path.as_str());
+    for (name, value) in &request.headers {
+        http_request = http_request.header(name.as_str(), value.as_str());
+    }
+    let http_request = http_request.body(body).map_err(|e| e.to_string())?;
+    let verdict = verifier.verify_request(&http_request, SystemTime::now());
+    let status = if verdict.is_ok() { "200 OK" } else { "401 Unauthorized" };
+    let _ = write!(stream, "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    verdict.map_err(|e| format!("webhook refused ({})", e.kind()))
+}
+
+struct Head {
+    path: String,
+    headers: Vec<(String, String)>,
+}
+
+fn read_request(stream: &TcpStream) -> std::io::Result<(Head, Vec<u8>)> {
+    let too_big = || std::io::Error::new(std::io::ErrorKind::InvalidData, "request too large");
+    let mut reader = BufReader::new(stream.take(MAX_WEBHOOK_BYTES as u64));
+    let mut line = String::new();
+    reader.read_line(&mut line)?;
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    let mut headers = Vec::new();
+    let mut content_length = 0usize;
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 {
+            return Err(too_big());
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = line.split_once(':') {
+            let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_owned());
+            if name == "content-length" {
+                content_length = value.parse().map_err(|_| too_big())?;
+            }
+            headers.push((name, value));
+        }
+    }
+    if content_length > MAX_WEBHOOK_BYTES {
+        return Err(too_big());
+    }
+    let mut body = vec![0; content_length];
+    reader.read_exact(&mut body)?;
+    Ok((Head { path, headers }, body))
+}
