@@ -7,7 +7,7 @@ use bytes::Bytes;
 use http::header::{ALLOW, CONTENT_LENGTH, RETRY_AFTER};
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, StatusCode};
-use http_body_util::{BodyExt, LengthLimitError, Limited};
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
 use crate::faults::{Fault, Route};
@@ -21,6 +21,8 @@ use crate::state::Shared;
 const JSON_BODY_LIMIT: usize = 1024 * 1024;
 /// Room for multipart framing on top of the largest accepted file.
 const MULTIPART_SLACK: usize = 64 * 1024;
+/// Bytes of an oversized body read and discarded before answering `413`.
+const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
 
 /// Returned to hyper to close the connection without a response.
 #[derive(Debug)]
@@ -144,25 +146,37 @@ enum BodyRead {
     TooLarge,
 }
 
-/// Reads at most `limit` bytes; a declared or actual larger body is `TooLarge` (and not read).
-async fn read_body(
-    parts: &Parts,
-    body: Incoming,
-    limit: usize,
-) -> Result<BodyRead, DropConnection> {
+/// Reads at most `limit` bytes. A larger body (declared or actual) is `TooLarge`; it is read and
+/// discarded up to [`DRAIN_LIMIT`] more bytes so that the client, still sending, can read the
+/// `413` instead of failing on a reset connection.
+async fn read_body(parts: &Parts, mut body: Incoming, limit: usize) -> Result<BodyRead, DropConnection> {
     let declared = parts
         .headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit as u64) {
+    let drain_budget = limit.saturating_add(DRAIN_LIMIT) as u64;
+    if declared.is_some_and(|len| len > drain_budget) {
         return Ok(BodyRead::TooLarge);
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(BodyRead::Complete(collected.to_bytes())),
-        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => Ok(BodyRead::TooLarge),
+    let mut collected: Vec<u8> = Vec::new();
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
         // The client went away or sent a malformed body: nothing to answer.
-        Err(_) => Err(DropConnection),
+        let frame = frame.map_err(|_| DropConnection)?;
+        let Ok(data) = frame.into_data() else { continue };
+        total = total.saturating_add(data.len() as u64);
+        if total > drain_budget {
+            return Ok(BodyRead::TooLarge);
+        }
+        if total <= limit as u64 {
+            collected.extend_from_slice(&data);
+        }
+    }
+    if total > limit as u64 {
+        Ok(BodyRead::TooLarge)
+    } else {
+        Ok(BodyRead::Complete(Bytes::from(collected)))
     }
 }
 
