@@ -1,5 +1,6 @@
 //! Response building: the body type, JSON answers and the error body of docs/wire-conventions.md.
 
+use std::future::Future as _;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -15,13 +16,19 @@ use serde_json::{Value, json};
 pub(crate) struct MockBody {
     data: Option<Bytes>,
     fail_after_data: bool,
+    /// Pause between the data and the error, so hyper flushes the data before aborting.
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
 }
+
+/// How long a truncated body waits after its data before failing (hyper flushes meanwhile).
+const TRUNCATION_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl MockBody {
     pub(crate) fn full(data: impl Into<Bytes>) -> Self {
         Self {
             data: Some(data.into()),
             fail_after_data: false,
+            pause: None,
         }
     }
 
@@ -31,6 +38,7 @@ impl MockBody {
         Self {
             data: Some(data.into()),
             fail_after_data: true,
+            pause: None,
         }
     }
 }
@@ -41,7 +49,7 @@ impl Body for MockBody {
 
     fn poll_frame(
         self: Pin<&mut Self>,
-        _cx: &mut Context<'_>,
+        cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
         if let Some(data) = this.data.take() {
@@ -50,6 +58,12 @@ impl Body for MockBody {
             }
         }
         if this.fail_after_data {
+            let pause = this
+                .pause
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(TRUNCATION_PAUSE)));
+            if pause.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
             this.fail_after_data = false;
             return Poll::Ready(Some(Err(std::io::Error::other(
                 "injected fault: body truncated",
