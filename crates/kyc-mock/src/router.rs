@@ -144,12 +144,14 @@ fn match_route<'a>(method: &Method, path: &'a str) -> Matched<'a> {
 enum BodyRead {
     Complete(Bytes),
     TooLarge,
+    /// The body could not be read (bad chunked framing, client gone mid-body).
+    Broken,
 }
 
 /// Reads at most `limit` bytes. A larger body (declared or actual) is `TooLarge`; it is read and
 /// discarded up to [`DRAIN_LIMIT`] more bytes so that the client, still sending, can read the
 /// `413` instead of failing on a reset connection.
-async fn read_body(parts: &Parts, mut body: Incoming, limit: usize) -> Result<BodyRead, DropConnection> {
+async fn read_body(parts: &Parts, mut body: Incoming, limit: usize) -> BodyRead {
     let declared = parts
         .headers
         .get(CONTENT_LENGTH)
@@ -157,26 +159,29 @@ async fn read_body(parts: &Parts, mut body: Incoming, limit: usize) -> Result<Bo
         .and_then(|v| v.parse::<u64>().ok());
     let drain_budget = limit.saturating_add(DRAIN_LIMIT) as u64;
     if declared.is_some_and(|len| len > drain_budget) {
-        return Ok(BodyRead::TooLarge);
+        return BodyRead::TooLarge;
     }
     let mut collected: Vec<u8> = Vec::new();
     let mut total: u64 = 0;
     while let Some(frame) = body.frame().await {
-        // The client went away or sent a malformed body: nothing to answer.
-        let frame = frame.map_err(|_| DropConnection)?;
-        let Ok(data) = frame.into_data() else { continue };
+        let Ok(frame) = frame else {
+            return BodyRead::Broken;
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
         total = total.saturating_add(data.len() as u64);
         if total > drain_budget {
-            return Ok(BodyRead::TooLarge);
+            return BodyRead::TooLarge;
         }
         if total <= limit as u64 {
             collected.extend_from_slice(&data);
         }
     }
     if total > limit as u64 {
-        Ok(BodyRead::TooLarge)
+        BodyRead::TooLarge
     } else {
-        Ok(BodyRead::Complete(Bytes::from(collected)))
+        BodyRead::Complete(Bytes::from(collected))
     }
 }
 
@@ -224,15 +229,24 @@ pub(crate) async fn serve(
     };
     let body = read_body(&parts, body, limit).await;
     let recorded: &[u8] = match &body {
-        Ok(BodyRead::Complete(bytes)) => bytes,
+        BodyRead::Complete(bytes) => bytes,
         _ => &[],
     };
     record(&shared, &request_id, &parts, recorded);
-    let body = body?;
 
     let fault = shared.lock().faults.take(route);
     let mut response = match fault {
         Some(Fault::DropConnection) => return Err(DropConnection),
+        None if matches!(body, BodyRead::Broken) => {
+            // The connection's framing is lost: answer if the client still listens, then close.
+            let mut response =
+                ApiError::bad_request("invalid_body", "the request body could not be read")
+                    .into_response();
+            response
+                .headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
         Some(Fault::Delay(delay)) => {
             tokio::time::sleep(delay).await;
             respond(&shared, matched, &parts, body)
@@ -363,6 +377,12 @@ fn handle(
         BodyRead::Complete(bytes) => bytes,
         BodyRead::TooLarge if route == Route::UploadFile => {
             return Err(too_large(shared.config.max_upload_bytes));
+        }
+        BodyRead::Broken => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "the request body could not be read",
+            ));
         }
         BodyRead::TooLarge => {
             return Err(ApiError::new(

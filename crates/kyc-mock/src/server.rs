@@ -22,8 +22,10 @@ use crate::webhook::{WebhookDelivery, WebhookTarget};
 
 /// Time a client has to send a request's head once it starts one.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
-/// hyper's read buffer, which also bounds the size of a request head.
+/// hyper's read buffer.
 const MAX_BUF_SIZE: usize = 256 * 1024;
+/// Largest request head (request line and headers) accepted; larger → `431` from hyper.
+const MAX_HEADER_SIZE: usize = 64 * 1024;
 
 /// A running simulator. Starts on [`MockServer::start`]; stops on [`MockServer::shutdown`] or drop.
 ///
@@ -296,7 +298,8 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
                 .timer(TokioTimer::new())
                 .header_read_timeout(HEADER_READ_TIMEOUT)
                 .keep_alive(true)
-                .max_buf_size(MAX_BUF_SIZE);
+                .max_buf_size(MAX_BUF_SIZE)
+                .max_header_size(MAX_HEADER_SIZE);
             let _ = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .await;

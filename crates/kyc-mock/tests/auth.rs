@@ -22,9 +22,17 @@ fn token_is_a_jwt_with_the_expected_claims_and_is_reused_until_it_expires() {
     let client = Client::new(&server);
     let reply = client.token_reply(&server);
     assert_eq!(reply.status, 200);
-    assert!(reply.header("content-type").unwrap().starts_with("application/json"));
+    assert!(
+        reply
+            .header("content-type")
+            .unwrap()
+            .starts_with("application/json")
+    );
     let body = reply.json();
-    assert!(body.get("data").is_none(), "token answers are not wrapped in data");
+    assert!(
+        body.get("data").is_none(),
+        "token answers are not wrapped in data"
+    );
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 86_400);
     let token = body["access_token"].as_str().unwrap();
@@ -33,26 +41,60 @@ fn token_is_a_jwt_with_the_expected_claims_and_is_reused_until_it_expires() {
     assert_eq!(header["typ"], "JWT");
     let claims = jwt_part(token, 1);
     assert_eq!(claims["aud"], server.audience());
-    assert!(claims["iss"].as_str().unwrap().starts_with("http://127.0.0.1:"));
+    assert!(
+        claims["iss"]
+            .as_str()
+            .unwrap()
+            .starts_with("http://127.0.0.1:")
+    );
     assert!(claims["scope"].is_string());
-    assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 86_400);
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        86_400
+    );
 
     let again = client.token(&server);
-    assert_eq!(again, token, "Pomelo returns the same token until it expires");
+    assert_eq!(
+        again, token,
+        "Pomelo returns the same token until it expires"
+    );
 }
 
 #[test]
 fn wrong_credentials_are_401_and_wrong_audience_or_grant_400() {
-    let server = MockServer::start(MockConfig::new().client_id("cid").client_secret("csecret").audience("aud-x")).unwrap();
-    assert_eq!((server.client_id(), server.client_secret(), server.audience()), ("cid", "csecret", "aud-x"));
+    let server = MockServer::start(
+        MockConfig::new()
+            .client_id("cid")
+            .client_secret("csecret")
+            .audience("aud-x"),
+    )
+    .unwrap();
+    assert_eq!(
+        (
+            server.client_id(),
+            server.client_secret(),
+            server.audience()
+        ),
+        ("cid", "csecret", "aud-x")
+    );
     let client = Client::new(&server);
     assert_eq!(client.token_reply(&server).status, 200);
 
     let cases = [
         ("client_secret", json!("nope"), 401, "invalid_client"),
         ("client_id", json!("other"), 401, "invalid_client"),
-        ("audience", json!("https://auth.pomelo.la"), 400, "invalid_audience"),
-        ("grant_type", json!("password"), 400, "unsupported_grant_type"),
+        (
+            "audience",
+            json!("https://auth.pomelo.la"),
+            400,
+            "invalid_audience",
+        ),
+        (
+            "grant_type",
+            json!("password"),
+            400,
+            "unsupported_grant_type",
+        ),
         ("grant_type", json!(7), 400, "invalid_body"),
     ];
     for (field, value, status, code) in cases {
@@ -66,7 +108,10 @@ fn wrong_credentials_are_401_and_wrong_audience_or_grant_400() {
     let mut missing = token_body(&server);
     missing.as_object_mut().unwrap().remove("audience");
     let reply = client.post_json("/oauth/token", None, &missing);
-    assert_eq!((reply.status, reply.error_code().as_str()), (400, "invalid_body"));
+    assert_eq!(
+        (reply.status, reply.error_code().as_str()),
+        (400, "invalid_body")
+    );
 
     let reply = client.send(
         "POST",
@@ -102,15 +147,24 @@ fn identity_calls_need_a_valid_bearer_token() {
     }
     assert!(checked >= 4, "only {checked} cases reached the server");
     // Every identity route checks it, including ones with a body.
-    let reply = client.post_json("/identity/v2/sessions", None, &common::session_body("ARG", "usr-1"));
+    let reply = client.post_json(
+        "/identity/v2/sessions",
+        None,
+        &common::session_body("ARG", "usr-1"),
+    );
     assert_eq!(reply.status, 401);
-    let reply = client.post_json("/clean_validations", Some("nope"), &json!({"user_id": "usr-1"}));
+    let reply = client.post_json(
+        "/clean_validations",
+        Some("nope"),
+        &json!({"user_id": "usr-1"}),
+    );
     assert_eq!(reply.status, 401);
 }
 
 #[test]
 fn tokens_expire_with_a_short_lifetime() {
-    let server = MockServer::start(MockConfig::new().token_lifetime(Duration::from_secs(1))).unwrap();
+    let server =
+        MockServer::start(MockConfig::new().token_lifetime(Duration::from_secs(1))).unwrap();
     let client = Client::new(&server);
     let reply = client.token_reply(&server);
     assert_eq!(reply.json()["expires_in"], 1);
@@ -119,7 +173,12 @@ fn tokens_expire_with_a_short_lifetime() {
     std::thread::sleep(Duration::from_millis(1_100));
     let reply = client.get("/identity/v1/sessions", &token);
     assert_eq!(reply.status, 401);
-    assert!(reply.json()["error"]["message"].as_str().unwrap().contains("expired"));
+    assert!(
+        reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expired")
+    );
     let fresh = client.token(&server);
     assert_ne!(fresh, token, "a new token after expiry");
     assert_eq!(client.get("/identity/v1/sessions", &fresh).status, 200);
@@ -146,7 +205,10 @@ fn revoke_invalidates_the_token_and_the_next_request_gets_a_new_one() {
 
     let mut wrong = token_body(&server);
     wrong["client_secret"] = json!("wrong");
-    assert_eq!(client.post_json("/oauth/token/revoke", None, &wrong).status, 401);
+    assert_eq!(
+        client.post_json("/oauth/token/revoke", None, &wrong).status,
+        401
+    );
     assert_eq!(client.get("/identity/v1/sessions", &token).status, 200);
 
     let reply = client.post_json("/oauth/token/revoke", None, &token_body(&server));
@@ -154,7 +216,12 @@ fn revoke_invalidates_the_token_and_the_next_request_gets_a_new_one() {
     assert_eq!(reply.json(), json!({}));
     let reply = client.get("/identity/v1/sessions", &token);
     assert_eq!(reply.status, 401);
-    assert!(reply.json()["error"]["message"].as_str().unwrap().contains("revoked"));
+    assert!(
+        reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked")
+    );
     let fresh = client.token(&server);
     assert_ne!(fresh, token);
     assert_eq!(client.get("/identity/v1/sessions", &fresh).status, 200);

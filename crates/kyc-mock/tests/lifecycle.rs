@@ -25,7 +25,10 @@ fn assert_signed(hook: &Hook, server: &MockServer, endpoint: &str) {
     let timestamp = hook.header("x-timestamp").unwrap();
     let ts: u64 = timestamp.parse().expect("X-Timestamp is Unix seconds");
     let now = server.now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    assert!(now.abs_diff(ts) <= 5, "timestamp {ts} far from the simulator's now {now}");
+    assert!(
+        now.abs_diff(ts) <= 5,
+        "timestamp {ts} far from the simulator's now {now}"
+    );
     let expected = expected_signature(server.webhook_secret(), timestamp, endpoint, &hook.body);
     assert_eq!(hook.header("x-signature"), Some(expected.as_str()));
 }
@@ -58,12 +61,38 @@ fn complete_documents_lead_to_validated_and_a_signed_webhook() {
     let token = client.token(&server);
     let id = client.create_session(&token, "ARG", "usr-ok");
     client.upload(&token, &id, "usr-ok", "selfie", "s.jpg", "image/jpeg", JPEG);
-    client.upload(&token, &id, "usr-ok", "identity-card-front", "f.png", "image/png", PNG);
-    assert_eq!(client.session(&token, &id)["status"], "IN_PROGRESS", "one document still missing");
-    client.upload(&token, &id, "usr-ok", "identity-card-back", "b.png", "image/png", PNG);
+    client.upload(
+        &token,
+        &id,
+        "usr-ok",
+        "identity-card-front",
+        "f.png",
+        "image/png",
+        PNG,
+    );
+    assert_eq!(
+        client.session(&token, &id)["status"],
+        "IN_PROGRESS",
+        "one document still missing"
+    );
+    client.upload(
+        &token,
+        &id,
+        "usr-ok",
+        "identity-card-back",
+        "b.png",
+        "image/png",
+        PNG,
+    );
     let processing = client.session(&token, &id);
     assert_eq!(processing["status"], "PROCESSING");
-    assert!(processing["steps"].as_array().unwrap().iter().any(|s| s["status"] == "PROCESSING"));
+    assert!(
+        processing["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["status"] == "PROCESSING")
+    );
     // Further uploads are refused while processing.
     let reply = client.upload(&token, &id, "usr-ok", "selfie", "s.jpg", "image/jpeg", JPEG);
     assert_eq!(reply.status, 409);
@@ -82,7 +111,13 @@ fn complete_documents_lead_to_validated_and_a_signed_webhook() {
     );
     let session = client.session(&token, &id);
     assert_eq!(session["status"], "VALIDATED");
-    assert!(session["steps"].as_array().unwrap().iter().all(|s| s["status"] == "SUCCESS"));
+    assert!(
+        session["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "SUCCESS")
+    );
 
     let deliveries = server.wait_for_webhook_deliveries(1, WAIT);
     assert_eq!(deliveries.len(), 1);
@@ -113,7 +148,11 @@ fn not_validated_marker_gives_document_mismatch() {
     assert_eq!(session["status"], "NOT_VALIDATED");
     assert_eq!(session["reason"], "DOCUMENT_MISMATCH");
     let steps = session["steps"].as_array().unwrap();
-    let failed: Vec<_> = steps.iter().filter(|s| s["status"] == "FAILED").map(|s| s["name"].clone()).collect();
+    let failed: Vec<_> = steps
+        .iter()
+        .filter(|s| s["status"] == "FAILED")
+        .map(|s| s["name"].clone())
+        .collect();
     assert_eq!(failed, [json!("selfie_document_match")]);
     let hook = &receiver.wait_for(1)[0];
     assert_signed(hook, &server, "/hooks");
@@ -126,7 +165,9 @@ fn the_default_outcome_is_configurable_and_changeable() {
     let server = MockServer::start(
         MockConfig::new()
             .processing_delay(Duration::ZERO)
-            .default_outcome(Outcome::NotValidated { reason: "RISK_REJECTED".into() }),
+            .default_outcome(Outcome::NotValidated {
+                reason: "RISK_REJECTED".into(),
+            }),
     )
     .unwrap();
     let client = Client::new(&server);
@@ -134,8 +175,16 @@ fn the_default_outcome_is_configurable_and_changeable() {
     let id = client.create_session(&token, "MEX", "usr-1");
     client.upload_all(&token, &id, "usr-1");
     let s = client.session(&token, &id);
-    assert_eq!((s["status"].as_str(), s["reason"].as_str()), (Some("NOT_VALIDATED"), Some("RISK_REJECTED")));
-    let failed: Vec<_> = s["steps"].as_array().unwrap().iter().filter(|s| s["status"] == "FAILED").collect();
+    assert_eq!(
+        (s["status"].as_str(), s["reason"].as_str()),
+        (Some("NOT_VALIDATED"), Some("RISK_REJECTED"))
+    );
+    let failed: Vec<_> = s["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["status"] == "FAILED")
+        .collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["name"], "risk_validation");
 
@@ -170,26 +219,50 @@ fn needs_file_marker_asks_for_the_back_again_then_validates() {
     assert_eq!(payload["event_type"], "identity.session.required_file");
     assert_eq!(payload["data"]["session_id"], id.as_str());
     assert_eq!(payload["data"]["entity_id"], user);
-    assert_eq!(payload["data"]["required_documents"], json!(["identity-card-back"]));
+    assert_eq!(
+        payload["data"]["required_documents"],
+        json!(["identity-card-back"])
+    );
     assert!(payload["data"]["reason"].is_string());
     let session = client.session(&token, &id);
     assert_eq!(session["status"], "IN_PROGRESS");
-    assert!(session["steps"].as_array().unwrap().iter().any(|s| s["name"] == "ocr" && s["status"] == "PENDING"));
+    assert!(
+        session["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["name"] == "ocr" && s["status"] == "PENDING")
+    );
 
     // Another document does not restart processing; the requested one does.
     client.upload(&token, &id, user, "selfie", "s2.jpg", "image/jpeg", JPEG);
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(client.session(&token, &id)["status"], "IN_PROGRESS");
     assert_eq!(receiver.received().len(), 1);
-    client.upload(&token, &id, user, "identity-card-back", "b2.jpg", "image/jpeg", JPEG);
+    client.upload(
+        &token,
+        &id,
+        user,
+        "identity-card-back",
+        "b2.jpg",
+        "image/jpeg",
+        JPEG,
+    );
 
     let hooks = receiver.wait_for(2);
     assert_eq!(hooks.len(), 2);
     assert_signed(&hooks[1], &server, "/hooks/status");
     assert_eq!(hooks[1].json()["data"]["status"], "VALIDATED");
     assert_eq!(client.session(&token, &id)["status"], "VALIDATED");
-    let kinds: Vec<_> = server.wait_for_webhook_deliveries(2, WAIT).iter().map(|d| d.kind).collect();
-    assert_eq!(kinds, [WebhookKind::RequiredFile, WebhookKind::SessionStatus]);
+    let kinds: Vec<_> = server
+        .wait_for_webhook_deliveries(2, WAIT)
+        .iter()
+        .map(|d| d.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [WebhookKind::RequiredFile, WebhookKind::SessionStatus]
+    );
 }
 
 #[test]
@@ -206,15 +279,34 @@ fn brazil_driver_licence_pair_completes_and_needs_file_asks_for_its_back() {
     let user = "usr-bra-needs-file-not-validated";
     let id = client.create_session(&token, "BRA", user);
     for doc in ["selfie", "driver-license-front", "driver-license-back"] {
-        assert_eq!(client.upload(&token, &id, user, doc, "x.jpg", "image/jpeg", JPEG).status, 201);
+        assert_eq!(
+            client
+                .upload(&token, &id, user, doc, "x.jpg", "image/jpeg", JPEG)
+                .status,
+            201
+        );
     }
     let first = &receiver.wait_for(1)[0];
-    assert_eq!(first.json()["data"]["required_documents"], json!(["driver-license-back"]));
-    client.upload(&token, &id, user, "driver-license-back", "x.jpg", "image/jpeg", JPEG);
+    assert_eq!(
+        first.json()["data"]["required_documents"],
+        json!(["driver-license-back"])
+    );
+    client.upload(
+        &token,
+        &id,
+        user,
+        "driver-license-back",
+        "x.jpg",
+        "image/jpeg",
+        JPEG,
+    );
     // needs-file is consumed, then not-validated applies.
     let session = client.session(&token, &id);
     assert_eq!(session["status"], "NOT_VALIDATED");
-    assert_eq!(receiver.wait_for(2)[1].json()["data"]["status"], "NOT_VALIDATED");
+    assert_eq!(
+        receiver.wait_for(2)[1].json()["data"]["status"],
+        "NOT_VALIDATED"
+    );
 }
 
 #[test]
@@ -257,7 +349,11 @@ fn failed_deliveries_are_retried_a_bounded_number_of_times() {
 #[test]
 fn an_unreachable_receiver_is_recorded_as_failed() {
     // Bind then free a port, so nothing listens there.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let server = MockServer::start(
         MockConfig::new()
             .processing_delay(Duration::ZERO)
@@ -273,7 +369,12 @@ fn an_unreachable_receiver_is_recorded_as_failed() {
     let deliveries = server.wait_for_webhook_deliveries(1, WAIT);
     assert_eq!(deliveries.len(), 1);
     assert_eq!(deliveries[0].attempts.len(), 2);
-    assert!(deliveries[0].attempts.iter().all(|a| a.status.is_none() && a.error.is_some()));
+    assert!(
+        deliveries[0]
+            .attempts
+            .iter()
+            .all(|a| a.status.is_none() && a.error.is_some())
+    );
     assert!(!deliveries[0].delivered());
 }
 
@@ -297,10 +398,28 @@ fn sessions_expire_with_the_clock() {
     let s = client.session(&token, &id);
     assert_eq!(s["status"], "EXPIRED");
     assert_eq!(s["updated_at"], s["expiration_at"]);
-    let reply = client.upload(&token, &id, "usr-x", "identity-card-front", "f.jpg", "image/jpeg", JPEG);
-    assert_eq!((reply.status, reply.error_code().as_str()), (409, "invalid_state"));
-    assert_eq!(client.delete(&format!("/identity/v1/sessions/{id}"), &token).status, 409);
-    let found = client.get("/identity/v1/sessions?filter[status]=EXPIRED", &token).json();
+    let reply = client.upload(
+        &token,
+        &id,
+        "usr-x",
+        "identity-card-front",
+        "f.jpg",
+        "image/jpeg",
+        JPEG,
+    );
+    assert_eq!(
+        (reply.status, reply.error_code().as_str()),
+        (409, "invalid_state")
+    );
+    assert_eq!(
+        client
+            .delete(&format!("/identity/v1/sessions/{id}"), &token)
+            .status,
+        409
+    );
+    let found = client
+        .get("/identity/v1/sessions?filter[status]=EXPIRED", &token)
+        .json();
     assert_eq!(found["data"].as_array().unwrap().len(), 1);
     // A session whose documents are all in is not expired while processing.
     assert_eq!(client.session(&token, &processing)["status"], "PROCESSING");
@@ -323,7 +442,10 @@ fn webhook_timestamps_follow_the_simulated_clock() {
     client.upload_all(&token, &id, "usr-t");
     let hook = &receiver.wait_for(1)[0];
     assert_signed(hook, &server, "/t");
-    let real_now = std::time::SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs();
+    let real_now = std::time::SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let ts: u64 = hook.header("x-timestamp").unwrap().parse().unwrap();
     assert!(ts >= real_now + 7 * 86_400 - 5);
 }
@@ -347,7 +469,10 @@ fn custom_webhook_credentials_are_used() {
     let hook = &receiver.wait_for(1)[0];
     assert_eq!(hook.header("x-api-key"), Some("key-1"));
     let ts = hook.header("x-timestamp").unwrap();
-    assert_eq!(hook.header("x-signature").unwrap(), expected_signature(secret, ts, "/c", &hook.body));
+    assert_eq!(
+        hook.header("x-signature").unwrap(),
+        expected_signature(secret, ts, "/c", &hook.body)
+    );
     assert_ne!(
         hook.header("x-signature").unwrap(),
         expected_signature(DEFAULT_WEBHOOK_SECRET, ts, "/c", &hook.body)
@@ -367,7 +492,10 @@ fn unusable_settings_are_refused_at_start() {
     ];
     for config in cases {
         let debug = format!("{config:?}");
-        assert!(!debug.contains(DEFAULT_WEBHOOK_SECRET), "secrets are redacted in Debug");
+        assert!(
+            !debug.contains(DEFAULT_WEBHOOK_SECRET),
+            "secrets are redacted in Debug"
+        );
         match MockServer::start(config) {
             Err(StartError::InvalidConfig { .. }) => {}
             other => panic!("{debug}: expected InvalidConfig, got {other:?}"),

@@ -34,9 +34,16 @@ fn fixture() -> Fixture {
     let token = client.token(&server);
     let mut ids = Vec::new();
     let mut days = Vec::new();
-    for (i, (country, user)) in [("ARG", "usr-b"), ("BRA", "usr-a"), ("ARG", "usr-c"), ("CHL", "usr-a"), ("ARG", "usr-b"), ("MEX", "usr-d")]
-        .into_iter()
-        .enumerate()
+    for (i, (country, user)) in [
+        ("ARG", "usr-b"),
+        ("BRA", "usr-a"),
+        ("ARG", "usr-c"),
+        ("CHL", "usr-a"),
+        ("ARG", "usr-b"),
+        ("MEX", "usr-d"),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let mut body = session_body(country, user);
         if i == 1 {
@@ -48,14 +55,32 @@ fn fixture() -> Fixture {
         days.push(data["created_at"].as_str().unwrap()[..10].to_owned());
         server.advance_clock(DAY);
     }
-    assert_eq!(client.delete(&format!("/identity/v1/sessions/{}", ids[2]), &token).status, 200);
-    Fixture { server, client, token, ids, days }
+    assert_eq!(
+        client
+            .delete(&format!("/identity/v1/sessions/{}", ids[2]), &token)
+            .status,
+        200
+    );
+    Fixture {
+        server,
+        client,
+        token,
+        ids,
+        days,
+    }
 }
 
 impl Fixture {
     fn search(&self, query: &str) -> Value {
-        let reply = self.client.get(&format!("/identity/v1/sessions{query}"), &self.token);
-        assert_eq!(reply.status, 200, "{query}: {}", String::from_utf8_lossy(&reply.body));
+        let reply = self
+            .client
+            .get(&format!("/identity/v1/sessions{query}"), &self.token);
+        assert_eq!(
+            reply.status,
+            200,
+            "{query}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
         reply.json()
     }
 
@@ -65,7 +90,12 @@ impl Fixture {
             .as_array()
             .unwrap()
             .iter()
-            .map(|s| self.ids.iter().position(|id| s["id"] == id.as_str()).unwrap())
+            .map(|s| {
+                self.ids
+                    .iter()
+                    .position(|id| s["id"] == id.as_str())
+                    .unwrap()
+            })
             .collect()
     }
 }
@@ -81,7 +111,18 @@ fn default_search_is_newest_first_with_pagination_meta() {
     );
     // Items are full session objects.
     let first = &body["data"][0];
-    for field in ["id", "user_id", "status", "steps", "files", "created_at", "updated_at", "expiration_at", "url", "country"] {
+    for field in [
+        "id",
+        "user_id",
+        "status",
+        "steps",
+        "files",
+        "created_at",
+        "updated_at",
+        "expiration_at",
+        "url",
+        "country",
+    ] {
         assert!(first.get(field).is_some(), "{field}");
     }
     drop(f.server);
@@ -91,17 +132,35 @@ fn default_search_is_newest_first_with_pagination_meta() {
 fn filters_combine_and_accept_comma_separated_values() {
     let f = fixture();
     assert_eq!(f.found("?filter[country]=ARG"), [4, 2, 0]);
-    assert_eq!(f.found("?filter%5Bcountry%5D=ARG"), [4, 2, 0], "percent-encoded brackets");
+    assert_eq!(
+        f.found("?filter%5Bcountry%5D=ARG"),
+        [4, 2, 0],
+        "percent-encoded brackets"
+    );
     assert_eq!(f.found("?filter[country]=ARG,MEX"), [5, 4, 2, 0]);
     assert_eq!(f.found("?filter[user_id]=usr-a"), [3, 1]);
-    assert_eq!(f.found("?filter[user_id]=usr-b&filter[country]=ARG"), [4, 0]);
+    assert_eq!(
+        f.found("?filter[user_id]=usr-b&filter[country]=ARG"),
+        [4, 0]
+    );
     assert_eq!(f.found("?filter[status]=CANCELLED"), [2]);
-    assert_eq!(f.found("?filter[status]=IN_PROGRESS,CANCELLED"), [5, 4, 3, 2, 1, 0]);
+    assert_eq!(
+        f.found("?filter[status]=IN_PROGRESS,CANCELLED"),
+        [5, 4, 3, 2, 1, 0]
+    );
     assert_eq!(f.found("?filter[status]=VALIDATED"), Vec::<usize>::new());
     assert_eq!(f.found("?filter[flow_type]=kyc-cards"), [1]);
     let (d1, d3) = (&f.days[1], &f.days[3]);
-    assert_eq!(f.found(&format!("?filter[created_at][from]={d1}&filter[created_at][to]={d3}")), [3, 2, 1]);
-    assert_eq!(f.found(&format!("?filter[created_at][from]={d3}")), [5, 4, 3]);
+    assert_eq!(
+        f.found(&format!(
+            "?filter[created_at][from]={d1}&filter[created_at][to]={d3}"
+        )),
+        [3, 2, 1]
+    );
+    assert_eq!(
+        f.found(&format!("?filter[created_at][from]={d3}")),
+        [5, 4, 3]
+    );
     assert_eq!(f.found(&format!("?filter[created_at][to]={d1}")), [1, 0]);
 }
 
@@ -115,7 +174,10 @@ fn paging_is_zero_based() {
         json!({"total_pages": 2, "current_page": 0, "page_size": 4, "total_items": 6})
     );
     assert_eq!(f.found("?page[size]=4&page[number]=1"), [1, 0]);
-    assert_eq!(f.search("?page[size]=4&page[number]=1")["meta"]["pagination"]["current_page"], 1);
+    assert_eq!(
+        f.search("?page[size]=4&page[number]=1")["meta"]["pagination"]["current_page"],
+        1
+    );
     assert_eq!(f.found("?page[size]=4&page[number]=2"), Vec::<usize>::new());
     assert_eq!(f.found("?page[size]=1&page[number]=5"), [0]);
     assert_eq!(f.found("?page[size]=100"), [5, 4, 3, 2, 1, 0]);
@@ -160,7 +222,9 @@ fn unknown_or_malformed_parameters_are_400() {
         "?sort=created_at&sort=user_id",
         "?limit=10",
     ] {
-        let reply = f.client.get(&format!("/identity/v1/sessions{query}"), &f.token);
+        let reply = f
+            .client
+            .get(&format!("/identity/v1/sessions{query}"), &f.token);
         assert_eq!(reply.status, 400, "{query}");
         assert_eq!(reply.error_code(), "invalid_parameter", "{query}");
     }

@@ -18,7 +18,11 @@ fn create_returns_201_with_id_dates_and_url() {
     let server = MockServer::start(MockConfig::new()).unwrap();
     let client = Client::new(&server);
     let token = client.token(&server);
-    let reply = client.post_json("/identity/v2/sessions", Some(&token), &session_body("ARG", "usr-1"));
+    let reply = client.post_json(
+        "/identity/v2/sessions",
+        Some(&token),
+        &session_body("ARG", "usr-1"),
+    );
     assert_eq!(reply.status, 201);
     let data = &reply.json()["data"];
     assert_eq!(data.as_object().unwrap().len(), 4, "{data}");
@@ -30,7 +34,12 @@ fn create_returns_201_with_id_dates_and_url() {
     // 24 h later: same time of day, next date.
     assert_eq!(created[11..], expires[11..]);
     assert_ne!(created[..10], expires[..10]);
-    assert!(data["url"].as_str().unwrap().contains(data["id"].as_str().unwrap()));
+    assert!(
+        data["url"]
+            .as_str()
+            .unwrap()
+            .contains(data["id"].as_str().unwrap())
+    );
 }
 
 #[test]
@@ -52,7 +61,14 @@ fn create_refuses_invalid_bodies_with_400_invalid_body() {
         body[field] = value;
         cases.push(body);
     }
-    for data in [json!({}), json!({"user_id": ""}), json!({"user_id": 5}), json!({"user_id": "u", "personal_data": []}), json!({"user_id": "u", "terms_data": "yes"}), json!({"user_id": "u", "nickname": "x"})] {
+    for data in [
+        json!({}),
+        json!({"user_id": ""}),
+        json!({"user_id": 5}),
+        json!({"user_id": "u", "personal_data": []}),
+        json!({"user_id": "u", "terms_data": "yes"}),
+        json!({"user_id": "u", "nickname": "x"}),
+    ] {
         let mut body = session_body("ARG", "usr-1");
         body["data"] = data;
         cases.push(body);
@@ -72,17 +88,26 @@ fn create_refuses_invalid_bodies_with_400_invalid_body() {
         Some(&token),
         &json!({"flow_type": "x", "country": "y", "integration_method": "z", "data": {}}),
     );
-    assert_eq!(reply.json()["error"]["details"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        reply.json()["error"]["details"].as_array().unwrap().len(),
+        4
+    );
     // Not JSON at all, and not UTF-8.
     let auth = format!("Bearer {token}");
     for raw in [&b"{\"flow_type\": "[..], b"\xff\xfe\x00{}", b""] {
         let reply = client.send(
             "POST",
             "/identity/v2/sessions",
-            &[("authorization", &auth), ("content-type", "application/json")],
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
             Some(raw),
         );
-        assert_eq!((reply.status, reply.error_code().as_str()), (400, "invalid_body"));
+        assert_eq!(
+            (reply.status, reply.error_code().as_str()),
+            (400, "invalid_body")
+        );
     }
     assert_eq!(server.session_count(), 0, "nothing was created");
     // All six countries and both flows and methods are accepted.
@@ -94,7 +119,12 @@ fn create_refuses_invalid_bodies_with_400_invalid_body() {
         body["flow_type"] = json!(flow);
         body["integration_method"] = json!(method);
         body["data"] = json!({"user_id": "usr-3"});
-        assert_eq!(client.post_json("/identity/v2/sessions", Some(&token), &body).status, 201);
+        assert_eq!(
+            client
+                .post_json("/identity/v2/sessions", Some(&token), &body)
+                .status,
+            201
+        );
     }
 }
 
@@ -104,14 +134,32 @@ fn idempotency_key_replays_the_same_session_and_conflicts_on_a_different_body() 
     let client = Client::new(&server);
     let token = client.token(&server);
     let key = [("x-idempotency-key", "key-0001")];
-    let first = client.post_json_with("/identity/v2/sessions", Some(&token), &session_body("ARG", "usr-1"), &key);
+    let first = client.post_json_with(
+        "/identity/v2/sessions",
+        Some(&token),
+        &session_body("ARG", "usr-1"),
+        &key,
+    );
     assert_eq!(first.status, 201);
-    let again = client.post_json_with("/identity/v2/sessions", Some(&token), &session_body("ARG", "usr-1"), &key);
+    let again = client.post_json_with(
+        "/identity/v2/sessions",
+        Some(&token),
+        &session_body("ARG", "usr-1"),
+        &key,
+    );
     assert_eq!(again.status, 201);
-    assert_eq!(again.body, first.body, "same key, same body → same response");
+    assert_eq!(
+        again.body, first.body,
+        "same key, same body → same response"
+    );
     assert_eq!(server.session_count(), 1);
 
-    let conflict = client.post_json_with("/identity/v2/sessions", Some(&token), &session_body("BRA", "usr-1"), &key);
+    let conflict = client.post_json_with(
+        "/identity/v2/sessions",
+        Some(&token),
+        &session_body("BRA", "usr-1"),
+        &key,
+    );
     assert_eq!(conflict.status, 409);
     assert_eq!(conflict.error_code(), "idempotency_conflict");
     assert_eq!(server.session_count(), 1);
@@ -124,7 +172,11 @@ fn idempotency_key_replays_the_same_session_and_conflicts_on_a_different_body() 
     );
     assert_eq!(other.status, 201);
     assert_ne!(other.json()["data"]["id"], first.json()["data"]["id"]);
-    let none = client.post_json("/identity/v2/sessions", Some(&token), &session_body("ARG", "usr-1"));
+    let none = client.post_json(
+        "/identity/v2/sessions",
+        Some(&token),
+        &session_body("ARG", "usr-1"),
+    );
     assert_ne!(none.json()["data"]["id"], first.json()["data"]["id"]);
     assert_eq!(server.session_count(), 3);
 
@@ -134,7 +186,10 @@ fn idempotency_key_replays_the_same_session_and_conflicts_on_a_different_body() 
         &session_body("ARG", "usr-1"),
         &[("x-idempotency-key", &"k".repeat(300))],
     );
-    assert_eq!((bad_key.status, bad_key.error_code().as_str()), (400, "invalid_header"));
+    assert_eq!(
+        (bad_key.status, bad_key.error_code().as_str()),
+        (400, "invalid_header")
+    );
 }
 
 #[test]
@@ -144,7 +199,9 @@ fn get_returns_the_full_session_object() {
     let token = client.token(&server);
     let mut body = session_body("BRA", "usr-get");
     body["data"]["personal_data"] = json!({"document_number": "123"});
-    let created = client.post_json("/identity/v2/sessions", Some(&token), &body).json();
+    let created = client
+        .post_json("/identity/v2/sessions", Some(&token), &body)
+        .json();
     let id = created["data"]["id"].as_str().unwrap();
     let s = client.session(&token, id);
     for (field, value) in [
@@ -164,16 +221,35 @@ fn get_returns_the_full_session_object() {
     }
     assert!(s["updated_at"].is_string());
     let steps = s["steps"].as_array().unwrap();
-    assert!(steps.iter().any(|st| st["name"] == "ocr" && st["status"] == "PENDING"));
-    assert!(steps.iter().all(|st| st["name"].is_string() && st["status"].is_string()));
+    assert!(
+        steps
+            .iter()
+            .any(|st| st["name"] == "ocr" && st["status"] == "PENDING")
+    );
+    assert!(
+        steps
+            .iter()
+            .all(|st| st["name"].is_string() && st["status"].is_string())
+    );
 
     let missing = client.get("/identity/v1/sessions/iss-doesnotexist", &token);
-    assert_eq!((missing.status, missing.error_code().as_str()), (404, "not_found"));
+    assert_eq!(
+        (missing.status, missing.error_code().as_str()),
+        (404, "not_found")
+    );
     // The singular path is not served (decision 1).
-    assert_eq!(client.get(&format!("/identity/v1/session/{id}"), &token).status, 404);
+    assert_eq!(
+        client
+            .get(&format!("/identity/v1/session/{id}"), &token)
+            .status,
+        404
+    );
     // Query parameters are refused on routes that take none.
     let with_query = client.get(&format!("/identity/v1/sessions/{id}?expand=files"), &token);
-    assert_eq!((with_query.status, with_query.error_code().as_str()), (400, "invalid_parameter"));
+    assert_eq!(
+        (with_query.status, with_query.error_code().as_str()),
+        (400, "invalid_parameter")
+    );
 }
 
 #[test]
@@ -187,10 +263,21 @@ fn cancel_moves_to_cancelled_once() {
     assert_eq!(reply.json()["data"]["status"], "CANCELLED");
     assert_eq!(client.session(&token, &id)["status"], "CANCELLED");
     let again = client.delete(&format!("/identity/v1/sessions/{id}"), &token);
-    assert_eq!((again.status, again.error_code().as_str()), (409, "invalid_state"));
+    assert_eq!(
+        (again.status, again.error_code().as_str()),
+        (409, "invalid_state")
+    );
     let upload = client.upload(&token, &id, "usr-c", "selfie", "s.jpg", "image/jpeg", JPEG);
-    assert_eq!((upload.status, upload.error_code().as_str()), (409, "invalid_state"));
-    assert_eq!(client.delete("/identity/v1/sessions/iss-nope", &token).status, 404);
+    assert_eq!(
+        (upload.status, upload.error_code().as_str()),
+        (409, "invalid_state")
+    );
+    assert_eq!(
+        client
+            .delete("/identity/v1/sessions/iss-nope", &token)
+            .status,
+        404
+    );
 
     // A validated session is final too.
     let done = client.create_session(&token, "ARG", "usr-d");
@@ -202,13 +289,19 @@ fn cancel_moves_to_cancelled_once() {
 
 #[test]
 fn cancelling_during_processing_wins_over_the_outcome() {
-    let server = MockServer::start(MockConfig::new().processing_delay(Duration::from_millis(300))).unwrap();
+    let server =
+        MockServer::start(MockConfig::new().processing_delay(Duration::from_millis(300))).unwrap();
     let client = Client::new(&server);
     let token = client.token(&server);
     let id = client.create_session(&token, "ARG", "usr-p");
     client.upload_all(&token, &id, "usr-p");
     assert_eq!(client.session(&token, &id)["status"], "PROCESSING");
-    assert_eq!(client.delete(&format!("/identity/v1/sessions/{id}"), &token).status, 200);
+    assert_eq!(
+        client
+            .delete(&format!("/identity/v1/sessions/{id}"), &token)
+            .status,
+        200
+    );
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(client.session(&token, &id)["status"], "CANCELLED");
 }
@@ -220,7 +313,9 @@ fn report_returns_personal_data_steps_and_files() {
     let token = client.token(&server);
     let mut body = session_body("ARG", "usr-r");
     body["data"]["personal_data"] = json!({"first_name": "Diego", "document_number": "30111222"});
-    let id = client.post_json("/identity/v2/sessions", Some(&token), &body).json()["data"]["id"]
+    let id = client
+        .post_json("/identity/v2/sessions", Some(&token), &body)
+        .json()["data"]["id"]
         .as_str()
         .unwrap()
         .to_owned();
@@ -234,8 +329,19 @@ fn report_returns_personal_data_steps_and_files() {
     assert_eq!(data["reason"], json!(null));
     assert_eq!(data["personal_data"]["first_name"], "Diego");
     assert_eq!(data["files"].as_array().unwrap().len(), 3);
-    assert!(data["steps"].as_array().unwrap().iter().all(|s| s["status"] == "SUCCESS"));
-    assert_eq!(client.get("/identity/v1/sessions/iss-x/report", &token).status, 404);
+    assert!(
+        data["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["status"] == "SUCCESS")
+    );
+    assert_eq!(
+        client
+            .get("/identity/v1/sessions/iss-x/report", &token)
+            .status,
+        404
+    );
 }
 
 #[test]
@@ -246,7 +352,12 @@ fn clean_validations_deletes_by_user_id_or_document_number() {
     let with_doc = |user: &str, doc: &str| {
         let mut body = session_body("ARG", user);
         body["data"]["personal_data"] = json!({"document_number": doc});
-        assert_eq!(client.post_json("/identity/v2/sessions", Some(&token), &body).status, 201);
+        assert_eq!(
+            client
+                .post_json("/identity/v2/sessions", Some(&token), &body)
+                .status,
+            201
+        );
     };
     with_doc("usr-a", "111");
     with_doc("usr-a", "111");
@@ -254,25 +365,59 @@ fn clean_validations_deletes_by_user_id_or_document_number() {
     with_doc("usr-c", "333");
     let a_session = client.create_session(&token, "ARG", "usr-a");
 
-    let clean = |body: serde_json::Value| client.post_json("/clean_validations", Some(&token), &body);
+    let clean =
+        |body: serde_json::Value| client.post_json("/clean_validations", Some(&token), &body);
     let reply = clean(json!({"user_id": "usr-a"}));
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json(), json!({"data": {"deleted_sessions": 3}}));
-    assert_eq!(client.get(&format!("/identity/v1/sessions/{a_session}"), &token).status, 404);
+    assert_eq!(
+        client
+            .get(&format!("/identity/v1/sessions/{a_session}"), &token)
+            .status,
+        404
+    );
 
-    assert_eq!(clean(json!({"document_number": "222"})).json()["data"]["deleted_sessions"], 1);
+    assert_eq!(
+        clean(json!({"document_number": "222"})).json()["data"]["deleted_sessions"],
+        1
+    );
     // user_id wins over document_number.
-    assert_eq!(clean(json!({"user_id": "usr-nobody", "document_number": "333"})).json()["data"]["deleted_sessions"], 0);
+    assert_eq!(
+        clean(json!({"user_id": "usr-nobody", "document_number": "333"})).json()["data"]["deleted_sessions"],
+        0
+    );
     assert_eq!(server.session_count(), 1);
-    assert_eq!(clean(json!({"user_id": "usr-c", "document_number": "999"})).json()["data"]["deleted_sessions"], 1);
+    assert_eq!(
+        clean(json!({"user_id": "usr-c", "document_number": "999"})).json()["data"]["deleted_sessions"],
+        1
+    );
     assert_eq!(server.session_count(), 0);
 
-    for bad in [json!({}), json!({"user_id": ""}), json!({"user_id": 3}), json!({"email": "a@b.c"}), json!("usr-a")] {
+    for bad in [
+        json!({}),
+        json!({"user_id": ""}),
+        json!({"user_id": 3}),
+        json!({"email": "a@b.c"}),
+        json!("usr-a"),
+    ] {
         let reply = clean(bad.clone());
-        assert_eq!((reply.status, reply.error_code().as_str()), (400, "invalid_body"), "{bad}");
+        assert_eq!(
+            (reply.status, reply.error_code().as_str()),
+            (400, "invalid_body"),
+            "{bad}"
+        );
     }
     // The path is at the host root, not under /identity/v1.
-    assert_eq!(client.post_json("/identity/v1/clean_validations", Some(&token), &json!({"user_id": "u"})).status, 404);
+    assert_eq!(
+        client
+            .post_json(
+                "/identity/v1/clean_validations",
+                Some(&token),
+                &json!({"user_id": "u"})
+            )
+            .status,
+        404
+    );
 }
 
 #[test]
@@ -293,7 +438,12 @@ fn unknown_routes_are_404_and_wrong_methods_405() {
         ("POST", "/identity/v1/sessions", 405),
         ("GET", "/clean_validations", 405),
     ] {
-        let reply = client.send(method, path, &h, if method == "GET" { None } else { Some(b"{}") });
+        let reply = client.send(
+            method,
+            path,
+            &h,
+            if method == "GET" { None } else { Some(b"{}") },
+        );
         assert_eq!(reply.status, status, "{method} {path}");
         let code = reply.error_code();
         if status == 405 {
@@ -310,8 +460,28 @@ fn the_session_store_is_bounded() {
     let token = client.token(&server);
     client.create_session(&token, "ARG", "usr-1");
     client.create_session(&token, "ARG", "usr-2");
-    let reply = client.post_json("/identity/v2/sessions", Some(&token), &session_body("ARG", "usr-3"));
-    assert_eq!((reply.status, reply.error_code().as_str()), (507, "session_limit"));
-    client.post_json("/clean_validations", Some(&token), &json!({"user_id": "usr-1"}));
-    assert_eq!(client.post_json("/identity/v2/sessions", Some(&token), &session_body("ARG", "usr-3")).status, 201);
+    let reply = client.post_json(
+        "/identity/v2/sessions",
+        Some(&token),
+        &session_body("ARG", "usr-3"),
+    );
+    assert_eq!(
+        (reply.status, reply.error_code().as_str()),
+        (507, "session_limit")
+    );
+    client.post_json(
+        "/clean_validations",
+        Some(&token),
+        &json!({"user_id": "usr-1"}),
+    );
+    assert_eq!(
+        client
+            .post_json(
+                "/identity/v2/sessions",
+                Some(&token),
+                &session_body("ARG", "usr-3")
+            )
+            .status,
+        201
+    );
 }

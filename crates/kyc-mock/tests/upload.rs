@@ -24,7 +24,12 @@ fn each_allowed_type_is_accepted_and_listed_on_the_session() {
         ("identity-card-back", "back.pdf", "application/pdf", PDF),
     ] {
         let reply = client.upload(&token, &id, "usr-u", doc, name, content_type, data);
-        assert_eq!(reply.status, 201, "{doc}: {}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(
+            reply.status,
+            201,
+            "{doc}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
         let file = &reply.json()["data"];
         assert!(file["id"].as_str().unwrap().starts_with("fil-"));
         assert_eq!(file["session_id"], id.as_str());
@@ -38,23 +43,47 @@ fn each_allowed_type_is_accepted_and_listed_on_the_session() {
     let session = client.session(&token, &id);
     let files = session["files"].as_array().unwrap();
     assert_eq!(files.len(), 3);
-    assert!(files.iter().all(|f| f.get("session_id").is_none()), "session files omit session_id");
+    assert!(
+        files.iter().all(|f| f.get("session_id").is_none()),
+        "session files omit session_id"
+    );
 }
 
 #[test]
 fn brazil_accepts_driver_licences_and_argentina_does_not() {
     let (_server, client, token) = setup(MockConfig::new());
     let arg = client.create_session(&token, "ARG", "usr-arg");
-    for doc in ["driver-license-front", "driver-license-back", "passport", "company-document"] {
+    for doc in [
+        "driver-license-front",
+        "driver-license-back",
+        "passport",
+        "company-document",
+    ] {
         let reply = client.upload(&token, &arg, "usr-arg", doc, "x.jpg", "image/jpeg", JPEG);
         assert_eq!(reply.status, 400, "{doc}");
         assert_eq!(reply.error_code(), "invalid_document_type");
     }
     for country in ["CHL", "MEX", "COL", "PER"] {
         let id = client.create_session(&token, country, "usr-x");
-        let reply = client.upload(&token, &id, "usr-x", "driver-license-front", "x.jpg", "image/jpeg", JPEG);
+        let reply = client.upload(
+            &token,
+            &id,
+            "usr-x",
+            "driver-license-front",
+            "x.jpg",
+            "image/jpeg",
+            JPEG,
+        );
         assert_eq!(reply.status, 400, "{country}");
-        let reply = client.upload(&token, &id, "usr-x", "identity-card-front", "x.jpg", "image/jpeg", JPEG);
+        let reply = client.upload(
+            &token,
+            &id,
+            "usr-x",
+            "identity-card-front",
+            "x.jpg",
+            "image/jpeg",
+            JPEG,
+        );
         assert_eq!(reply.status, 201, "{country}");
     }
     let bra = client.create_session(&token, "BRA", "usr-bra");
@@ -131,17 +160,32 @@ fn malformed_multipart_is_refused() {
         ("garbage", b"\xff\xfe\x00\x01garbage".to_vec()),
     ] {
         let reply = client.upload_raw(&token, &id, "usr-mp", "selfie", ct, &body);
-        assert_eq!(reply.status, 400, "{what}: {}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(
+            reply.status,
+            400,
+            "{what}: {}",
+            String::from_utf8_lossy(&reply.body)
+        );
         assert_eq!(reply.error_code(), "invalid_multipart", "{what}");
     }
-    for content_type in ["application/json", "multipart/form-data", "multipart/mixed; boundary=b0undary", ""] {
+    for content_type in [
+        "application/json",
+        "multipart/form-data",
+        "multipart/mixed; boundary=b0undary",
+        "",
+    ] {
         let reply = client.upload_raw(&token, &id, "usr-mp", "selfie", content_type, &good);
         assert_eq!(reply.status, 415, "{content_type:?}");
         assert_eq!(reply.error_code(), "unsupported_media_type");
     }
     // The same bytes with the right header are fine, and were recorded exactly.
     server.clear_requests();
-    assert_eq!(client.upload_raw(&token, &id, "usr-mp", "selfie", ct, &good).status, 201);
+    assert_eq!(
+        client
+            .upload_raw(&token, &id, "usr-mp", "selfie", ct, &good)
+            .status,
+        201
+    );
     let recorded = server.requests();
     assert_eq!(recorded.len(), 1);
     assert_eq!(recorded[0].body, good);
@@ -154,17 +198,47 @@ fn oversize_files_and_bodies_get_413() {
     let id = client.create_session(&token, "ARG", "usr-big");
     let mut at_limit = JPEG.to_vec();
     at_limit.resize(1024, 0);
-    let reply = client.upload(&token, &id, "usr-big", "selfie", "s.jpg", "image/jpeg", &at_limit);
+    let reply = client.upload(
+        &token,
+        &id,
+        "usr-big",
+        "selfie",
+        "s.jpg",
+        "image/jpeg",
+        &at_limit,
+    );
     assert_eq!(reply.status, 201);
     // Over the file limit but within the multipart slack: the file size is checked.
     let mut over = at_limit.clone();
     over.push(0);
-    let reply = client.upload(&token, &id, "usr-big", "selfie", "s.jpg", "image/jpeg", &over);
-    assert_eq!((reply.status, reply.error_code().as_str()), (413, "payload_too_large"));
+    let reply = client.upload(
+        &token,
+        &id,
+        "usr-big",
+        "selfie",
+        "s.jpg",
+        "image/jpeg",
+        &over,
+    );
+    assert_eq!(
+        (reply.status, reply.error_code().as_str()),
+        (413, "payload_too_large")
+    );
     // Far over: the body is refused from its Content-Length, unread.
     let huge = vec![0xFFu8; 200 * 1024];
-    let reply = client.upload(&token, &id, "usr-big", "selfie", "s.jpg", "image/jpeg", &huge);
-    assert_eq!((reply.status, reply.error_code().as_str()), (413, "payload_too_large"));
+    let reply = client.upload(
+        &token,
+        &id,
+        "usr-big",
+        "selfie",
+        "s.jpg",
+        "image/jpeg",
+        &huge,
+    );
+    assert_eq!(
+        (reply.status, reply.error_code().as_str()),
+        (413, "payload_too_large")
+    );
 }
 
 #[test]
@@ -175,7 +249,10 @@ fn json_endpoints_bound_their_bodies() {
     let reply = client.send(
         "POST",
         "/clean_validations",
-        &[("authorization", &auth), ("content-type", "application/json")],
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
         Some(big.as_bytes()),
     );
     assert_eq!(reply.status, 413);
@@ -185,18 +262,55 @@ fn json_endpoints_bound_their_bodies() {
 fn upload_checks_session_entity_and_state() {
     let (server, client, token) = setup(MockConfig::new());
     let id = client.create_session(&token, "ARG", "usr-e");
-    let reply = client.upload(&token, "iss-missing", "usr-e", "selfie", "s.jpg", "image/jpeg", JPEG);
-    assert_eq!((reply.status, reply.error_code().as_str()), (404, "not_found"));
-    let reply = client.upload(&token, &id, "usr-other", "selfie", "s.jpg", "image/jpeg", JPEG);
-    assert_eq!((reply.status, reply.error_code().as_str()), (400, "invalid_entity"));
+    let reply = client.upload(
+        &token,
+        "iss-missing",
+        "usr-e",
+        "selfie",
+        "s.jpg",
+        "image/jpeg",
+        JPEG,
+    );
+    assert_eq!(
+        (reply.status, reply.error_code().as_str()),
+        (404, "not_found")
+    );
+    let reply = client.upload(
+        &token,
+        &id,
+        "usr-other",
+        "selfie",
+        "s.jpg",
+        "image/jpeg",
+        JPEG,
+    );
+    assert_eq!(
+        (reply.status, reply.error_code().as_str()),
+        (400, "invalid_entity")
+    );
     // Re-uploading a document type replaces the earlier file.
-    client.upload(&token, &id, "usr-e", "selfie", "one.jpg", "image/jpeg", JPEG);
+    client.upload(
+        &token,
+        &id,
+        "usr-e",
+        "selfie",
+        "one.jpg",
+        "image/jpeg",
+        JPEG,
+    );
     client.upload(&token, &id, "usr-e", "selfie", "two.png", "image/png", PNG);
     let files = client.session(&token, &id)["files"].clone();
     assert_eq!(files.as_array().unwrap().len(), 1);
     assert_eq!(files[0]["file_name"], "two.png");
     // No upload without a token.
-    let reply = client.upload_raw("nope", &id, "usr-e", "selfie", "multipart/form-data; boundary=x", b"");
+    let reply = client.upload_raw(
+        "nope",
+        &id,
+        "usr-e",
+        "selfie",
+        "multipart/form-data; boundary=x",
+        b"",
+    );
     assert_eq!(reply.status, 401);
     drop(server);
 }
@@ -212,7 +326,11 @@ fn upload_honours_the_idempotency_key() {
         client.send(
             "POST",
             &path,
-            &[("authorization", &auth), ("content-type", ct), ("x-idempotency-key", "up-1")],
+            &[
+                ("authorization", &auth),
+                ("content-type", ct),
+                ("x-idempotency-key", "up-1"),
+            ],
             Some(&multipart("xx", "s.jpg", "image/jpeg", data)),
         )
     };
@@ -225,5 +343,8 @@ fn upload_honours_the_idempotency_key() {
     let mut other = JPEG.to_vec();
     other.push(1);
     let conflict = send(&other);
-    assert_eq!((conflict.status, conflict.error_code().as_str()), (409, "idempotency_conflict"));
+    assert_eq!(
+        (conflict.status, conflict.error_code().as_str()),
+        (409, "idempotency_conflict")
+    );
 }

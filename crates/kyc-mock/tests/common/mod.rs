@@ -1,7 +1,13 @@
 //! Helpers shared by the simulator's over-the-wire tests: a plain ureq client, multipart bodies,
 //! a tiny webhook receiver on 127.0.0.1:0 and an independent HMAC check.
 // Test code: a panic is a failed test; each test binary uses a different subset; `pub` is for them.
-#![allow(dead_code, unreachable_pub, clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+#![allow(
+    dead_code,
+    unreachable_pub,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -18,8 +24,12 @@ use kyc_mock::{MockConfig, MockServer};
 use serde_json::{Value, json};
 use sha2::Sha256;
 
-pub const JPEG: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0xFF, 0xD9];
-pub const PNG: &[u8] = &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, b'I', b'H', b'D', b'R'];
+pub const JPEG: &[u8] = &[
+    0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0x00, 0xFF, 0xD9,
+];
+pub const PNG: &[u8] = &[
+    0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 0x0D, b'I', b'H', b'D', b'R',
+];
 pub const PDF: &[u8] = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n";
 
 /// A server with an instant processing delay (outcomes are decided inside the completing upload).
@@ -51,12 +61,17 @@ impl Reply {
     /// `error.details[0].code` of an error body, checking the whole error shape on the way.
     pub fn error_code(&self) -> String {
         let v = self.json();
-        let error = v["error"].as_object().unwrap_or_else(|| panic!("no error object: {v}"));
+        let error = v["error"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no error object: {v}"));
         assert!(error["message"].is_string(), "error.message missing: {v}");
         let details = error["details"].as_array().expect("error.details");
         assert!(!details.is_empty(), "no details: {v}");
         for d in details {
-            assert!(d["code"].is_string() && d["detail"].is_string(), "bad detail: {v}");
+            assert!(
+                d["code"].is_string() && d["detail"].is_string(),
+                "bad detail: {v}"
+            );
         }
         details[0]["code"].as_str().unwrap().to_owned()
     }
@@ -92,7 +107,11 @@ impl Client {
         let url = format!("{}{}", self.base, path);
         let mut response = match method {
             "GET" | "DELETE" => {
-                let mut rb = if method == "GET" { self.agent.get(&url) } else { self.agent.delete(&url) };
+                let mut rb = if method == "GET" {
+                    self.agent.get(&url)
+                } else {
+                    self.agent.delete(&url)
+                };
                 for (n, v) in headers {
                     rb = rb.header(*n, *v);
                 }
@@ -118,18 +137,39 @@ impl Client {
         let headers = response
             .headers()
             .iter()
-            .map(|(n, v)| (n.as_str().to_owned(), v.to_str().unwrap_or_default().to_owned()))
+            .map(|(n, v)| {
+                (
+                    n.as_str().to_owned(),
+                    v.to_str().unwrap_or_default().to_owned(),
+                )
+            })
             .collect();
-        let body = response.body_mut().with_config().limit(256 * 1024 * 1024).read_to_vec()?;
-        Ok(Reply { status, headers, body })
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(256 * 1024 * 1024)
+            .read_to_vec()?;
+        Ok(Reply {
+            status,
+            headers,
+            body,
+        })
     }
 
-    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Reply {
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
         let reply = self
             .try_send(method, path, headers, body)
             .unwrap_or_else(|e| panic!("{method} {path}: transport error {e}"));
         assert!(
-            reply.header("x-request-id").is_some_and(|id| id.starts_with("req-")),
+            reply
+                .header("x-request-id")
+                .is_some_and(|id| id.starts_with("req-")),
             "{method} {path}: no x-request-id"
         );
         reply
@@ -139,7 +179,13 @@ impl Client {
         self.post_json_with(path, token, body, &[])
     }
 
-    pub fn post_json_with(&self, path: &str, token: Option<&str>, body: &Value, extra: &[(&str, &str)]) -> Reply {
+    pub fn post_json_with(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+        extra: &[(&str, &str)],
+    ) -> Reply {
         let auth = token.map(|t| format!("Bearer {t}"));
         let mut headers = vec![("content-type", "application/json")];
         if let Some(a) = &auth {
@@ -150,11 +196,21 @@ impl Client {
     }
 
     pub fn get(&self, path: &str, token: &str) -> Reply {
-        self.send("GET", path, &[("authorization", &format!("Bearer {token}"))], None)
+        self.send(
+            "GET",
+            path,
+            &[("authorization", &format!("Bearer {token}"))],
+            None,
+        )
     }
 
     pub fn delete(&self, path: &str, token: &str) -> Reply {
-        self.send("DELETE", path, &[("authorization", &format!("Bearer {token}"))], None)
+        self.send(
+            "DELETE",
+            path,
+            &[("authorization", &format!("Bearer {token}"))],
+            None,
+        )
     }
 
     pub fn token_reply(&self, server: &MockServer) -> Reply {
@@ -163,23 +219,43 @@ impl Client {
 
     pub fn token(&self, server: &MockServer) -> String {
         let reply = self.token_reply(server);
-        assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
         reply.json()["access_token"].as_str().unwrap().to_owned()
     }
 
     pub fn create_session(&self, token: &str, country: &str, user_id: &str) -> String {
-        let reply = self.post_json("/identity/v2/sessions", Some(token), &session_body(country, user_id));
-        assert_eq!(reply.status, 201, "{}", String::from_utf8_lossy(&reply.body));
+        let reply = self.post_json(
+            "/identity/v2/sessions",
+            Some(token),
+            &session_body(country, user_id),
+        );
+        assert_eq!(
+            reply.status,
+            201,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
         reply.json()["data"]["id"].as_str().unwrap().to_owned()
     }
 
     pub fn session(&self, token: &str, id: &str) -> Value {
         let reply = self.get(&format!("/identity/v1/sessions/{id}"), token);
-        assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+        assert_eq!(
+            reply.status,
+            200,
+            "{}",
+            String::from_utf8_lossy(&reply.body)
+        );
         reply.json()["data"].clone()
     }
 
     /// Uploads `data` as the single `file` part.
+    #[allow(clippy::too_many_arguments)] // mirrors the endpoint's path parameters plus the part's fields
     pub fn upload(
         &self,
         token: &str,
@@ -191,7 +267,14 @@ impl Client {
         data: &[u8],
     ) -> Reply {
         let body = multipart("kycBoundary7MA4YWxk", file_name, content_type, data);
-        self.upload_raw(token, session, entity, document, "multipart/form-data; boundary=kycBoundary7MA4YWxk", &body)
+        self.upload_raw(
+            token,
+            session,
+            entity,
+            document,
+            "multipart/form-data; boundary=kycBoundary7MA4YWxk",
+            &body,
+        )
     }
 
     pub fn upload_raw(
@@ -215,7 +298,15 @@ impl Client {
     /// Uploads selfie, identity-card front and back as JPEGs, each answered 201.
     pub fn upload_all(&self, token: &str, session: &str, user: &str) {
         for doc in ["selfie", "identity-card-front", "identity-card-back"] {
-            let r = self.upload(token, session, user, doc, &format!("{doc}.jpg"), "image/jpeg", JPEG);
+            let r = self.upload(
+                token,
+                session,
+                user,
+                doc,
+                &format!("{doc}.jpg"),
+                "image/jpeg",
+                JPEG,
+            );
             assert_eq!(r.status, 201, "{doc}: {}", String::from_utf8_lossy(&r.body));
         }
     }
@@ -244,7 +335,8 @@ pub fn multipart(boundary: &str, file_name: &str, content_type: &str, data: &[u8
     let mut body = Vec::new();
     body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
     body.extend_from_slice(
-        format!("Content-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n").as_bytes(),
+        format!("Content-Disposition: form-data; name=\"file\"; filename=\"{file_name}\"\r\n")
+            .as_bytes(),
     );
     body.extend_from_slice(format!("Content-Type: {content_type}\r\n\r\n").as_bytes());
     body.extend_from_slice(data);
@@ -254,13 +346,21 @@ pub fn multipart(boundary: &str, file_name: &str, content_type: &str, data: &[u8
 
 /// `hmac-sha256 base64(HMAC-SHA256(base64dec(secret), timestamp ‖ endpoint ‖ body))`, computed with
 /// the hmac crate directly (not with the simulator's code).
-pub fn expected_signature(secret_b64: &str, timestamp: &str, endpoint: &str, body: &[u8]) -> String {
+pub fn expected_signature(
+    secret_b64: &str,
+    timestamp: &str,
+    endpoint: &str,
+    body: &[u8],
+) -> String {
     let key = STANDARD.decode(secret_b64).unwrap();
     let mut mac = Hmac::<Sha256>::new_from_slice(&key).unwrap();
     mac.update(timestamp.as_bytes());
     mac.update(endpoint.as_bytes());
     mac.update(body);
-    format!("hmac-sha256 {}", STANDARD.encode(mac.finalize().into_bytes()))
+    format!(
+        "hmac-sha256 {}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    )
 }
 
 /// Polls `f` every 10 ms until it returns `Some`, for at most `timeout`.
@@ -317,7 +417,11 @@ impl Receiver {
         let stop = Arc::new(AtomicBool::new(false));
         let received = Arc::new(Mutex::new(Vec::new()));
         let statuses = Arc::new(Mutex::new(VecDeque::new()));
-        let (s, r, q) = (Arc::clone(&stop), Arc::clone(&received), Arc::clone(&statuses));
+        let (s, r, q) = (
+            Arc::clone(&stop),
+            Arc::clone(&received),
+            Arc::clone(&statuses),
+        );
         let thread = std::thread::spawn(move || {
             // Bounded: stops when the flag is set, at the latest after 120 s.
             let deadline = Instant::now() + Duration::from_secs(120);
@@ -332,7 +436,13 @@ impl Receiver {
                 }
             }
         });
-        Self { port, stop, received, statuses, thread: Some(thread) }
+        Self {
+            port,
+            stop,
+            received,
+            statuses,
+            thread: Some(thread),
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -340,7 +450,10 @@ impl Receiver {
     }
 
     pub fn respond_with(&self, statuses: &[u16]) {
-        self.statuses.lock().unwrap().extend(statuses.iter().copied());
+        self.statuses
+            .lock()
+            .unwrap()
+            .extend(statuses.iter().copied());
     }
 
     pub fn received(&self) -> Vec<Hook> {
@@ -353,7 +466,12 @@ impl Receiver {
             let got = self.received();
             (got.len() >= n).then_some(got)
         })
-        .unwrap_or_else(|| panic!("expected {n} webhook requests, got {}", self.received().len()))
+        .unwrap_or_else(|| {
+            panic!(
+                "expected {n} webhook requests, got {}",
+                self.received().len()
+            )
+        })
     }
 }
 
@@ -408,7 +526,13 @@ fn read_request(mut stream: TcpStream, statuses: &Mutex<VecDeque<u16>>) -> Optio
     }
     let status = statuses.lock().unwrap().pop_front().unwrap_or(200);
     let _ = stream.write_all(
-        format!("HTTP/1.1 {status} Whatever\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").as_bytes(),
+        format!("HTTP/1.1 {status} Whatever\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+            .as_bytes(),
     );
-    Some(Hook { method, target, headers, body })
+    Some(Hook {
+        method,
+        target,
+        headers,
+        body,
+    })
 }
