@@ -108,26 +108,62 @@ fn parse_args(args: &[String]) -> Result<Option<MockConfig>, String> {
     Ok(Some(config.bind_addr(SocketAddr::new(ip, port))))
 }
 
-/// Waits for Ctrl-C or (on Unix) SIGTERM.
-fn wait_for_stop_signal() -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+/// Ctrl-C and (on Unix) SIGTERM handlers, installed before the banner is printed so that a
+/// signal sent as soon as the banner appears is not missed.
+struct StopSignals {
+    runtime: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         #[cfg(unix)]
         {
-            let mut term =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => r,
-                _ = term.recv() => Ok(()),
-            }
+            use tokio::signal::unix::{SignalKind, signal};
+            let context = runtime.enter();
+            let interrupt = signal(SignalKind::interrupt())?;
+            let terminate = signal(SignalKind::terminate())?;
+            drop(context);
+            Ok(Self {
+                runtime,
+                interrupt,
+                terminate,
+            })
         }
         #[cfg(not(unix))]
         {
-            tokio::signal::ctrl_c().await
+            Ok(Self { runtime })
         }
-    })
+    }
+
+    /// Blocks until a stop signal arrives.
+    fn wait(self) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            let Self {
+                runtime,
+                mut interrupt,
+                mut terminate,
+            } = self;
+            runtime.block_on(async {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            });
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            self.runtime.block_on(tokio::signal::ctrl_c())
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -143,7 +179,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let webhook_url = config_webhook_url(&args);
+    let signals = match StopSignals::install() {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!("kyc-mock: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let server = match MockServer::start(config) {
         Ok(server) => server,
         Err(e) => {
@@ -156,11 +198,11 @@ fn main() -> ExitCode {
     println!("client_id={}", server.client_id());
     println!("client_secret={}", server.client_secret());
     println!("audience={}", server.audience());
-    println!("webhook_url={}", webhook_url.unwrap_or("(none)"));
+    println!("webhook_url={}", server.webhook_url().unwrap_or("(none)"));
     println!("webhook_api_key={}", server.webhook_api_key());
     println!("webhook_secret={}", server.webhook_secret());
     println!("Press Ctrl-C to stop.");
-    let waited = wait_for_stop_signal();
+    let waited = signals.wait();
     server.shutdown();
     match waited {
         Ok(()) => {
@@ -172,12 +214,4 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// The `--webhook-url` given, for the banner.
-fn config_webhook_url(args: &[String]) -> Option<&str> {
-    args.iter()
-        .position(|a| a == "--webhook-url")
-        .and_then(|i| args.get(i + 1))
-        .map(String::as_str)
 }

@@ -9,8 +9,8 @@ const MAX_RECORDED_BODY_BYTES: usize = 256 * 1024 * 1024;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecordedRequest {
-    /// The `x-request-id` the simulator answered with (empty for a dropped connection's request,
-    /// which got no answer).
+    /// The `x-request-id` the simulator answered with (for a dropped connection, the id it would
+    /// have used).
     pub request_id: String,
     /// HTTP method, e.g. `POST`.
     pub method: String,

@@ -173,6 +173,11 @@ impl MockServer {
         &self.shared.config.audience
     }
 
+    /// The URL validation-session notifications are sent to, if any.
+    pub fn webhook_url(&self) -> Option<&str> {
+        self.shared.config.webhook_url.as_deref()
+    }
+
     /// The webhook `X-Api-Key`.
     pub fn webhook_api_key(&self) -> &str {
         &self.shared.config.webhook_api_key

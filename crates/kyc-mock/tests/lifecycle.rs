@@ -52,7 +52,7 @@ fn complete_documents_lead_to_validated_and_a_signed_webhook() {
     let endpoint = "/webhooks/identity?tenant=t1";
     let server = MockServer::start(
         MockConfig::new()
-            .processing_delay(Duration::from_millis(300))
+            .processing_delay(Duration::from_millis(1000))
             .webhook_url(receiver.url(endpoint)),
     )
     .unwrap();

@@ -290,7 +290,7 @@ fn cancel_moves_to_cancelled_once() {
 #[test]
 fn cancelling_during_processing_wins_over_the_outcome() {
     let server =
-        MockServer::start(MockConfig::new().processing_delay(Duration::from_millis(300))).unwrap();
+        MockServer::start(MockConfig::new().processing_delay(Duration::from_millis(1000))).unwrap();
     let client = Client::new(&server);
     let token = client.token(&server);
     let id = client.create_session(&token, "ARG", "usr-p");
@@ -302,7 +302,7 @@ fn cancelling_during_processing_wins_over_the_outcome() {
             .status,
         200
     );
-    std::thread::sleep(Duration::from_millis(500));
+    std::thread::sleep(Duration::from_millis(1300));
     assert_eq!(client.session(&token, &id)["status"], "CANCELLED");
 }
 

@@ -428,9 +428,7 @@ impl Receiver {
             while !s.load(Ordering::SeqCst) && Instant::now() < deadline {
                 match listener.accept() {
                     Ok((stream, _)) => {
-                        if let Some(hook) = read_request(stream, &q) {
-                            r.lock().unwrap().push(hook);
-                        }
+                        let _ = read_request(stream, &q, &r);
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -484,7 +482,13 @@ impl Drop for Receiver {
     }
 }
 
-fn read_request(mut stream: TcpStream, statuses: &Mutex<VecDeque<u16>>) -> Option<Hook> {
+/// Reads one request, records it, then answers (recording first, so that a sender that has seen
+/// the answer can rely on the request being listed).
+fn read_request(
+    mut stream: TcpStream,
+    statuses: &Mutex<VecDeque<u16>>,
+    received: &Mutex<Vec<Hook>>,
+) -> Option<()> {
     stream.set_nonblocking(false).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut buf = Vec::new();
@@ -524,15 +528,16 @@ fn read_request(mut stream: TcpStream, statuses: &Mutex<VecDeque<u16>>) -> Optio
         }
         body.extend_from_slice(&chunk[..n]);
     }
+    received.lock().unwrap().push(Hook {
+        method,
+        target,
+        headers,
+        body,
+    });
     let status = statuses.lock().unwrap().pop_front().unwrap_or(200);
     let _ = stream.write_all(
         format!("HTTP/1.1 {status} Whatever\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
             .as_bytes(),
     );
-    Some(Hook {
-        method,
-        target,
-        headers,
-        body,
-    })
+    Some(())
 }
