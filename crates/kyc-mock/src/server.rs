@@ -30,7 +30,6 @@ const MAX_HEADER_SIZE: usize = 64 * 1024;
 /// A running simulator. Starts on [`MockServer::start`]; stops on [`MockServer::shutdown`] or drop.
 ///
 /// All methods are synchronous and may be called from any thread while the server runs.
-#[derive(Debug)]
 pub struct MockServer {
     shared: Arc<Shared>,
     addr: SocketAddr,
@@ -264,6 +263,17 @@ impl MockServer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
+    }
+}
+
+impl std::fmt::Debug for MockServer {
+    // Hand-written so that keys and tokens in the shared state never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer")
+            .field("base_url", &self.shared.base_url)
+            .field("config", &self.shared.config)
+            .field("running", &self.thread.is_some())
+            .finish()
     }
 }
 

@@ -244,6 +244,15 @@ fn connections_beyond_the_limit_wait_their_turn() {
 }
 
 #[test]
+fn debug_output_hides_secrets() {
+    let server = MockServer::start(MockConfig::new().client_secret("s3cr3t-value")).unwrap();
+    let debug = format!("{server:?}");
+    assert!(debug.contains(server.base_url()));
+    assert!(!debug.contains("s3cr3t-value"));
+    assert!(!debug.contains(server.webhook_secret()));
+}
+
+#[test]
 fn shutdown_and_drop_stop_listening() {
     let server = MockServer::start(MockConfig::new()).unwrap();
     let addr = server.local_addr();
