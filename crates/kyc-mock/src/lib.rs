@@ -1,1 +1,138 @@
-//! A local simulator of Pomelo's Identity (KYC) API.
+//! A local simulator of Pomelo's Identity (KYC) API, over real HTTP/1.1 on loopback.
+//!
+//! `kyc-mock` lets the client crates of this workspace (and your own code) be tested end to end
+//! without Pomelo: a hyper server on a background tokio runtime that implements the wire shapes of
+//! `docs/wire-conventions.md` strictly, keeps sessions in memory, moves them through their
+//! lifecycle, and sends signed webhooks. It shares no code with `kyc-core`, so a misunderstanding
+//! of the API in one is caught by the other.
+//!
+//! # In a test
+//!
+//! The API is synchronous: start a server, point the client at [`MockServer::base_url`] with
+//! [`MockServer::client_id`], [`MockServer::client_secret`] and [`MockServer::audience`], then
+//! assert on answers, [`MockServer::requests`] and [`MockServer::webhook_deliveries`]. The server
+//! stops on [`MockServer::shutdown`] or when dropped.
+//!
+//! ```
+//! use std::time::Duration;
+//! use kyc_mock::{Fault, MockConfig, MockServer, Route};
+//!
+//! let server = MockServer::start(
+//!     MockConfig::new()
+//!         .token_lifetime(Duration::from_secs(2))
+//!         .processing_delay(Duration::ZERO),
+//! )?;
+//! let base = server.base_url();
+//! assert!(base.starts_with("http://127.0.0.1:"));
+//! // Make the next create-session call fail the way a busy Pomelo would.
+//! server.inject_fault(Route::CreateSession, Fault::too_many_requests(1), 1);
+//! // ... run the client against `base` ...
+//! assert!(server.requests().is_empty());
+//! server.shutdown();
+//! # Ok::<(), kyc_mock::StartError>(())
+//! ```
+//!
+//! # As a program
+//!
+//! ```text
+//! cargo run -p kyc-mock -- --port 8080 --webhook-url http://127.0.0.1:9000/hooks/identity
+//! ```
+//! prints the base URL and the credentials, then serves until Ctrl-C or SIGTERM. `--help` lists the
+//! options (credentials, lifetimes, processing delay, default outcome, webhook URLs and key pair).
+//! It listens on loopback only unless `--allow-non-loopback` is given.
+//!
+//! # What it serves
+//!
+//! | Route | Method and path |
+//! |---|---|
+//! | [`Route::Token`] | `POST /oauth/token` |
+//! | [`Route::Revoke`] | `POST /oauth/token/revoke` |
+//! | [`Route::CreateSession`] | `POST /identity/v2/sessions` |
+//! | [`Route::UploadFile`] | `POST /identity/v1/sessions/{id}/entities/{user_id}/files/{type_document}` |
+//! | [`Route::GetSession`] | `GET /identity/v1/sessions/{id}` |
+//! | [`Route::CancelSession`] | `DELETE /identity/v1/sessions/{id}` |
+//! | [`Route::SessionReport`] | `GET /identity/v1/sessions/{id}/report` |
+//! | [`Route::SearchSessions`] | `GET /identity/v1/sessions` |
+//! | [`Route::CleanValidations`] | `POST /clean_validations` |
+//!
+//! Statuses, error bodies and object shapes are those of `docs/wire-conventions.md`. Every answer
+//! the simulator writes carries `x-request-id`; malformed HTTP that hyper itself refuses (bad
+//! request line, request head over 64 KiB → `431`) is answered by hyper without one.
+//!
+//! Defaults: client [`DEFAULT_CLIENT_ID`] / [`DEFAULT_CLIENT_SECRET`], audience
+//! [`DEFAULT_AUDIENCE`], tokens and sessions valid 24 h, 50 ms of processing, uploads up to
+//! [`DEFAULT_MAX_UPLOAD_BYTES`], webhook key pair [`DEFAULT_WEBHOOK_API_KEY`] /
+//! [`DEFAULT_WEBHOOK_SECRET`] (the example pair Pomelo publishes).
+//!
+//! # Lifecycle and the outcome rule
+//!
+//! A session is `IN_PROGRESS` until its documents are in: `selfie`, `identity-card-front` and
+//! `identity-card-back` (in BRA, `driver-license-front` and `driver-license-back` may replace the
+//! identity-card pair). It then turns `PROCESSING` and, after the processing delay (real time;
+//! with `Duration::ZERO` before the completing upload is answered), the rule below decides, checked
+//! in order against the session's `user_id`:
+//!
+//! 1. contains `needs-file` (first time only): a required-file notification asks for the back of
+//!    the document pair sent (`identity-card-back`, or `driver-license-back`), the session returns
+//!    to `IN_PROGRESS`, and re-uploading that document restarts processing, which goes on to 2;
+//! 2. contains `not-validated`: `NOT_VALIDATED` with reason `DOCUMENT_MISMATCH` (step
+//!    `selfie_document_match` `FAILED`);
+//! 3. otherwise the default outcome ([`MockConfig::default_outcome`],
+//!    [`MockServer::set_default_outcome`]; [`Outcome::Validated`] unless changed). A
+//!    `NOT_VALIDATED` default fails step `risk_validation`.
+//!
+//! An outcome sends a validation-session notification; steps follow the status (`PENDING` →
+//! `PROCESSING` → `SUCCESS`/`FAILED`). A session still `IN_PROGRESS` at its `expiration_at`
+//! (see [`MockServer::advance_clock`]) becomes `EXPIRED` and takes no more uploads (`409`).
+//! Cancelling works while `IN_PROGRESS` or `PROCESSING`.
+//!
+//! # Webhooks
+//!
+//! Sent only when a URL is configured ([`MockConfig::webhook_url`], and
+//! [`MockConfig::required_file_webhook_url`] for required-file notifications), as `POST` with
+//! `X-Api-Key`, `X-Timestamp` (Unix seconds from the simulator's clock), `X-Endpoint` (the URL's
+//! path and query) and `X-Signature: hmac-sha256 base64(HMAC-SHA256(base64dec(secret),
+//! timestamp ‖ endpoint ‖ body))`. A non-`2xx` answer, a refused connection or a timeout is retried
+//! up to [`MockConfig::webhook_max_attempts`] in all; each finished delivery is listed in
+//! [`MockServer::webhook_deliveries`] with its attempts. Targets must be `http://` on loopback.
+//!
+//! # Faults
+//!
+//! [`MockServer::inject_fault`] makes the next N requests on a [`Route`] (or [`Route::Any`])
+//! answer with a [`Fault`]: an error status (e.g. `429` with `Retry-After`, `500`, `503`) with the
+//! JSON error body, a delay, a dropped connection (no response at all), a truncated body, a body
+//! that is not JSON, or an HTML error page. Faults are consumed first-in first-out; faulted
+//! requests are recorded and, except for a delay, not processed.
+//!
+//! # Bounds
+//!
+//! Request heads are limited to 64 KiB, JSON bodies to 1 MiB and upload bodies to the file limit
+//! plus 64 KiB (larger → `413`); connections ([`MockConfig::max_connections`]), stored sessions
+//! ([`MockConfig::max_sessions`], then `507`), recorded requests, remembered idempotency keys and
+//! logged webhook deliveries are all capped.
+
+#![forbid(unsafe_code)]
+
+mod clock;
+mod config;
+mod faults;
+mod handlers;
+mod http;
+mod ids;
+mod lifecycle;
+mod multipart;
+mod record;
+mod router;
+mod server;
+mod session;
+mod state;
+mod webhook;
+
+pub use config::{
+    DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MAX_UPLOAD_BYTES,
+    DEFAULT_WEBHOOK_API_KEY, DEFAULT_WEBHOOK_SECRET, MockConfig, Outcome, StartError,
+};
+pub use faults::{Fault, Route};
+pub use record::RecordedRequest;
+pub use server::MockServer;
+pub use webhook::{DeliveryAttempt, WebhookDelivery, WebhookKind};

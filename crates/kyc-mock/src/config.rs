@@ -1,0 +1,298 @@
+//! Configuration of a [`MockServer`](crate::MockServer): credentials, lifetimes, limits, the outcome
+//! rule's default and where webhooks go.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+/// Default OAuth client id accepted by `POST /oauth/token`.
+pub const DEFAULT_CLIENT_ID: &str = "kyc-mock-client";
+/// Default OAuth client secret accepted by `POST /oauth/token`.
+pub const DEFAULT_CLIENT_SECRET: &str = "kyc-mock-secret";
+/// Default OAuth audience (Pomelo's production audience).
+pub const DEFAULT_AUDIENCE: &str = "https://auth.pomelo.la";
+/// Default webhook `X-Api-Key`: the example pair Pomelo publishes (reference §8.4).
+pub const DEFAULT_WEBHOOK_API_KEY: &str = "Lp0g+cwb19eEfTn1YIOydEnqPcZOg8YxHctnMe+1cQA=";
+/// Default webhook secret (base64): the example pair Pomelo publishes (reference §8.4).
+pub const DEFAULT_WEBHOOK_SECRET: &str = "uC8fVXzXMyaw1PseV452i6ozQwIIa4olcSpjuvn5E4E=";
+/// Default largest accepted uploaded file: 64 MiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+
+/// The terminal result a session reaches when no marker in its user id decides otherwise.
+///
+/// See the crate documentation for the whole outcome rule.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The session ends `VALIDATED` with every step `SUCCESS`.
+    Validated,
+    /// The session ends `NOT_VALIDATED` with this `reason`.
+    NotValidated {
+        /// The reason reported in the session and in the webhook, e.g. `DOCUMENT_MISMATCH`.
+        reason: String,
+    },
+}
+
+/// Settings for [`MockServer::start`](crate::MockServer::start). Build it with
+/// [`MockConfig::new`] (or `default()`) and the chained setters.
+///
+/// ```
+/// use std::time::Duration;
+/// let config = kyc_mock::MockConfig::new()
+///     .token_lifetime(Duration::from_secs(2))
+///     .processing_delay(Duration::ZERO);
+/// # let _ = config;
+/// ```
+#[derive(Clone)]
+pub struct MockConfig {
+    pub(crate) bind_addr: SocketAddr,
+    pub(crate) danger_allow_non_loopback: bool,
+    pub(crate) client_id: String,
+    pub(crate) client_secret: String,
+    pub(crate) audience: String,
+    pub(crate) token_lifetime: Duration,
+    pub(crate) session_lifetime: Duration,
+    pub(crate) processing_delay: Duration,
+    pub(crate) default_outcome: Outcome,
+    pub(crate) max_upload_bytes: usize,
+    pub(crate) max_sessions: usize,
+    pub(crate) max_connections: usize,
+    pub(crate) max_recorded_requests: usize,
+    pub(crate) webhook_url: Option<String>,
+    pub(crate) required_file_webhook_url: Option<String>,
+    pub(crate) webhook_api_key: String,
+    pub(crate) webhook_secret: String,
+    pub(crate) webhook_timeout: Duration,
+    pub(crate) webhook_max_attempts: u32,
+    pub(crate) webhook_retry_delay: Duration,
+}
+
+impl fmt::Debug for MockConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MockConfig")
+            .field("bind_addr", &self.bind_addr)
+            .field("danger_allow_non_loopback", &self.danger_allow_non_loopback)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("audience", &self.audience)
+            .field("token_lifetime", &self.token_lifetime)
+            .field("session_lifetime", &self.session_lifetime)
+            .field("processing_delay", &self.processing_delay)
+            .field("default_outcome", &self.default_outcome)
+            .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("max_sessions", &self.max_sessions)
+            .field("max_connections", &self.max_connections)
+            .field("max_recorded_requests", &self.max_recorded_requests)
+            .field("webhook_url", &self.webhook_url)
+            .field("required_file_webhook_url", &self.required_file_webhook_url)
+            .field("webhook_api_key", &self.webhook_api_key)
+            .field("webhook_secret", &"[redacted]")
+            .field("webhook_timeout", &self.webhook_timeout)
+            .field("webhook_max_attempts", &self.webhook_max_attempts)
+            .field("webhook_retry_delay", &self.webhook_retry_delay)
+            .finish()
+    }
+}
+
+impl Default for MockConfig {
+    fn default() -> Self {
+        Self {
+            bind_addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            danger_allow_non_loopback: false,
+            client_id: DEFAULT_CLIENT_ID.to_owned(),
+            client_secret: DEFAULT_CLIENT_SECRET.to_owned(),
+            audience: DEFAULT_AUDIENCE.to_owned(),
+            token_lifetime: Duration::from_secs(86_400),
+            session_lifetime: Duration::from_secs(86_400),
+            processing_delay: Duration::from_millis(50),
+            default_outcome: Outcome::Validated,
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            max_sessions: 10_000,
+            max_connections: 64,
+            max_recorded_requests: 1_000,
+            webhook_url: None,
+            required_file_webhook_url: None,
+            webhook_api_key: DEFAULT_WEBHOOK_API_KEY.to_owned(),
+            webhook_secret: DEFAULT_WEBHOOK_SECRET.to_owned(),
+            webhook_timeout: Duration::from_secs(2),
+            webhook_max_attempts: 3,
+            webhook_retry_delay: Duration::from_millis(100),
+        }
+    }
+}
+
+impl MockConfig {
+    /// The defaults: loopback on an ephemeral port, [`DEFAULT_CLIENT_ID`] / [`DEFAULT_CLIENT_SECRET`] /
+    /// [`DEFAULT_AUDIENCE`], 24 h tokens and sessions, 50 ms processing, outcome `VALIDATED`, 64 MiB
+    /// uploads, no webhook URL, the reference's §8.4 webhook key pair.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Address to listen on (default `127.0.0.1:0`, an ephemeral port). A non-loopback address is
+    /// refused unless [`danger_allow_non_loopback`](Self::danger_allow_non_loopback) is set.
+    pub fn bind_addr(mut self, addr: SocketAddr) -> Self {
+        self.bind_addr = addr;
+        self
+    }
+
+    /// Allows listening on, and delivering webhooks to, addresses other than loopback.
+    pub fn danger_allow_non_loopback(mut self, allow: bool) -> Self {
+        self.danger_allow_non_loopback = allow;
+        self
+    }
+
+    /// OAuth client id the token endpoint accepts.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = id.into();
+        self
+    }
+
+    /// OAuth client secret the token endpoint accepts.
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.client_secret = secret.into();
+        self
+    }
+
+    /// OAuth audience the token endpoint accepts.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = audience.into();
+        self
+    }
+
+    /// Lifetime of issued access tokens (default 24 h; short values such as 2 s are fine).
+    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
+        self.token_lifetime = lifetime;
+        self
+    }
+
+    /// Time from `created_at` to `expiration_at` of new sessions (default 24 h).
+    pub fn session_lifetime(mut self, lifetime: Duration) -> Self {
+        self.session_lifetime = lifetime;
+        self
+    }
+
+    /// Real time a session spends in `PROCESSING` before its outcome (default 50 ms). With
+    /// `Duration::ZERO` the outcome is decided before the completing upload's response is sent.
+    pub fn processing_delay(mut self, delay: Duration) -> Self {
+        self.processing_delay = delay;
+        self
+    }
+
+    /// Outcome of sessions whose user id carries no marker (default [`Outcome::Validated`]).
+    pub fn default_outcome(mut self, outcome: Outcome) -> Self {
+        self.default_outcome = outcome;
+        self
+    }
+
+    /// Largest accepted file in an upload, in bytes (default 64 MiB); larger → `413`.
+    pub fn max_upload_bytes(mut self, max: usize) -> Self {
+        self.max_upload_bytes = max;
+        self
+    }
+
+    /// Most sessions kept at once (default 10 000); creating one more → `507`.
+    pub fn max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max;
+        self
+    }
+
+    /// Most connections served at once (default 64); further clients wait to be accepted.
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max;
+        self
+    }
+
+    /// Most requests kept for [`MockServer::requests`](crate::MockServer::requests) (default 1 000;
+    /// the oldest are dropped first, and the log also keeps at most 256 MiB of bodies).
+    pub fn max_recorded_requests(mut self, max: usize) -> Self {
+        self.max_recorded_requests = max;
+        self
+    }
+
+    /// Where validation-session notifications are POSTed (an `http://` URL on loopback). No URL,
+    /// no notifications.
+    pub fn webhook_url(mut self, url: impl Into<String>) -> Self {
+        self.webhook_url = Some(url.into());
+        self
+    }
+
+    /// Where required-file notifications are POSTed; defaults to the [`webhook_url`](Self::webhook_url).
+    pub fn required_file_webhook_url(mut self, url: impl Into<String>) -> Self {
+        self.required_file_webhook_url = Some(url.into());
+        self
+    }
+
+    /// Webhook `X-Api-Key` (default [`DEFAULT_WEBHOOK_API_KEY`]).
+    pub fn webhook_api_key(mut self, key: impl Into<String>) -> Self {
+        self.webhook_api_key = key.into();
+        self
+    }
+
+    /// Webhook signing secret, base64 as Pomelo issues it (default [`DEFAULT_WEBHOOK_SECRET`]).
+    pub fn webhook_secret(mut self, secret_base64: impl Into<String>) -> Self {
+        self.webhook_secret = secret_base64.into();
+        self
+    }
+
+    /// Time allowed for one webhook attempt, connect to response head (default 2 s).
+    pub fn webhook_timeout(mut self, timeout: Duration) -> Self {
+        self.webhook_timeout = timeout;
+        self
+    }
+
+    /// Attempts per notification before giving up, counting the first (default 3, at least 1).
+    pub fn webhook_max_attempts(mut self, attempts: u32) -> Self {
+        self.webhook_max_attempts = attempts;
+        self
+    }
+
+    /// Wait before the first retry; it doubles for each further retry (default 100 ms).
+    pub fn webhook_retry_delay(mut self, delay: Duration) -> Self {
+        self.webhook_retry_delay = delay;
+        self
+    }
+}
+
+/// Why [`MockServer::start`](crate::MockServer::start) failed.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum StartError {
+    /// A setting is unusable; nothing was started.
+    InvalidConfig {
+        /// The [`MockConfig`] setter concerned.
+        setting: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The listening socket could not be bound.
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// The background runtime or its thread could not be created.
+    Runtime(std::io::Error),
+}
+
+impl fmt::Display for StartError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::InvalidConfig { setting, reason } => {
+                write!(f, "invalid simulator setting `{setting}`: {reason}")
+            }
+            Self::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
+            Self::Runtime(e) => write!(f, "cannot start the simulator's runtime: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Bind { source, .. } | Self::Runtime(source) => Some(source),
+            Self::InvalidConfig { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,157 @@
+//! Fault injection: make the next N requests to a route fail in a chosen way.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+/// The simulator's routes, for [`MockServer::inject_fault`](crate::MockServer::inject_fault).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Route {
+    /// `POST /oauth/token`
+    Token,
+    /// `POST /oauth/token/revoke`
+    Revoke,
+    /// `POST /identity/v2/sessions`
+    CreateSession,
+    /// `POST /identity/v1/sessions/{id}/entities/{entity_id}/files/{type_document}`
+    UploadFile,
+    /// `GET /identity/v1/sessions/{id}`
+    GetSession,
+    /// `DELETE /identity/v1/sessions/{id}`
+    CancelSession,
+    /// `GET /identity/v1/sessions/{id}/report`
+    SessionReport,
+    /// `GET /identity/v1/sessions`
+    SearchSessions,
+    /// `POST /clean_validations`
+    CleanValidations,
+    /// Every request, including ones that match no route.
+    Any,
+}
+
+impl Route {
+    /// Whether a fault registered for `self` applies to a request on `actual`.
+    fn matches(self, actual: Option<Route>) -> bool {
+        self == Route::Any || Some(self) == actual
+    }
+}
+
+/// What an injected fault does instead of (or before) the normal answer.
+///
+/// Every faulted request is still recorded in [`MockServer::requests`](crate::MockServer::requests).
+/// Except for [`Fault::Delay`], the request is not processed: nothing is created, uploaded or
+/// cancelled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Answer `status` with the usual JSON error body (code `injected_fault`) and, when given, a
+    /// `Retry-After` header in seconds. E.g. `429` + `Some(2)`, `500`, `503`.
+    Status {
+        /// HTTP status code to send (an invalid code becomes `500`).
+        status: u16,
+        /// Value of `Retry-After`, in seconds.
+        retry_after: Option<u64>,
+    },
+    /// Wait this long, then answer normally.
+    Delay(Duration),
+    /// Close the connection without writing any response.
+    DropConnection,
+    /// Send `200` with `Content-Type: application/json` and a `Content-Length` larger than the bytes
+    /// that follow, then close the connection.
+    TruncatedBody,
+    /// Answer `status` with `Content-Type: text/plain` and a body that is not JSON.
+    NonJsonBody {
+        /// HTTP status code to send.
+        status: u16,
+    },
+    /// Answer `status` with an HTML error page, as a gateway or proxy in front of the API would.
+    HtmlErrorPage {
+        /// HTTP status code to send.
+        status: u16,
+    },
+}
+
+impl Fault {
+    /// A status fault without `Retry-After`.
+    pub fn status(status: u16) -> Self {
+        Self::Status {
+            status,
+            retry_after: None,
+        }
+    }
+
+    /// `429 Too Many Requests` with `Retry-After: seconds`.
+    pub fn too_many_requests(retry_after_seconds: u64) -> Self {
+        Self::Status {
+            status: 429,
+            retry_after: Some(retry_after_seconds),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Entry {
+    route: Route,
+    fault: Fault,
+    remaining: usize,
+}
+
+/// Pending faults, consumed first-in first-out among those that match a request.
+#[derive(Debug, Default)]
+pub(crate) struct FaultQueue {
+    entries: VecDeque<Entry>,
+}
+
+impl FaultQueue {
+    pub(crate) fn push(&mut self, route: Route, fault: Fault, times: usize) {
+        if times > 0 {
+            self.entries.push_back(Entry {
+                route,
+                fault,
+                remaining: times,
+            });
+        }
+    }
+
+    pub(crate) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    pub(crate) fn pending(&self) -> usize {
+        self.entries.iter().map(|e| e.remaining).sum()
+    }
+
+    /// Takes one use of the oldest fault that matches `route`.
+    pub(crate) fn take(&mut self, route: Option<Route>) -> Option<Fault> {
+        let index = self.entries.iter().position(|e| e.route.matches(route))?;
+        let entry = self.entries.get_mut(index)?;
+        entry.remaining = entry.remaining.saturating_sub(1);
+        let fault = entry.fault.clone();
+        if entry.remaining == 0 {
+            self.entries.remove(index);
+        }
+        Some(fault)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_are_taken_in_order_and_counted() {
+        let mut q = FaultQueue::default();
+        q.push(Route::CreateSession, Fault::status(500), 2);
+        q.push(Route::Any, Fault::DropConnection, 1);
+        q.push(Route::CreateSession, Fault::status(503), 1);
+        assert_eq!(q.pending(), 4);
+        assert_eq!(q.take(Some(Route::Token)), Some(Fault::DropConnection));
+        assert_eq!(q.take(Some(Route::CreateSession)), Some(Fault::status(500)));
+        assert_eq!(q.take(Some(Route::CreateSession)), Some(Fault::status(500)));
+        assert_eq!(q.take(Some(Route::Token)), None);
+        assert_eq!(q.take(Some(Route::CreateSession)), Some(Fault::status(503)));
+        assert_eq!(q.take(Some(Route::CreateSession)), None);
+        q.push(Route::Any, Fault::TruncatedBody, 0);
+        assert_eq!(q.pending(), 0);
+    }
+}

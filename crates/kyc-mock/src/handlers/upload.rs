@@ -1,0 +1,178 @@
+//! `POST /identity/v1/sessions/{id}/entities/{entity_id}/files/{type_document}`.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::StatusCode;
+use http::header::CONTENT_TYPE;
+use http::request::Parts;
+use serde_json::json;
+
+use super::{idempotency_key, replay};
+use crate::http::{ApiError, HandlerResult, with_body};
+use crate::lifecycle::{after_upload, schedule};
+use crate::multipart::{FilePart, boundary, parse_single_file};
+use crate::session::{FileRecord, Status, allowed_documents};
+use crate::state::{Replay, Shared, fingerprint};
+
+/// Accepted file types and their leading bytes (reference decision 3).
+const MAGIC: [(&str, &[u8]); 3] = [
+    ("image/jpeg", &[0xFF, 0xD8, 0xFF]),
+    (
+        "image/png",
+        &[0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A],
+    ),
+    ("application/pdf", b"%PDF-"),
+];
+
+/// Path parameters of the upload route.
+pub(crate) struct UploadTarget<'a> {
+    pub(crate) session_id: &'a str,
+    pub(crate) entity_id: &'a str,
+    pub(crate) type_document: &'a str,
+}
+
+fn invalid_file(detail: impl Into<String>) -> ApiError {
+    ApiError::bad_request("invalid_file", detail)
+}
+
+/// Checks the file part: declared type accepted, non-empty, within the size limit, magic bytes
+/// matching the declared type.
+fn check_file(part: &FilePart<'_>, max: usize) -> Result<&'static str, ApiError> {
+    let Some((content_type, magic)) = MAGIC.iter().find(|(t, _)| *t == part.content_type) else {
+        return Err(invalid_file(format!(
+            "content type `{}` is not accepted; use image/jpeg, image/png or application/pdf",
+            part.content_type
+        )));
+    };
+    if part.data.is_empty() {
+        return Err(invalid_file("the file is empty"));
+    }
+    if part.data.len() > max {
+        return Err(too_large(max));
+    }
+    if !part.data.starts_with(magic) {
+        return Err(invalid_file(format!(
+            "the file's leading bytes do not match its content type {content_type}"
+        )));
+    }
+    Ok(content_type)
+}
+
+pub(crate) fn too_large(max: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+        format!("files may be at most {max} bytes"),
+    )
+}
+
+pub(crate) fn upload(
+    shared: &Arc<Shared>,
+    parts: &Parts,
+    body: &[u8],
+    target: &UploadTarget<'_>,
+) -> HandlerResult {
+    let key = idempotency_key(&parts.headers)?;
+    let print = fingerprint(parts.method.as_str(), parts.uri.path(), body);
+    if let Some(key) = &key {
+        match shared.lock().idempotency.check(key, &print) {
+            Replay::Fresh => {}
+            Replay::Same(stored) => return Ok(replay(stored)),
+            Replay::Conflict => return Err(super::sessions::idempotency_conflict()),
+        }
+    }
+    let content_type = parts
+        .headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let boundary = boundary(content_type).map_err(|e| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            e,
+        )
+    })?;
+    let part = parse_single_file(body, &boundary);
+
+    let now = shared.clock.now();
+    let mut state = shared.lock();
+    if let Some(key) = &key {
+        match state.idempotency.check(key, &print) {
+            Replay::Fresh => {}
+            Replay::Same(stored) => return Ok(replay(stored)),
+            Replay::Conflict => return Err(super::sessions::idempotency_conflict()),
+        }
+    }
+    let session = state
+        .sessions
+        .get_mut(target.session_id)
+        .ok_or_else(|| ApiError::not_found(format!("no session `{}`", target.session_id)))?;
+    session.refresh(now);
+    if session.status != Status::InProgress {
+        return Err(ApiError::invalid_state(format!(
+            "the session is {} and takes no more files",
+            session.status.as_str()
+        )));
+    }
+    if target.entity_id != session.user_id {
+        return Err(ApiError::bad_request(
+            "invalid_entity",
+            format!(
+                "entity `{}` is not the session's user `{}`",
+                target.entity_id, session.user_id
+            ),
+        ));
+    }
+    let allowed = allowed_documents(&session.country);
+    if !allowed.contains(&target.type_document) {
+        return Err(ApiError::bad_request(
+            "invalid_document_type",
+            format!(
+                "document type `{}` is not accepted for {}; accepted: {}",
+                target.type_document,
+                session.country,
+                allowed.join(", ")
+            ),
+        ));
+    }
+    let part = part.map_err(|e| ApiError::bad_request("invalid_multipart", e))?;
+    let content_type = check_file(&part, shared.config.max_upload_bytes)?;
+
+    let file = FileRecord {
+        id: shared.ids.id("fil-", 27),
+        entity_id: target.entity_id.to_owned(),
+        type_document: target.type_document.to_owned(),
+        file_name: part.file_name.clone(),
+        content_type,
+        size: part.data.len(),
+        created_at: now,
+    };
+    session
+        .files
+        .retain(|f| f.type_document != target.type_document);
+    session.files.push(file.clone());
+    session.updated_at = now;
+    if session.required_again == Some(target.type_document) {
+        session.required_again = None;
+    }
+    let mut payload = file.to_json();
+    if let Some(obj) = payload.as_object_mut() {
+        obj.insert("session_id".to_owned(), json!(target.session_id));
+    }
+    let bytes = Bytes::from(serde_json::to_vec(&json!({ "data": payload })).unwrap_or_default());
+    if let Some(key) = &key {
+        state
+            .idempotency
+            .remember(key, print, StatusCode::CREATED, bytes.clone());
+    }
+    let (notifications, later) = after_upload(shared, &mut state, target.session_id);
+    drop(state);
+    schedule(shared, target.session_id.to_owned(), notifications, later);
+    Ok(with_body(
+        StatusCode::CREATED,
+        "application/json",
+        bytes.to_vec(),
+    ))
+}

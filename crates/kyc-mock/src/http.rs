@@ -1,0 +1,189 @@
+//! Response building: the body type, JSON answers and the error body of docs/wire-conventions.md.
+
+use std::future::Future as _;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderValue, Response, StatusCode};
+use hyper::body::{Body, Frame, SizeHint};
+use serde_json::{Value, json};
+
+/// The simulator's response body: the whole body in one frame, or (for the truncated-body fault)
+/// some bytes followed by an error that makes hyper abort the connection.
+#[derive(Debug)]
+pub(crate) struct MockBody {
+    data: Option<Bytes>,
+    fail_after_data: bool,
+    /// Pause between the data and the error, so hyper flushes the data before aborting.
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// How long a truncated body waits after its data before failing (hyper flushes meanwhile).
+const TRUNCATION_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
+
+impl MockBody {
+    pub(crate) fn full(data: impl Into<Bytes>) -> Self {
+        Self {
+            data: Some(data.into()),
+            fail_after_data: false,
+            pause: None,
+        }
+    }
+
+    /// `data`, then an I/O error; the size stays unknown so that hyper trusts the
+    /// `Content-Length` header set by the caller.
+    pub(crate) fn truncated(data: impl Into<Bytes>) -> Self {
+        Self {
+            data: Some(data.into()),
+            fail_after_data: true,
+            pause: None,
+        }
+    }
+}
+
+impl Body for MockBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let this = self.get_mut();
+        if let Some(data) = this.data.take() {
+            if !data.is_empty() {
+                return Poll::Ready(Some(Ok(Frame::data(data))));
+            }
+        }
+        if this.fail_after_data {
+            let pause = this
+                .pause
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(TRUNCATION_PAUSE)));
+            if pause.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            this.fail_after_data = false;
+            return Poll::Ready(Some(Err(std::io::Error::other(
+                "injected fault: body truncated",
+            ))));
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        !self.fail_after_data && self.data.as_ref().is_none_or(Bytes::is_empty)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        if self.fail_after_data {
+            SizeHint::default()
+        } else {
+            SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
+        }
+    }
+}
+
+pub(crate) type HttpResponse = Response<MockBody>;
+
+/// A response with `body` and the given content type.
+pub(crate) fn with_body(
+    status: StatusCode,
+    content_type: &'static str,
+    body: Vec<u8>,
+) -> HttpResponse {
+    let mut response = Response::new(MockBody::full(body));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// A JSON response.
+pub(crate) fn json(status: StatusCode, value: &Value) -> HttpResponse {
+    let body = serde_json::to_vec(value).unwrap_or_default();
+    with_body(status, "application/json", body)
+}
+
+/// A `{"data": value}` response.
+pub(crate) fn data(status: StatusCode, value: Value) -> HttpResponse {
+    json(status, &json!({ "data": value }))
+}
+
+/// A response whose `Content-Length` promises more than is sent before the connection closes.
+pub(crate) fn truncated_json() -> HttpResponse {
+    let partial = br#"{"data": {"id": "iss-truncated", "status": "IN_PRO"#;
+    let mut response = Response::new(MockBody::truncated(Bytes::from_static(partial)));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    headers.insert(
+        CONTENT_LENGTH,
+        HeaderValue::from(partial.len() as u64 + 512),
+    );
+    response
+}
+
+/// An API error: status plus the body `{"error": {"message", "details": [{"code", "detail"}]}}`.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiError {
+    pub(crate) status: StatusCode,
+    pub(crate) message: String,
+    pub(crate) details: Vec<(String, String)>,
+}
+
+impl ApiError {
+    pub(crate) fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        Self {
+            status,
+            message: detail.clone(),
+            details: vec![(code.to_owned(), detail)],
+        }
+    }
+
+    /// One error carrying several problems, all with the same code.
+    pub(crate) fn many(
+        status: StatusCode,
+        code: &str,
+        message: &str,
+        problems: Vec<String>,
+    ) -> Self {
+        Self {
+            status,
+            message: message.to_owned(),
+            details: problems.into_iter().map(|p| (code.to_owned(), p)).collect(),
+        }
+    }
+
+    pub(crate) fn bad_request(code: &str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    pub(crate) fn unauthorized(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+    }
+
+    pub(crate) fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    pub(crate) fn invalid_state(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "invalid_state", detail)
+    }
+
+    pub(crate) fn into_response(self) -> HttpResponse {
+        let details: Vec<Value> = self
+            .details
+            .into_iter()
+            .map(|(code, detail)| json!({ "code": code, "detail": detail }))
+            .collect();
+        json(
+            self.status,
+            &json!({ "error": { "message": self.message, "details": details } }),
+        )
+    }
+}
+
+pub(crate) type HandlerResult = Result<HttpResponse, ApiError>;

@@ -1,0 +1,217 @@
+//! `kyc-mock`: runs the Pomelo Identity simulator until Ctrl-C or SIGTERM.
+//!
+//! ```text
+//! cargo run -p kyc-mock -- --port 8080 --webhook-url http://127.0.0.1:9000/hooks/identity
+//! ```
+//! Run with `--help` for every option.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use kyc_mock::{MockConfig, MockServer, Outcome};
+
+const USAGE: &str = "\
+kyc-mock: a local simulator of Pomelo's Identity (KYC) API
+
+USAGE: kyc-mock [OPTIONS]
+
+  --port N                        port to listen on (default 0: any free port)
+  --bind IP                       address to listen on (default 127.0.0.1)
+  --allow-non-loopback            allow --bind and webhook URLs off loopback
+  --client-id ID                  OAuth client id (default kyc-mock-client)
+  --client-secret SECRET          OAuth client secret (default kyc-mock-secret)
+  --audience AUD                  OAuth audience (default https://auth.pomelo.la)
+  --token-lifetime SECS           access-token lifetime (default 86400)
+  --session-lifetime SECS         session lifetime (default 86400)
+  --processing-delay-ms MS        time in PROCESSING before the outcome (default 50)
+  --outcome validated | not-validated:REASON
+                                  outcome for user ids without a marker (default validated)
+  --max-upload-bytes N            largest accepted file (default 67108864)
+  --webhook-url URL               where session notifications go (http:// on loopback)
+  --required-file-webhook-url URL where required-file notifications go (default: --webhook-url)
+  --api-key KEY                   webhook X-Api-Key (default: Pomelo's published example)
+  --secret BASE64                 webhook signing secret (default: Pomelo's published example)
+  -h, --help                      print this help
+";
+
+fn parse_args(args: &[String]) -> Result<Option<MockConfig>, String> {
+    let mut config = MockConfig::new();
+    let mut ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let mut port: u16 = 0;
+    let mut iter = args.iter();
+    while let Some(flag) = iter.next() {
+        let flag = flag.as_str();
+        if flag == "-h" || flag == "--help" {
+            return Ok(None);
+        }
+        if flag == "--allow-non-loopback" {
+            config = config.danger_allow_non_loopback(true);
+            continue;
+        }
+        let value = iter
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value"))?
+            .as_str();
+        let number = |what: &str| -> Result<u64, String> {
+            value
+                .parse::<u64>()
+                .map_err(|_| format!("{flag}: `{value}` is not a {what}"))
+        };
+        config = match flag {
+            "--port" => {
+                port = value
+                    .parse()
+                    .map_err(|_| format!("--port: `{value}` is not a port number"))?;
+                config
+            }
+            "--bind" => {
+                ip = value
+                    .parse()
+                    .map_err(|_| format!("--bind: `{value}` is not an IP address"))?;
+                config
+            }
+            "--client-id" => config.client_id(value),
+            "--client-secret" => config.client_secret(value),
+            "--audience" => config.audience(value),
+            "--token-lifetime" => {
+                config.token_lifetime(Duration::from_secs(number("number of seconds")?))
+            }
+            "--session-lifetime" => {
+                config.session_lifetime(Duration::from_secs(number("number of seconds")?))
+            }
+            "--processing-delay-ms" => {
+                config.processing_delay(Duration::from_millis(number("number of milliseconds")?))
+            }
+            "--max-upload-bytes" => config.max_upload_bytes(
+                usize::try_from(number("number of bytes")?)
+                    .map_err(|_| "--max-upload-bytes is too large".to_owned())?,
+            ),
+            "--outcome" => config.default_outcome(match value.split_once(':') {
+                None if value == "validated" => Outcome::Validated,
+                Some(("not-validated", reason)) if !reason.is_empty() => Outcome::NotValidated {
+                    reason: reason.to_owned(),
+                },
+                _ => {
+                    return Err(format!(
+                        "--outcome: expected `validated` or `not-validated:REASON`, got `{value}`"
+                    ));
+                }
+            }),
+            "--webhook-url" => config.webhook_url(value),
+            "--required-file-webhook-url" => config.required_file_webhook_url(value),
+            "--api-key" => config.webhook_api_key(value),
+            "--secret" => config.webhook_secret(value),
+            other => return Err(format!("unknown option `{other}`")),
+        };
+    }
+    Ok(Some(config.bind_addr(SocketAddr::new(ip, port))))
+}
+
+/// Ctrl-C and (on Unix) SIGTERM handlers, installed before the banner is printed so that a
+/// signal sent as soon as the banner appears is not missed.
+struct StopSignals {
+    runtime: tokio::runtime::Runtime,
+    #[cfg(unix)]
+    interrupt: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl StopSignals {
+    fn install() -> std::io::Result<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let context = runtime.enter();
+            let interrupt = signal(SignalKind::interrupt())?;
+            let terminate = signal(SignalKind::terminate())?;
+            drop(context);
+            Ok(Self {
+                runtime,
+                interrupt,
+                terminate,
+            })
+        }
+        #[cfg(not(unix))]
+        {
+            Ok(Self { runtime })
+        }
+    }
+
+    /// Blocks until a stop signal arrives.
+    fn wait(self) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            let Self {
+                runtime,
+                mut interrupt,
+                mut terminate,
+            } = self;
+            runtime.block_on(async {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            });
+            Ok(())
+        }
+        #[cfg(not(unix))]
+        {
+            self.runtime.block_on(tokio::signal::ctrl_c())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let config = match parse_args(&args) {
+        Ok(Some(config)) => config,
+        Ok(None) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("kyc-mock: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let signals = match StopSignals::install() {
+        Ok(signals) => signals,
+        Err(e) => {
+            eprintln!("kyc-mock: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = match MockServer::start(config) {
+        Ok(server) => server,
+        Err(e) => {
+            eprintln!("kyc-mock: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    println!("kyc-mock listening on {}", server.base_url());
+    println!("base_url={}", server.base_url());
+    println!("client_id={}", server.client_id());
+    println!("client_secret={}", server.client_secret());
+    println!("audience={}", server.audience());
+    println!("webhook_url={}", server.webhook_url().unwrap_or("(none)"));
+    println!("webhook_api_key={}", server.webhook_api_key());
+    println!("webhook_secret={}", server.webhook_secret());
+    println!("Press Ctrl-C to stop.");
+    let waited = signals.wait();
+    server.shutdown();
+    match waited {
+        Ok(()) => {
+            println!("kyc-mock stopped");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("kyc-mock: cannot wait for a stop signal: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,415 @@
+//! The hand-written router: matches method and path segments, reads the body with a bound, records
+//! the request, applies injected faults, checks auth, and calls the handler.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::header::{ALLOW, CONTENT_LENGTH, RETRY_AFTER};
+use http::request::Parts;
+use http::{HeaderValue, Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use crate::faults::{Fault, Route};
+use crate::handlers::upload::{UploadTarget, too_large, upload};
+use crate::handlers::{auth, no_query, search, sessions};
+use crate::http::{ApiError, HttpResponse, truncated_json, with_body};
+use crate::record::RecordedRequest;
+use crate::state::Shared;
+
+/// Body limit for the JSON endpoints.
+const JSON_BODY_LIMIT: usize = 1024 * 1024;
+/// Room for multipart framing on top of the largest accepted file.
+const MULTIPART_SLACK: usize = 64 * 1024;
+/// Bytes of an oversized body read and discarded before answering `413`.
+const DRAIN_LIMIT: usize = 8 * 1024 * 1024;
+
+/// Returned to hyper to close the connection without a response.
+#[derive(Debug)]
+pub(crate) struct DropConnection;
+
+impl std::fmt::Display for DropConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by the simulator")
+    }
+}
+
+impl std::error::Error for DropConnection {}
+
+/// A matched route and its path parameters.
+enum Matched<'a> {
+    Found(Route, Vec<&'a str>),
+    MethodNotAllowed(&'static str),
+    NotFound,
+}
+
+fn match_route<'a>(method: &Method, path: &'a str) -> Matched<'a> {
+    let Some(rest) = path.strip_prefix('/') else {
+        return Matched::NotFound;
+    };
+    let segments: Vec<&str> = rest.split('/').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return Matched::NotFound;
+    }
+    let m = method.as_str();
+    let (route, allow, params) = match segments.as_slice() {
+        ["oauth", "token"] => (
+            if m == "POST" {
+                Some(Route::Token)
+            } else {
+                None
+            },
+            "POST",
+            vec![],
+        ),
+        ["oauth", "token", "revoke"] => (
+            if m == "POST" {
+                Some(Route::Revoke)
+            } else {
+                None
+            },
+            "POST",
+            vec![],
+        ),
+        ["identity", "v2", "sessions"] => (
+            if m == "POST" {
+                Some(Route::CreateSession)
+            } else {
+                None
+            },
+            "POST",
+            vec![],
+        ),
+        ["identity", "v1", "sessions"] => (
+            if m == "GET" {
+                Some(Route::SearchSessions)
+            } else {
+                None
+            },
+            "GET",
+            vec![],
+        ),
+        ["identity", "v1", "sessions", id] => {
+            let route = match m {
+                "GET" => Some(Route::GetSession),
+                "DELETE" => Some(Route::CancelSession),
+                _ => None,
+            };
+            (route, "GET, DELETE", vec![*id])
+        }
+        ["identity", "v1", "sessions", id, "report"] => (
+            if m == "GET" {
+                Some(Route::SessionReport)
+            } else {
+                None
+            },
+            "GET",
+            vec![*id],
+        ),
+        [
+            "identity",
+            "v1",
+            "sessions",
+            id,
+            "entities",
+            entity,
+            "files",
+            document,
+        ] => (
+            if m == "POST" {
+                Some(Route::UploadFile)
+            } else {
+                None
+            },
+            "POST",
+            vec![*id, *entity, *document],
+        ),
+        ["clean_validations"] => (
+            if m == "POST" {
+                Some(Route::CleanValidations)
+            } else {
+                None
+            },
+            "POST",
+            vec![],
+        ),
+        _ => return Matched::NotFound,
+    };
+    match route {
+        Some(route) => Matched::Found(route, params),
+        None => Matched::MethodNotAllowed(allow),
+    }
+}
+
+enum BodyRead {
+    Complete(Bytes),
+    TooLarge,
+    /// The body could not be read (bad chunked framing, client gone mid-body).
+    Broken,
+}
+
+/// Reads at most `limit` bytes. A larger body (declared or actual) is `TooLarge`; it is read and
+/// discarded up to [`DRAIN_LIMIT`] more bytes so that the client, still sending, can read the
+/// `413` instead of failing on a reset connection.
+async fn read_body(parts: &Parts, mut body: Incoming, limit: usize) -> BodyRead {
+    let declared = parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let drain_budget = limit.saturating_add(DRAIN_LIMIT) as u64;
+    if declared.is_some_and(|len| len > drain_budget) {
+        return BodyRead::TooLarge;
+    }
+    let mut collected: Vec<u8> = Vec::new();
+    let mut total: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return BodyRead::Broken;
+        };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total = total.saturating_add(data.len() as u64);
+        if total > drain_budget {
+            return BodyRead::TooLarge;
+        }
+        if total <= limit as u64 {
+            collected.extend_from_slice(&data);
+        }
+    }
+    if total > limit as u64 {
+        BodyRead::TooLarge
+    } else {
+        BodyRead::Complete(Bytes::from(collected))
+    }
+}
+
+fn record(shared: &Shared, request_id: &str, parts: &Parts, body: &[u8]) {
+    let headers = parts
+        .headers
+        .iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    shared.lock().requests.push(RecordedRequest {
+        request_id: request_id.to_owned(),
+        method: parts.method.as_str().to_owned(),
+        path: parts.uri.path().to_owned(),
+        query: parts.uri.query().map(str::to_owned),
+        headers,
+        body: body.to_vec(),
+    });
+}
+
+/// hyper's service: one request in, one response out (or a dropped connection).
+pub(crate) async fn serve(
+    shared: Arc<Shared>,
+    request: Request<Incoming>,
+) -> Result<HttpResponse, DropConnection> {
+    let request_id = shared.ids.id("req-", 20);
+    let (parts, body) = request.into_parts();
+    let path = parts.uri.path().to_owned();
+    let matched = match_route(&parts.method, &path);
+    let route = match &matched {
+        Matched::Found(route, _) => Some(*route),
+        _ => None,
+    };
+    let limit = if route == Some(Route::UploadFile) {
+        shared
+            .config
+            .max_upload_bytes
+            .saturating_add(MULTIPART_SLACK)
+    } else {
+        JSON_BODY_LIMIT
+    };
+    let body = read_body(&parts, body, limit).await;
+    let recorded: &[u8] = match &body {
+        BodyRead::Complete(bytes) => bytes,
+        _ => &[],
+    };
+    record(&shared, &request_id, &parts, recorded);
+
+    let fault = shared.lock().faults.take(route);
+    let mut response = match fault {
+        Some(Fault::DropConnection) => return Err(DropConnection),
+        None if matches!(body, BodyRead::Broken) => {
+            // The connection's framing is lost: answer if the client still listens, then close.
+            let mut response =
+                ApiError::bad_request("invalid_body", "the request body could not be read")
+                    .into_response();
+            response
+                .headers_mut()
+                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+            response
+        }
+        Some(Fault::Delay(delay)) => {
+            tokio::time::sleep(delay).await;
+            respond(&shared, matched, &parts, body)
+        }
+        Some(fault) => faulted(&fault),
+        None => respond(&shared, matched, &parts, body),
+    };
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    Ok(response)
+}
+
+/// The answer an injected fault gives instead of the real one.
+fn faulted(fault: &Fault) -> HttpResponse {
+    let code =
+        |status: u16| StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    match fault {
+        Fault::Status {
+            status,
+            retry_after,
+        } => {
+            let status = code(*status);
+            let mut response = ApiError::new(
+                status,
+                "injected_fault",
+                format!("injected fault: {status}"),
+            )
+            .into_response();
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(RETRY_AFTER, HeaderValue::from(*seconds));
+            }
+            response
+        }
+        Fault::TruncatedBody => truncated_json(),
+        Fault::NonJsonBody { status } => with_body(
+            code(*status),
+            "text/plain; charset=utf-8",
+            b"upstream said: this is not JSON".to_vec(),
+        ),
+        Fault::HtmlErrorPage { status } => {
+            let status = code(*status);
+            let page = format!(
+                "<!DOCTYPE html>\n<html><head><title>{status}</title></head>\
+                 <body><h1>{status}</h1><p>The gateway could not complete the request.</p></body></html>\n"
+            );
+            with_body(status, "text/html; charset=utf-8", page.into_bytes())
+        }
+        // Handled by the caller; answering normally would be wrong, so say so.
+        Fault::DropConnection | Fault::Delay(_) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "injected_fault",
+            "unexpected fault handling",
+        )
+        .into_response(),
+    }
+}
+
+fn respond(
+    shared: &Arc<Shared>,
+    matched: Matched<'_>,
+    parts: &Parts,
+    body: BodyRead,
+) -> HttpResponse {
+    match dispatch(shared, matched, parts, body) {
+        Ok(response) => response,
+        Err((error, allow)) => {
+            let mut response = error.into_response();
+            if let Some(allow) = allow {
+                response
+                    .headers_mut()
+                    .insert(ALLOW, HeaderValue::from_static(allow));
+            }
+            response
+        }
+    }
+}
+
+fn dispatch(
+    shared: &Arc<Shared>,
+    matched: Matched<'_>,
+    parts: &Parts,
+    body: BodyRead,
+) -> Result<HttpResponse, (ApiError, Option<&'static str>)> {
+    let (route, params) = match matched {
+        Matched::Found(route, params) => (route, params),
+        Matched::MethodNotAllowed(allow) => {
+            return Err((
+                ApiError::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    format!("use {allow} on {}", parts.uri.path()),
+                ),
+                Some(allow),
+            ));
+        }
+        Matched::NotFound => {
+            return Err((
+                ApiError::not_found(format!(
+                    "no route for {} {}",
+                    parts.method,
+                    parts.uri.path()
+                )),
+                None,
+            ));
+        }
+    };
+    handle(shared, route, &params, parts, body).map_err(|e| (e, None))
+}
+
+fn handle(
+    shared: &Arc<Shared>,
+    route: Route,
+    params: &[&str],
+    parts: &Parts,
+    body: BodyRead,
+) -> Result<HttpResponse, ApiError> {
+    let query = parts.uri.query();
+    if route != Route::SearchSessions {
+        no_query(query)?;
+    }
+    if !matches!(route, Route::Token | Route::Revoke) {
+        auth::authorize(shared, &parts.headers)?;
+    }
+    let body = match body {
+        BodyRead::Complete(bytes) => bytes,
+        BodyRead::TooLarge if route == Route::UploadFile => {
+            return Err(too_large(shared.config.max_upload_bytes));
+        }
+        BodyRead::Broken => {
+            return Err(ApiError::bad_request(
+                "invalid_body",
+                "the request body could not be read",
+            ));
+        }
+        BodyRead::TooLarge => {
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request bodies may be at most {JSON_BODY_LIMIT} bytes here"),
+            ));
+        }
+    };
+    let id = params.first().copied().unwrap_or_default();
+    match route {
+        Route::Token => auth::token(shared, &parts.headers, &body),
+        Route::Revoke => auth::revoke(shared, &parts.headers, &body),
+        Route::CreateSession => sessions::create(shared, parts, &body),
+        Route::GetSession => sessions::get(shared, id),
+        Route::CancelSession => sessions::cancel(shared, id),
+        Route::SessionReport => sessions::report(shared, id),
+        Route::SearchSessions => search::search(shared, query),
+        Route::CleanValidations => sessions::clean(shared, parts, &body),
+        Route::UploadFile => {
+            let target = UploadTarget {
+                session_id: id,
+                entity_id: params.get(1).copied().unwrap_or_default(),
+                type_document: params.get(2).copied().unwrap_or_default(),
+            };
+            upload(shared, parts, &body, &target)
+        }
+        Route::Any => Err(ApiError::not_found("no such route")),
+    }
+}

@@ -1,0 +1,324 @@
+//! [`MockServer`]: the synchronous handle, and the hyper server on a background tokio runtime.
+
+use std::net::{SocketAddr, TcpListener as StdTcpListener};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::config::{MockConfig, Outcome, StartError};
+use crate::faults::{Fault, Route};
+use crate::record::RecordedRequest;
+use crate::router::serve;
+use crate::state::Shared;
+use crate::webhook::{WebhookDelivery, WebhookTarget};
+
+/// Time a client has to send a request's head once it starts one.
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// hyper's read buffer.
+const MAX_BUF_SIZE: usize = 256 * 1024;
+/// Largest request head (request line and headers) accepted; larger → `431` from hyper.
+const MAX_HEADER_SIZE: usize = 64 * 1024;
+
+/// A running simulator. Starts on [`MockServer::start`]; stops on [`MockServer::shutdown`] or drop.
+///
+/// All methods are synchronous and may be called from any thread while the server runs.
+pub struct MockServer {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+fn invalid(setting: &'static str, reason: impl Into<String>) -> StartError {
+    StartError::InvalidConfig {
+        setting,
+        reason: reason.into(),
+    }
+}
+
+impl MockServer {
+    /// Checks `config`, binds its address and starts serving on a background thread.
+    ///
+    /// # Errors
+    /// [`StartError::InvalidConfig`] for an unusable setting (a non-loopback address without
+    /// `danger_allow_non_loopback`, a webhook URL that is not `http://` on loopback, a webhook secret
+    /// that is not base64, a zero connection limit); [`StartError::Bind`] when the address cannot be
+    /// bound; [`StartError::Runtime`] when the runtime or its thread cannot be created.
+    pub fn start(config: MockConfig) -> Result<Self, StartError> {
+        let allow_any = config.danger_allow_non_loopback;
+        if !allow_any && !config.bind_addr.ip().is_loopback() {
+            return Err(invalid(
+                "bind_addr",
+                format!(
+                    "{} is not a loopback address; set danger_allow_non_loopback to allow it",
+                    config.bind_addr
+                ),
+            ));
+        }
+        if config.max_connections == 0 {
+            return Err(invalid("max_connections", "must be at least 1"));
+        }
+        let webhook_key = STANDARD
+            .decode(config.webhook_secret.trim())
+            .map_err(|e| invalid("webhook_secret", format!("not base64: {e}")))?;
+        let webhook_target = config
+            .webhook_url
+            .as_deref()
+            .map(|u| WebhookTarget::parse(u, allow_any))
+            .transpose()
+            .map_err(|e| invalid("webhook_url", e))?;
+        let required_file_target = match config.required_file_webhook_url.as_deref() {
+            Some(u) => Some(
+                WebhookTarget::parse(u, allow_any)
+                    .map_err(|e| invalid("required_file_webhook_url", e))?,
+            ),
+            None => webhook_target.clone(),
+        };
+
+        let listener =
+            StdTcpListener::bind(config.bind_addr).map_err(|source| StartError::Bind {
+                addr: config.bind_addr,
+                source,
+            })?;
+        listener
+            .set_nonblocking(true)
+            .map_err(StartError::Runtime)?;
+        let addr = listener.local_addr().map_err(StartError::Runtime)?;
+        let base_url = format!("http://{addr}");
+
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(StartError::Runtime)?;
+        let shared = Arc::new(Shared::new(
+            config,
+            base_url,
+            webhook_key,
+            webhook_target,
+            required_file_target,
+        ));
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name(format!("kyc-mock {addr}"))
+            .spawn(move || {
+                runtime.block_on(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(listener) => {
+                            let _ = ready_tx.send(Ok(()));
+                            accept_loop(listener, thread_shared, stop_rx).await;
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                        }
+                    }
+                });
+                // Dropping the runtime here cancels open connections and pending webhook deliveries.
+                drop(runtime);
+            })
+            .map_err(StartError::Runtime)?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                return Err(StartError::Runtime(e));
+            }
+            Err(_) => {
+                let _ = thread.join();
+                return Err(StartError::Runtime(std::io::Error::other(
+                    "the simulator thread stopped during start-up",
+                )));
+            }
+        }
+        Ok(Self {
+            shared,
+            addr,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, without a trailing slash: the API base URL to give a client.
+    pub fn base_url(&self) -> &str {
+        &self.shared.base_url
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The OAuth client id the token endpoint accepts.
+    pub fn client_id(&self) -> &str {
+        &self.shared.config.client_id
+    }
+
+    /// The OAuth client secret the token endpoint accepts.
+    pub fn client_secret(&self) -> &str {
+        &self.shared.config.client_secret
+    }
+
+    /// The OAuth audience the token endpoint accepts.
+    pub fn audience(&self) -> &str {
+        &self.shared.config.audience
+    }
+
+    /// The URL validation-session notifications are sent to, if any.
+    pub fn webhook_url(&self) -> Option<&str> {
+        self.shared.config.webhook_url.as_deref()
+    }
+
+    /// The webhook `X-Api-Key`.
+    pub fn webhook_api_key(&self) -> &str {
+        &self.shared.config.webhook_api_key
+    }
+
+    /// The webhook signing secret, base64 as configured.
+    pub fn webhook_secret(&self) -> &str {
+        &self.shared.config.webhook_secret
+    }
+
+    /// Every request received so far (faulted ones included), oldest first, within the log's bounds.
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        self.shared.lock().requests.snapshot()
+    }
+
+    /// Empties the request log.
+    pub fn clear_requests(&self) {
+        self.shared.lock().requests.clear();
+    }
+
+    /// Makes the next `times` requests on `route` ([`Route::Any`]: on any route) answer with `fault`.
+    /// Faults are used first-in first-out among those matching a request.
+    pub fn inject_fault(&self, route: Route, fault: Fault, times: usize) {
+        self.shared.lock().faults.push(route, fault, times);
+    }
+
+    /// Removes every pending fault.
+    pub fn clear_faults(&self) {
+        self.shared.lock().faults.clear();
+    }
+
+    /// How many faulted answers are still pending.
+    pub fn pending_faults(&self) -> usize {
+        self.shared.lock().faults.pending()
+    }
+
+    /// The simulator's current time: the system clock plus every [`advance_clock`](Self::advance_clock).
+    pub fn now(&self) -> SystemTime {
+        self.shared.clock.now()
+    }
+
+    /// Moves the simulator's clock forward: tokens and sessions expire, timestamps and webhook
+    /// `X-Timestamp`s move. (The processing delay and webhook retries still run in real time.)
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance(by);
+    }
+
+    /// Changes the outcome of sessions whose user id has no marker, for processing that ends from
+    /// now on.
+    pub fn set_default_outcome(&self, outcome: Outcome) {
+        self.shared.lock().default_outcome = outcome;
+    }
+
+    /// How many sessions are stored.
+    pub fn session_count(&self) -> usize {
+        self.shared.lock().sessions.len()
+    }
+
+    /// Finished webhook deliveries (each with all its attempts), oldest first.
+    pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
+        self.shared.lock().deliveries.iter().cloned().collect()
+    }
+
+    /// Waits until at least `count` webhook deliveries have finished, or `timeout` passes; returns the
+    /// deliveries finished by then (possibly fewer than `count`).
+    pub fn wait_for_webhook_deliveries(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<WebhookDelivery> {
+        self.shared.wait_for_deliveries(count, timeout)
+    }
+
+    /// Stops accepting, closes open connections, cancels pending deliveries and waits for the
+    /// background thread. Dropping the server does the same.
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for MockServer {
+    // Hand-written so that keys and tokens in the shared state never reach a log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MockServer")
+            .field("base_url", &self.shared.base_url)
+            .field("config", &self.shared.config)
+            .field("running", &self.thread.is_some())
+            .finish()
+    }
+}
+
+impl Drop for MockServer {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: oneshot::Receiver<()>) {
+    let permits = Arc::new(Semaphore::new(shared.config.max_connections));
+    loop {
+        let permit = tokio::select! {
+            _ = &mut stop => break,
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            _ = &mut stop => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    // E.g. out of file descriptors: back off instead of spinning.
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            let service = service_fn(move |request| serve(Arc::clone(&shared), request));
+            let mut builder = http1::Builder::new();
+            builder
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .keep_alive(true)
+                .max_buf_size(MAX_BUF_SIZE)
+                .max_header_size(MAX_HEADER_SIZE);
+            let _ = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            drop(permit);
+        });
+    }
+}

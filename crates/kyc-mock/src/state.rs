@@ -1,0 +1,215 @@
+//! State shared between the HTTP handlers, the background tasks and the synchronous public API.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::StatusCode;
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+use crate::config::{MockConfig, Outcome};
+use crate::faults::FaultQueue;
+use crate::ids::IdGen;
+use crate::record::RequestLog;
+use crate::session::Session;
+use crate::webhook::{WebhookDelivery, WebhookTarget};
+
+/// Most idempotency keys remembered; the oldest are forgotten first.
+const MAX_IDEMPOTENCY_KEYS: usize = 10_000;
+/// Most webhook deliveries kept in the log; the oldest are dropped first.
+const MAX_DELIVERIES: usize = 1_000;
+
+/// Everything the simulator knows, behind one lock (never held across an `.await`).
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) config: MockConfig,
+    pub(crate) clock: Clock,
+    pub(crate) ids: IdGen,
+    pub(crate) base_url: String,
+    /// HMAC key signing the JWT-shaped access tokens.
+    pub(crate) jwt_key: Vec<u8>,
+    /// Decoded webhook secret.
+    pub(crate) webhook_key: Vec<u8>,
+    pub(crate) webhook_target: Option<WebhookTarget>,
+    pub(crate) required_file_target: Option<WebhookTarget>,
+    state: Mutex<State>,
+    deliveries_changed: Condvar,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub(crate) token: Option<IssuedToken>,
+    pub(crate) sessions: HashMap<String, Session>,
+    pub(crate) next_seq: u64,
+    pub(crate) idempotency: IdempotencyStore,
+    pub(crate) faults: FaultQueue,
+    pub(crate) requests: RequestLog,
+    pub(crate) deliveries: VecDeque<WebhookDelivery>,
+    pub(crate) default_outcome: Outcome,
+}
+
+/// The access token currently handed out.
+#[derive(Debug, Clone)]
+pub(crate) struct IssuedToken {
+    pub(crate) value: String,
+    pub(crate) expires_at: SystemTime,
+    pub(crate) revoked: bool,
+}
+
+impl IssuedToken {
+    pub(crate) fn usable(&self, now: SystemTime) -> bool {
+        !self.revoked && now < self.expires_at
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(
+        config: MockConfig,
+        base_url: String,
+        webhook_key: Vec<u8>,
+        webhook_target: Option<WebhookTarget>,
+        required_file_target: Option<WebhookTarget>,
+    ) -> Self {
+        let ids = IdGen::new();
+        let jwt_key = ids.bytes(32);
+        let state = State {
+            token: None,
+            sessions: HashMap::new(),
+            next_seq: 0,
+            idempotency: IdempotencyStore::default(),
+            faults: FaultQueue::default(),
+            requests: RequestLog::new(config.max_recorded_requests),
+            deliveries: VecDeque::new(),
+            default_outcome: config.default_outcome.clone(),
+        };
+        Self {
+            config,
+            clock: Clock::default(),
+            ids,
+            base_url,
+            jwt_key,
+            webhook_key,
+            webhook_target,
+            required_file_target,
+            state: Mutex::new(state),
+            deliveries_changed: Condvar::new(),
+        }
+    }
+
+    /// Locks the state. A panic elsewhere while holding the lock leaves data that is still usable
+    /// for a simulator, so poisoning is ignored.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn record_delivery(&self, delivery: WebhookDelivery) {
+        let mut state = self.lock();
+        state.deliveries.push_back(delivery);
+        while state.deliveries.len() > MAX_DELIVERIES {
+            state.deliveries.pop_front();
+        }
+        drop(state);
+        self.deliveries_changed.notify_all();
+    }
+
+    /// Waits until at least `count` deliveries are logged or `timeout` passes.
+    pub(crate) fn wait_for_deliveries(
+        &self,
+        count: usize,
+        timeout: Duration,
+    ) -> Vec<WebhookDelivery> {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        while state.deliveries.len() < count {
+            let now = Instant::now();
+            let Some(left) = deadline
+                .checked_duration_since(now)
+                .filter(|d| !d.is_zero())
+            else {
+                break;
+            };
+            state = match self.deliveries_changed.wait_timeout(state, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        state.deliveries.iter().cloned().collect()
+    }
+}
+
+/// A response remembered under an `x-idempotency-key`.
+#[derive(Debug, Clone)]
+pub(crate) struct StoredResponse {
+    fingerprint: [u8; 32],
+    pub(crate) status: StatusCode,
+    pub(crate) body: Bytes,
+}
+
+/// What a request with an idempotency key should do.
+#[derive(Debug)]
+pub(crate) enum Replay {
+    /// Key unknown: process the request, then remember its response.
+    Fresh,
+    /// Same key, same request: answer this again.
+    Same(StoredResponse),
+    /// Same key, different request: `409`.
+    Conflict,
+}
+
+/// Remembered successful responses by idempotency key, bounded.
+#[derive(Debug, Default)]
+pub(crate) struct IdempotencyStore {
+    map: HashMap<String, StoredResponse>,
+    order: VecDeque<String>,
+}
+
+/// Identifies a request for idempotency: method, path and exact body bytes.
+pub(crate) fn fingerprint(method: &str, path: &str, body: &[u8]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update([0]);
+    hasher.update(path.as_bytes());
+    hasher.update([0]);
+    hasher.update(body);
+    hasher.finalize().into()
+}
+
+impl IdempotencyStore {
+    pub(crate) fn check(&self, key: &str, fingerprint: &[u8; 32]) -> Replay {
+        match self.map.get(key) {
+            None => Replay::Fresh,
+            Some(stored) if &stored.fingerprint == fingerprint => Replay::Same(stored.clone()),
+            Some(_) => Replay::Conflict,
+        }
+    }
+
+    pub(crate) fn remember(
+        &mut self,
+        key: &str,
+        fingerprint: [u8; 32],
+        status: StatusCode,
+        body: Bytes,
+    ) {
+        if self
+            .map
+            .insert(
+                key.to_owned(),
+                StoredResponse {
+                    fingerprint,
+                    status,
+                    body,
+                },
+            )
+            .is_none()
+        {
+            self.order.push_back(key.to_owned());
+        }
+        while self.order.len() > MAX_IDEMPOTENCY_KEYS {
+            if let Some(old) = self.order.pop_front() {
+                self.map.remove(&old);
+            }
+        }
+    }
+}
