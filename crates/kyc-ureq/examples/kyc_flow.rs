@@ -43,7 +43,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     .expected_endpoint(WEBHOOK_PATH);
     let (events, received) = mpsc::channel();
     std::thread::spawn(move || receive_webhooks(&listener, &verifier, &events));
-    step("simulator", &format!("Pomelo Identity simulator on {}", server.base_url()));
+    step(
+        "simulator",
+        &format!("Pomelo Identity simulator on {}", server.base_url()),
+    );
     step("receiver", &format!("webhooks go to {webhook_url}"));
 
     // The client, configured as for Pomelo's sandbox but pointed at the simulator.
@@ -61,8 +64,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lifetime = token
         .expires_at
         .and_then(|at| at.duration_since(SystemTime::now()).ok())
-        .map_or_else(|| "unknown".to_owned(), |d| format!("{} min", d.as_secs() / 60));
-    step("token", &format!("access token obtained, valid for {lifetime}"));
+        .map_or_else(
+            || "unknown".to_owned(),
+            |d| format!("{} min", d.as_secs() / 60),
+        );
+    step(
+        "token",
+        &format!("access token obtained, valid for {lifetime}"),
+    );
 
     // 3. Session.
     let user_id = "usr-2HPUYx0n9USSNwSkP5G0gY1I2TO";
@@ -83,11 +92,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         (DocumentType::IdentityCardFront, "identity-card-front.png"),
         (DocumentType::IdentityCardBack, "identity-card-back.png"),
     ] {
-        let info = client.upload_path(created.id.clone(), user_id, document.clone(), data.join(file))?;
+        let info = client.upload_path(
+            created.id.clone(),
+            user_id,
+            document.clone(),
+            data.join(file),
+        )?;
         step(
             "upload",
             &format!(
-                "{document:<20} {file:<24} {} bytes, {} → {}",
+                "{:<20} {file:<24} {:>4} bytes, {:<10} → {}",
+                document.to_string(),
                 info.size.unwrap_or_default(),
                 info.content_type.as_deref().unwrap_or("?"),
                 info.id.as_deref().unwrap_or("?")
@@ -96,9 +111,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // 5. The webhook, verified by the receiver with kyc-core's verifier.
-    let event = received.recv_timeout(Duration::from_secs(15)).map_err(|_| {
-        "no verified webhook within 15 s (see the receiver's messages above)".to_owned()
-    })?;
+    let event = received
+        .recv_timeout(Duration::from_secs(15))
+        .map_err(|_| {
+            "no verified webhook within 15 s (see the receiver's messages above)".to_owned()
+        })?;
     match &event {
         Event::ValidationSession(n) => step(
             "webhook",
@@ -106,7 +123,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "signature verified: session {} is {}{}",
                 n.session_id,
                 n.status,
-                n.reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default()
+                n.reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
             ),
         ),
         other => step("webhook", &format!("signature verified: {other:?}")),
@@ -122,19 +142,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             format!(
                 "{}={}",
                 s.name.as_deref().unwrap_or("?"),
-                s.status.as_ref().map(ToString::to_string).unwrap_or_default()
+                s.status
+                    .as_ref()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
             )
         })
         .collect();
     step(
         "session",
-        &format!(
-            "{} is {status}; {} files; steps: {}",
-            session.id,
-            session.files.len(),
-            steps.join(", ")
-        ),
+        &format!("{} is {status}, {} files", session.id, session.files.len()),
     );
+    for line in steps.chunks(4) {
+        step("", &format!("  {}", line.join(", ")));
+    }
     let report = client.report(created.id.clone())?;
     let members: Vec<&str> = report.extra.0.keys().map(String::as_str).collect();
     step(
@@ -167,7 +188,10 @@ fn receive_webhooks(listener: &TcpListener, verifier: &Verifier, events: &mpsc::
                 return;
             }
             Ok(Event::RequiredFile(n)) => {
-                step("webhook", &format!("documents required: {:?}", n.required_documents));
+                step(
+                    "webhook",
+                    &format!("documents required: {:?}", n.required_documents),
+                );
             }
             Ok(_) => {}
             Err(e) => step("receiver", &format!("refused a delivery: {e}")),
@@ -187,8 +211,15 @@ fn handle(mut stream: TcpStream, verifier: &Verifier) -> Result<Event, String> {
     }
     let http_request = http_request.body(body).map_err(|e| e.to_string())?;
     let verdict = verifier.verify_request(&http_request, SystemTime::now());
-    let status = if verdict.is_ok() { "200 OK" } else { "401 Unauthorized" };
-    let _ = write!(stream, "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+    let status = if verdict.is_ok() {
+        "200 OK"
+    } else {
+        "401 Unauthorized"
+    };
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+    );
     verdict.map_err(|e| format!("webhook refused ({})", e.kind()))
 }
 
