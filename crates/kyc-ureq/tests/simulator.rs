@@ -1,6 +1,9 @@
 //! The client over real HTTP against the `kyc-mock` simulator on loopback: every operation, the
 //! token cache under threads, 401 replay, retries, faults, timeouts, limits, pagination, uploads.
 
+// Helpers outside `#[test]` functions unwrap too: a panic there is a failed test.
+#![allow(clippy::unwrap_used, clippy::indexing_slicing)]
+
 use std::io::Cursor;
 use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
