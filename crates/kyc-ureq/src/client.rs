@@ -212,7 +212,7 @@ impl Client {
         E::Body: IntoSendBody,
     {
         let inner = &*self.inner;
-        let deadline = Instant::now() + inner.overall_timeout;
+        let deadline = deadline_after(inner.overall_timeout);
         let key = if E::CREATES {
             Some(random_idempotency_key()?)
         } else {
@@ -301,7 +301,10 @@ impl Client {
             });
             match decision {
                 Some(RetryDecision::RetryAfter(delay))
-                    if source.can_replay() && Instant::now() + delay < deadline =>
+                    if source.can_replay()
+                        && Instant::now()
+                            .checked_add(delay)
+                            .is_some_and(|wake| wake < deadline) =>
                 {
                     std::thread::sleep(delay);
                 }
@@ -330,7 +333,7 @@ impl Client {
     ///
     /// [`Error::Token`] when the token request fails (wrong credentials: status `401`).
     pub fn token(&self) -> Result<TokenInfo, Error> {
-        let deadline = Instant::now() + self.inner.overall_timeout;
+        let deadline = deadline_after(self.inner.overall_timeout);
         let current = self.current_token(deadline)?;
         Ok(TokenInfo {
             access_token: current.token.clone(),
@@ -519,6 +522,14 @@ impl Client {
     pub fn clean_validations(&self, clean: &CleanValidations) -> Result<CleanResult, Error> {
         self.execute(clean)
     }
+}
+
+/// `timeout` from now; a timeout too large for the clock means "a year", which is never reached.
+fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(now)
 }
 
 /// A copy of a request with an in-memory body (the token request, resent on retries).

@@ -765,3 +765,14 @@ fn no_secret_in_debug_or_display() {
         assert!(!shown.contains(secret), "{shown}");
     }
 }
+
+#[test]
+fn huge_timeouts_do_not_overflow_the_clock() {
+    let (builder, fake) = builder_with(happy);
+    let client = builder
+        .overall_timeout(Duration::MAX)
+        .attempt_timeout(Duration::MAX)
+        .build();
+    client.get_session("iss-1").unwrap();
+    assert!(fake.on(GET)[0].timeout.unwrap() > Duration::from_secs(3600));
+}
