@@ -182,7 +182,6 @@ fn jwt_exp(token: &str) -> Option<SystemTime> {
 
 /// What to do for a call that needs a token.
 #[derive(Debug)]
-#[non_exhaustive]
 pub enum TokenDecision<'a> {
     /// Use this token.
     Use(&'a AccessToken),

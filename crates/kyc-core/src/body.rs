@@ -68,8 +68,8 @@ impl RequestBody for Body {
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum FileContent {
-    /// Held in memory by the request.
-    Bytes(Vec<u8>),
+    /// Held in memory; cloning it (once per attempt) shares the bytes instead of copying them.
+    Bytes(bytes::Bytes),
     /// Supplied by the caller as a stream of exactly `len` bytes when the request is sent
     /// (see [`MultipartBody::into_reader`]).
     Stream {
@@ -162,7 +162,7 @@ impl MultipartBody {
     pub fn into_reader<R: Read>(self, file: R) -> MultipartReader<R> {
         let (inline, remaining, streamed) = match self.content {
             FileContent::Bytes(bytes) => (bytes, 0, false),
-            FileContent::Stream { len } => (Vec::new(), len, true),
+            FileContent::Stream { len } => (bytes::Bytes::new(), len, true),
         };
         MultipartReader {
             head: io::Cursor::new(self.head),
@@ -194,7 +194,7 @@ impl fmt::Debug for MultipartBody {
 #[derive(Debug)]
 pub struct MultipartReader<R> {
     head: io::Cursor<Vec<u8>>,
-    inline: io::Cursor<Vec<u8>>,
+    inline: io::Cursor<bytes::Bytes>,
     file: R,
     remaining: u64,
     tail: io::Cursor<Vec<u8>>,

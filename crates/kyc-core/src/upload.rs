@@ -86,8 +86,9 @@ impl UploadFile {
         entity_id: impl Into<String>,
         document_type: DocumentType,
         file_name: impl Into<String>,
-        bytes: Vec<u8>,
+        bytes: impl Into<bytes::Bytes>,
     ) -> Self {
+        let bytes = bytes.into();
         Self {
             session_id: session_id.into(),
             entity_id: entity_id.into(),

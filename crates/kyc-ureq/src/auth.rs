@@ -109,11 +109,6 @@ impl TokenState {
                     }));
                 }
                 TokenDecision::Fetch(request) => *request,
-                // A decision this version does not know: guessing would be wrong, so report that
-                // no token is available rather than loop.
-                _ => {
-                    return Err(kyc_core::InvalidInput::MissingAccessToken.into());
-                }
             };
             st.refreshing = true;
             drop(st);

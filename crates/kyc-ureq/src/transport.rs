@@ -212,14 +212,12 @@ impl IntoSendBody for MultipartBody {
 
     fn into_send_body(self, stream: Option<Box<dyn Read + Send>>) -> Result<SendBody, SourceError> {
         let len = self.content_length();
-        match self.into_bytes() {
-            Ok(bytes) => Ok(SendBody::from_bytes(bytes)),
-            Err(streamed) => {
-                let file =
-                    stream.ok_or_else(|| SourceError::new(SourceErrorKind::Missing, None, None))?;
-                Ok(SendBody::from_reader(streamed.into_reader(file), len))
-            }
-        }
+        let file: Box<dyn Read + Send> = match self.content() {
+            // In-memory content is read from the shared bytes, never copied into a second buffer.
+            FileContent::Bytes(_) => Box::new(io::empty()),
+            _ => stream.ok_or_else(|| SourceError::new(SourceErrorKind::Missing, None, None))?,
+        };
+        Ok(SendBody::from_reader(self.into_reader(file), len))
     }
 }
 
