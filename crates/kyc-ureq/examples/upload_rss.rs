@@ -11,9 +11,10 @@
 //! For contrast it then uploads the same bytes held in memory with `Client::upload_bytes`.
 //! Linux only (it reads `/proc`).
 
+mod common;
+
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Write;
 use std::path::PathBuf;
 
 use kyc_ureq::Client;
@@ -22,16 +23,12 @@ use kyc_ureq::kyc_core::{Config, Credentials, DocumentType, Environment};
 const FILE_LEN: u64 = 50 * 1000 * 1000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let listener = TcpListener::bind("127.0.0.1:0")?;
-    let base_url = format!("http://{}", listener.local_addr()?);
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || {
-                // A broken connection ends that connection's thread, nothing else.
-                let _ = serve(stream);
-            });
-        }
-    });
+    let base_url = common::spawn_server(|content_length| {
+        (
+            201,
+            format!(r#"{{"data":{{"id":"fil-rss","size":{content_length}}}}}"#),
+        )
+    })?;
 
     let path = write_big_file()?;
     let config = Config::builder(Environment::Sandbox)
@@ -104,56 +101,4 @@ fn peak_rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
         .trim_end_matches("kB")
         .trim()
         .parse()?)
-}
-
-/// Answers requests on one connection: a token for `/oauth/token`, `201` with the number of bytes
-/// read for anything else. Bodies are read in 64 KiB pieces and dropped.
-fn serve(stream: TcpStream) -> std::io::Result<()> {
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = stream;
-    loop {
-        let mut request_line = String::new();
-        if reader.read_line(&mut request_line)? == 0 {
-            return Ok(());
-        }
-        let mut content_length = 0u64;
-        loop {
-            let mut line = String::new();
-            reader.read_line(&mut line)?;
-            let line = line.trim_end();
-            if line.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = line.split_once(':') {
-                if name.eq_ignore_ascii_case("content-length") {
-                    content_length = value.trim().parse().unwrap_or(0);
-                }
-            }
-        }
-        let mut sink = [0u8; 64 * 1024];
-        let mut left = content_length;
-        while left > 0 {
-            let want = left.min(sink.len() as u64) as usize;
-            let n = reader.read(sink.get_mut(..want).unwrap_or_default())?;
-            if n == 0 {
-                return Ok(());
-            }
-            left -= n as u64;
-        }
-        let body = if request_line.contains("/oauth/token") {
-            r#"{"access_token":"rss-token","token_type":"Bearer","expires_in":3600}"#.to_owned()
-        } else {
-            format!(r#"{{"data":{{"id":"fil-rss","size":{content_length}}}}}"#)
-        };
-        let status = if request_line.contains("/oauth/token") {
-            "200 OK"
-        } else {
-            "201 Created"
-        };
-        write!(
-            writer,
-            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-            body.len()
-        )?;
-    }
 }

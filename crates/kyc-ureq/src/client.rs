@@ -128,7 +128,10 @@ impl ClientBuilder {
     #[must_use]
     pub fn build(self) -> Client {
         let transport = self.transport.unwrap_or_else(|| {
-            Box::new(UreqTransport::new().max_response_body(self.max_response_body))
+            Box::new(
+                UreqTransport::with_attempt_timeout(self.attempt_timeout)
+                    .max_response_body(self.max_response_body),
+            )
         });
         Client {
             inner: Arc::new(Inner {

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::client::DEFAULT_ATTEMPT_TIMEOUT;
 use crate::error::{TransportError, TransportErrorKind};
 use crate::transport::{AttemptTimeout, SendBody, Transport};
 
@@ -16,13 +17,27 @@ pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Sends requests with a ureq 3 [`ureq::Agent`] (connection pool with keep-alive).
 ///
 /// Every request is sent with ureq's "status as error" off (so 4xx/5xx bodies reach the core),
-/// redirects not followed (a 3xx goes to the core like any other status), the request's
-/// [`AttemptTimeout`] as ureq's global timeout, and the response body read up to
-/// [`UreqTransport::max_response_body`] bytes. Headers and bodies pass through untouched in both
-/// directions; a request body with a known length goes out with `Content-Length`, never chunked.
+/// redirects not followed (a 3xx goes to the core like any other status), and the response body
+/// read up to [`UreqTransport::max_response_body`] bytes. Headers and bodies pass through
+/// untouched in both directions; a request body with a known length goes out with
+/// `Content-Length`, never chunked.
+///
+/// # Timeouts
+///
+/// The request's [`AttemptTimeout`] bounds each phase of the exchange (sending the request head,
+/// sending the body, waiting for the response head, reading the response body), not their sum:
+/// ureq's whole-request timeout re-arms the socket timeout on every read and write, which cut
+/// `get_session` throughput on loopback to a quarter (measured with the `get_session_rps`
+/// example). When the attempt timeout was shortened by the call's overall deadline, the
+/// whole-request timeout is used instead, so the deadline holds exactly. A transport built with
+/// [`UreqTransport::new`] or [`UreqTransport::with_attempt_timeout`] carries the usual phase
+/// timeouts in its agent and sends without any per-request configuration.
 #[derive(Debug, Clone)]
 pub struct UreqTransport {
     agent: ureq::Agent,
+    /// The phase timeout this transport's own agent was built with (`None` for a caller's agent,
+    /// whose settings cannot be trusted to match and are overridden per request).
+    preset: Option<Duration>,
     max_response_body: u64,
 }
 
@@ -34,17 +49,33 @@ impl Default for UreqTransport {
 
 impl UreqTransport {
     /// A transport with its own agent: keep-alive on, [`DEFAULT_CONNECT_TIMEOUT`],
-    /// [`DEFAULT_MAX_RESPONSE_BODY`].
+    /// [`DEFAULT_MAX_RESPONSE_BODY`], tuned for the client's [`DEFAULT_ATTEMPT_TIMEOUT`].
     #[must_use]
     pub fn new() -> Self {
+        Self::with_attempt_timeout(DEFAULT_ATTEMPT_TIMEOUT)
+    }
+
+    /// Like [`UreqTransport::new`], tuned for a client whose attempt timeout is `timeout` (any
+    /// other timeout still works, through a per-request configuration).
+    #[must_use]
+    pub fn with_attempt_timeout(timeout: Duration) -> Self {
+        let phase = Some(timeout);
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
             .timeout_connect(Some(DEFAULT_CONNECT_TIMEOUT))
+            .timeout_send_request(phase)
+            .timeout_send_body(phase)
+            .timeout_recv_response(phase)
+            .timeout_recv_body(phase)
             .user_agent(concat!("kyc-rs/", env!("CARGO_PKG_VERSION"), " (kyc-ureq)"))
             .build();
-        Self::from_agent(ureq::Agent::new_with_config(config))
+        Self {
+            agent: ureq::Agent::new_with_config(config),
+            preset: Some(timeout),
+            max_response_body: DEFAULT_MAX_RESPONSE_BODY,
+        }
     }
 
     /// A transport over an agent you configured (proxy, TLS roots, pool size…). The settings above
@@ -54,6 +85,7 @@ impl UreqTransport {
     pub fn from_agent(agent: ureq::Agent) -> Self {
         Self {
             agent,
+            preset: None,
             max_response_body: DEFAULT_MAX_RESPONSE_BODY,
         }
     }
@@ -105,15 +137,26 @@ impl UreqTransport {
         request: http::Request<S>,
         timeout: Option<Duration>,
     ) -> Result<http::Response<ureq::Body>, ureq::Error> {
-        let request = self
+        if self.preset.is_some() && timeout == self.preset {
+            // The agent was built with exactly these settings: no per-request configuration.
+            return self.agent.run(request);
+        }
+        let configured = self
             .agent
             .configure_request(request)
             .http_status_as_error(false)
             .max_redirects(0)
-            .max_redirects_will_error(false)
-            .timeout_global(timeout)
-            .build();
-        self.agent.run(request)
+            .max_redirects_will_error(false);
+        let configured = match (timeout, self.preset) {
+            // Shortened by the call's deadline: the whole exchange must fit, exactly.
+            (Some(t), Some(preset)) if t < preset => configured.timeout_global(Some(t)),
+            (t, _) => configured
+                .timeout_send_request(t)
+                .timeout_send_body(t)
+                .timeout_recv_response(t)
+                .timeout_recv_body(t),
+        };
+        self.agent.run(configured.build())
     }
 }
 
