@@ -99,7 +99,7 @@ fn parse_timeout(text: &str) -> Result<Duration, String> {
         .trim()
         .parse()
         .map_err(|_| "expected a number of seconds".to_owned())?;
-    if !(seconds > 0.0) {
+    if seconds.is_nan() || seconds <= 0.0 {
         return Err("the timeout must be more than 0 seconds".to_owned());
     }
     Duration::try_from_secs_f64(seconds).map_err(|_| "the timeout is too large".to_owned())

@@ -40,8 +40,8 @@ const DOCUMENTS: [(DocumentType, &str, &[u8]); 3] = [
 
 /// What the webhook receiver thread reports to the flow.
 enum Delivery {
-    /// A delivery whose signature verified.
-    Verified(Event),
+    /// A delivery whose signature verified (boxed: an event is much larger than a message).
+    Verified(Box<Event>),
     /// A delivery refused, and why.
     Refused(String),
 }
@@ -216,13 +216,15 @@ fn wait_for_validation(
             "no verified webhook within 15 s (see the receiver's messages above)".to_owned()
         })?;
         match delivery {
-            Delivery::Verified(event @ Event::ValidationSession(_)) => return Ok(event),
-            Delivery::Verified(Event::RequiredFile(n)) => step(
-                out,
-                "webhook",
-                &format!("documents required: {:?}", n.required_documents),
-            )?,
-            Delivery::Verified(_) => {}
+            Delivery::Verified(event) => match *event {
+                event @ Event::ValidationSession(_) => return Ok(event),
+                Event::RequiredFile(n) => step(
+                    out,
+                    "webhook",
+                    &format!("documents required: {:?}", n.required_documents),
+                )?,
+                _ => {}
+            },
             Delivery::Refused(e) => step(out, "receiver", &format!("refused a delivery: {e}"))?,
         }
     }
@@ -238,10 +240,11 @@ fn receive_webhooks(
     for stream in listener.incoming().take(20) {
         let Ok(stream) = stream else { continue };
         let delivery = match handle(stream, verifier) {
-            Ok(event) => Delivery::Verified(event),
+            Ok(event) => Delivery::Verified(Box::new(event)),
             Err(e) => Delivery::Refused(e),
         };
-        let done = matches!(delivery, Delivery::Verified(Event::ValidationSession(_)));
+        let done = matches!(&delivery, Delivery::Verified(event)
+            if matches!(**event, Event::ValidationSession(_)));
         if deliveries.send(delivery).is_err() || done {
             return;
         }
