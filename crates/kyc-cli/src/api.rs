@@ -13,16 +13,15 @@ use std::time::SystemTime;
 
 use kyc_core::{
     AccessToken, CleanValidations, Config, Country, CreateSession, Credentials, Date, DocumentType,
-    Endpoint, Environment, FileKind, FlowType, GetReport, GetSession, IdempotencyKey,
-    IntegrationMethod, Pagination, PersonalData, Pii, RequestToken, SearchSessions, Session,
-    SessionStatus, Sort, TermsData, UploadFile, build_request,
+    Endpoint, FileKind, FlowType, GetReport, GetSession, IdempotencyKey, IntegrationMethod,
+    Pagination, PersonalData, Pii, RequestToken, SearchSessions, Session, SessionStatus, Sort,
+    TermsData, UploadFile, build_request,
 };
 use kyc_ureq::Client;
 use serde::Serialize;
 
 use crate::cli::{
-    CleanArgs, CreateArgs, EnvName, GlobalArgs, MethodName, SearchArgs, SessionIdArg, TokenArgs,
-    UploadArgs,
+    CleanArgs, CreateArgs, GlobalArgs, MethodName, SearchArgs, SessionIdArg, TokenArgs, UploadArgs,
 };
 use crate::failure::Failure;
 use crate::progress::Progress;
@@ -45,12 +44,7 @@ impl Api {
     /// Builds the kyc-core configuration: the environment, then the base URL and audience
     /// overrides.
     fn new(global: &GlobalArgs) -> Result<Self, Failure> {
-        let environment = match global.environment {
-            EnvName::Production => Environment::Production,
-            EnvName::Sandbox => Environment::Sandbox,
-            EnvName::Stage => Environment::Stage,
-        };
-        let mut builder = Config::builder(environment);
+        let mut builder = Config::builder(global.environment.clone());
         if let Some(url) = present(global.base_url.as_ref()) {
             builder = builder.base_url(url);
         }

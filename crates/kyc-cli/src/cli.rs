@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use kyc_core::Environment;
 
 const ROOT_AFTER_HELP: &str = "\
 Output: on success one JSON document on stdout (the API's `data`, unwrapped). On failure nothing
@@ -48,16 +49,16 @@ pub(crate) struct Cli {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Global options")]
 pub(crate) struct GlobalArgs {
-    /// Pomelo environment (production, sandbox or stage)
+    /// Pomelo environment: production, sandbox or stage (blank means sandbox)
     #[arg(
         long = "env",
         env = "POMELO_ENV",
-        value_enum,
-        ignore_case = true,
+        value_name = "ENV",
+        value_parser = parse_environment,
         default_value = "sandbox",
         global = true
     )]
-    pub(crate) environment: EnvName,
+    pub(crate) environment: Environment,
     /// API base URL, overriding the environment's (e.g. the simulator's http://127.0.0.1:PORT)
     #[arg(long, env = "POMELO_BASE_URL", value_name = "URL", global = true)]
     pub(crate) base_url: Option<String>,
@@ -81,17 +82,13 @@ pub(crate) struct GlobalArgs {
     pub(crate) timeout: Option<Duration>,
 }
 
-/// The environments a user may name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum EnvName {
-    /// https://api.pomelo.la
-    #[value(alias = "prod")]
-    Production,
-    /// https://api-sandbox.pomelo.la
-    Sandbox,
-    /// https://api-stage.pomelo.la
-    #[value(alias = "staging")]
-    Stage,
+/// `production`, `sandbox` or `stage` (any case; also `prod`, `staging`) as kyc-core reads them;
+/// blank is the default, sandbox, as for `kyc_ureq::Client::from_env`.
+fn parse_environment(text: &str) -> Result<Environment, String> {
+    if text.trim().is_empty() {
+        return Ok(Environment::Sandbox);
+    }
+    Environment::from_name(text).ok_or_else(|| "expected production, sandbox or stage".to_owned())
 }
 
 fn parse_timeout(text: &str) -> Result<Duration, String> {
@@ -118,7 +115,14 @@ Examples:
   kyc token --reveal | jq -r .access_token")]
     Token(TokenArgs),
     /// Create, read, cancel, report on and search validation sessions
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  kyc session create --country ARG --user-id usr-2HPUYx0n9USSNwSkP5G0gY1I2TO
+  kyc session get iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR
+  kyc session search --status VALIDATED --all"
+    )]
     Session(SessionCommand),
     /// Upload a document (JPEG, PNG or PDF) to a session, streamed from a file
     #[command(after_help = "\
@@ -140,7 +144,13 @@ Examples:
   kyc clean --document-number 30123456")]
     Clean(CleanArgs),
     /// Verify a received webhook, or sign one as Pomelo would
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  kyc webhook verify --secret \"$API_KEY:$API_SECRET\" --header ... --body event.json
+  kyc webhook sign --api-key \"$API_KEY\" --secret \"$API_SECRET\" --endpoint /webhooks/identity"
+    )]
     Webhook(WebhookCommand),
     /// Run the local Pomelo Identity simulator until Ctrl-C or SIGTERM
     #[command(after_help = "\
@@ -277,7 +287,7 @@ pub(crate) struct SearchArgs {
     /// Keep sessions created on or before this day
     #[arg(long, value_name = "YYYY-MM-DD")]
     pub(crate) created_to: Option<String>,
-    /// Any other filter, sent as filter[FIELD]=VALUE (repeatable; e.g. country=ARG)
+    /// Any other filter, FIELD=VALUE (repeatable; e.g. country=ARG or flow_type=kyc-accounts)
     #[arg(long = "filter", value_name = "FIELD=VALUE")]
     pub(crate) filters: Vec<String>,
     /// Sort by FIELD, or by -FIELD descending (repeatable; the first sorts first)
@@ -426,6 +436,14 @@ mod tests {
     #[test]
     fn the_command_line_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn environments_are_named_as_kyc_core_reads_them() {
+        assert_eq!(parse_environment("Production"), Ok(Environment::Production));
+        assert_eq!(parse_environment("staging"), Ok(Environment::Stage));
+        assert_eq!(parse_environment(" "), Ok(Environment::Sandbox));
+        assert!(parse_environment("moon").is_err());
     }
 
     #[test]

@@ -48,6 +48,7 @@ fn every_command_explains_itself_with_an_example() {
     for command in [
         &[][..],
         &["token"],
+        &["session"],
         &["session", "create"],
         &["session", "get"],
         &["session", "cancel"],
@@ -55,6 +56,7 @@ fn every_command_explains_itself_with_an_example() {
         &["session", "search"],
         &["upload"],
         &["clean"],
+        &["webhook"],
         &["webhook", "verify"],
         &["webhook", "sign"],
         &["mock"],
