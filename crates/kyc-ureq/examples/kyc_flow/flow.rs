@@ -1,21 +1,10 @@
-//! A complete KYC flow against the local simulator, with no credentials and no network:
-//!
-//! ```text
-//! cargo run -p kyc-ureq --example kyc_flow
-//! ```
-//!
-//! 1. starts a webhook receiver on 127.0.0.1 and the `kyc-mock` simulator, which will notify it;
-//! 2. gets an access token;
-//! 3. creates a KYC session for a user in Argentina;
-//! 4. uploads a selfie and both sides of the identity card from `examples/data/`, streamed;
-//! 5. waits for the "session validated" webhook and verifies its signature with kyc-core;
-//! 6. reads the session and its report.
+//! The KYC flow itself, written to any `Write`: the `kyc_flow` example prints it on stdout, and
+//! `kyc demo` (crates/kyc-cli, which includes this file with `#[path]`) runs the very same code.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Cursor, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use kyc_mock::{MockConfig, MockServer};
 use kyc_ureq::Client;
@@ -26,8 +15,44 @@ use kyc_ureq::kyc_core::{Config, Country, CreateSession, Credentials, DocumentTy
 const WEBHOOK_PATH: &str = "/webhooks/identity";
 /// Largest webhook request the receiver reads.
 const MAX_WEBHOOK_BYTES: usize = 64 * 1024;
+/// How long the flow waits for the verified "session validated" webhook.
+const WEBHOOK_WAIT: Duration = Duration::from_secs(15);
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// The sample documents (tiny valid images from `examples/data/`), embedded so the flow runs from
+/// any directory and from an installed `kyc` binary.
+const DOCUMENTS: [(DocumentType, &str, &[u8]); 3] = [
+    (
+        DocumentType::Selfie,
+        "selfie.jpg",
+        include_bytes!("../data/selfie.jpg"),
+    ),
+    (
+        DocumentType::IdentityCardFront,
+        "identity-card-front.png",
+        include_bytes!("../data/identity-card-front.png"),
+    ),
+    (
+        DocumentType::IdentityCardBack,
+        "identity-card-back.png",
+        include_bytes!("../data/identity-card-back.png"),
+    ),
+];
+
+/// What the webhook receiver thread reports to the flow.
+enum Delivery {
+    /// A delivery whose signature verified (boxed: an event is much larger than a message).
+    Verified(Box<Event>),
+    /// A delivery refused, and why.
+    Refused(String),
+}
+
+/// Runs the whole flow against a simulator started here, writing one line per step to `out`.
+///
+/// # Errors
+///
+/// The first failing step: the simulator or the receiver cannot start, a client call fails, or no
+/// verified webhook arrives in time.
+pub(crate) fn run(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>> {
     // 1. A webhook receiver and the simulator.
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let webhook_url = format!("http://{}{WEBHOOK_PATH}", listener.local_addr()?);
@@ -41,13 +66,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         WebhookSecret::from_base64(server.webhook_secret())?,
     ))
     .expected_endpoint(WEBHOOK_PATH);
-    let (events, received) = mpsc::channel();
-    std::thread::spawn(move || receive_webhooks(&listener, &verifier, &events));
+    let (deliveries, received) = mpsc::channel();
+    std::thread::spawn(move || receive_webhooks(&listener, &verifier, &deliveries));
     step(
+        out,
         "simulator",
         &format!("Pomelo Identity simulator on {}", server.base_url()),
-    );
-    step("receiver", &format!("webhooks go to {webhook_url}"));
+    )?;
+    step(out, "receiver", &format!("webhooks go to {webhook_url}"))?;
 
     // The client, configured as for Pomelo's sandbox but pointed at the simulator.
     let config = Config::builder(Environment::Sandbox)
@@ -69,36 +95,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             |d| format!("{} min", d.as_secs() / 60),
         );
     step(
+        out,
         "token",
         &format!("access token obtained, valid for {lifetime}"),
-    );
+    )?;
 
     // 3. Session.
     let user_id = "usr-2HPUYx0n9USSNwSkP5G0gY1I2TO";
     let created = client.create_session(&CreateSession::new(user_id, Country::Arg))?;
     step(
+        out,
         "session",
         &format!(
             "created {} (expires {})",
             created.id,
             created.expiration_at.as_deref().unwrap_or("?")
         ),
-    );
+    )?;
 
-    // 4. Documents, streamed from the files shipped with this example.
-    let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data");
-    for (document, file) in [
-        (DocumentType::Selfie, "selfie.jpg"),
-        (DocumentType::IdentityCardFront, "identity-card-front.png"),
-        (DocumentType::IdentityCardBack, "identity-card-back.png"),
-    ] {
-        let info = client.upload_path(
+    // 4. Documents, streamed from a reader (here over the bytes embedded in the program).
+    for (document, file, bytes) in DOCUMENTS {
+        let info = client.upload_reader(
             created.id.clone(),
             user_id,
             document.clone(),
-            data.join(file),
+            file,
+            Cursor::new(bytes),
+            bytes.len() as u64,
         )?;
         step(
+            out,
             "upload",
             &format!(
                 "{:<20} {file:<24} {:>4} bytes, {:<10} → {}",
@@ -107,17 +133,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 info.content_type.as_deref().unwrap_or("?"),
                 info.id.as_deref().unwrap_or("?")
             ),
-        );
+        )?;
     }
 
     // 5. The webhook, verified by the receiver with kyc-core's verifier.
-    let event = received
-        .recv_timeout(Duration::from_secs(15))
-        .map_err(|_| {
-            "no verified webhook within 15 s (see the receiver's messages above)".to_owned()
-        })?;
+    let event = wait_for_validation(out, &received)?;
     match &event {
         Event::ValidationSession(n) => step(
+            out,
             "webhook",
             &format!(
                 "signature verified: session {} is {}{}",
@@ -128,8 +151,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .map(|r| format!(" ({r})"))
                     .unwrap_or_default()
             ),
-        ),
-        other => step("webhook", &format!("signature verified: {other:?}")),
+        )?,
+        other => step(out, "webhook", &format!("signature verified: {other:?}"))?,
     }
 
     // 6. Session and report.
@@ -150,15 +173,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         })
         .collect();
     step(
+        out,
         "session",
         &format!("{} is {status}, {} files", session.id, session.files.len()),
-    );
+    )?;
     for line in steps.chunks(4) {
-        step("", &format!("  {}", line.join(", ")));
+        step(out, "", &format!("  {}", line.join(", ")))?;
     }
     let report = client.report(created.id.clone())?;
     let members: Vec<&str> = report.extra.0.keys().map(String::as_str).collect();
     step(
+        out,
         "report",
         &format!(
             "{} status {}; also carries: {}",
@@ -166,35 +191,62 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             report.status.map(|s| s.to_string()).unwrap_or_default(),
             members.join(", ")
         ),
-    );
+    )?;
 
     server.shutdown();
-    println!("\nKYC flow complete.");
+    writeln!(out, "\nKYC flow complete.")?;
+    out.flush()?;
     Ok(())
 }
 
-fn step(what: &str, detail: &str) {
-    println!("{what:>10} │ {detail}");
+fn step(out: &mut dyn Write, what: &str, detail: &str) -> std::io::Result<()> {
+    writeln!(out, "{what:>10} │ {detail}")
+}
+
+/// Reports the receiver's deliveries until a verified validation-session event arrives, for at
+/// most [`WEBHOOK_WAIT`].
+fn wait_for_validation(
+    out: &mut dyn Write,
+    received: &mpsc::Receiver<Delivery>,
+) -> Result<Event, Box<dyn std::error::Error>> {
+    let deadline = Instant::now() + WEBHOOK_WAIT;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let delivery = received.recv_timeout(left).map_err(|_| {
+            "no verified webhook within 15 s (see the receiver's messages above)".to_owned()
+        })?;
+        match delivery {
+            Delivery::Verified(event) => match *event {
+                event @ Event::ValidationSession(_) => return Ok(event),
+                Event::RequiredFile(n) => step(
+                    out,
+                    "webhook",
+                    &format!("documents required: {:?}", n.required_documents),
+                )?,
+                _ => {}
+            },
+            Delivery::Refused(e) => step(out, "receiver", &format!("refused a delivery: {e}"))?,
+        }
+    }
 }
 
 /// Accepts webhook deliveries until a validation-session event is verified (at most 20
 /// connections), answering `200` to verified ones and `401` to the rest.
-fn receive_webhooks(listener: &TcpListener, verifier: &Verifier, events: &mpsc::Sender<Event>) {
+fn receive_webhooks(
+    listener: &TcpListener,
+    verifier: &Verifier,
+    deliveries: &mpsc::Sender<Delivery>,
+) {
     for stream in listener.incoming().take(20) {
         let Ok(stream) = stream else { continue };
-        match handle(stream, verifier) {
-            Ok(event @ Event::ValidationSession(_)) => {
-                let _ = events.send(event);
-                return;
-            }
-            Ok(Event::RequiredFile(n)) => {
-                step(
-                    "webhook",
-                    &format!("documents required: {:?}", n.required_documents),
-                );
-            }
-            Ok(_) => {}
-            Err(e) => step("receiver", &format!("refused a delivery: {e}")),
+        let delivery = match handle(stream, verifier) {
+            Ok(event) => Delivery::Verified(Box::new(event)),
+            Err(e) => Delivery::Refused(e),
+        };
+        let done = matches!(&delivery, Delivery::Verified(event)
+            if matches!(**event, Event::ValidationSession(_)));
+        if deliveries.send(delivery).is_err() || done {
+            return;
         }
     }
 }

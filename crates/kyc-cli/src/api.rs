@@ -1,0 +1,343 @@
+//! The commands that call the API: arguments become kyc-core request types, which run through
+//! kyc-ureq; results become JSON and errors become [`Failure`]s.
+//!
+//! Every request is first built once with kyc-core's [`build_request`] and placeholder token and
+//! key ([`Api::preflight`]): whatever kyc-core refuses (a malformed search, an empty or
+//! unsupported file, `clean` on production…) is reported as `invalid_input` before any request,
+//! the token request included, leaves this machine.
+
+use std::fs::File;
+use std::io::{IsTerminal as _, Read as _};
+use std::path::Path;
+use std::time::SystemTime;
+
+use kyc_core::{
+    AccessToken, CleanValidations, Config, Country, CreateSession, Credentials, Date, DocumentType,
+    Endpoint, FileKind, FlowType, GetReport, GetSession, IdempotencyKey, IntegrationMethod,
+    Pagination, PersonalData, Pii, RequestToken, SearchSessions, Session, SessionStatus, Sort,
+    TermsData, UploadFile, build_request,
+};
+use kyc_ureq::Client;
+use serde::Serialize;
+
+use crate::cli::{
+    CleanArgs, CreateArgs, GlobalArgs, MethodName, SearchArgs, SessionIdArg, TokenArgs, UploadArgs,
+};
+use crate::failure::Failure;
+use crate::progress::Progress;
+use crate::{input, output, time};
+
+/// The configuration and credentials the global options describe.
+struct Api {
+    config: Config,
+    global_client_id: Option<String>,
+    global_client_secret: Option<String>,
+    timeout: Option<std::time::Duration>,
+}
+
+/// A set, non-blank option value.
+fn present(value: Option<&String>) -> Option<&str> {
+    value.map(|v| v.trim()).filter(|v| !v.is_empty())
+}
+
+impl Api {
+    /// Builds the kyc-core configuration: the environment, then the base URL and audience
+    /// overrides.
+    fn new(global: &GlobalArgs) -> Result<Self, Failure> {
+        let mut builder = Config::builder(global.environment.clone());
+        if let Some(url) = present(global.base_url.as_ref()) {
+            builder = builder.base_url(url);
+        }
+        if let Some(audience) = present(global.audience.as_ref()) {
+            builder = builder.audience(audience);
+        }
+        Ok(Self {
+            config: builder.build()?,
+            global_client_id: present(global.client_id.as_ref()).map(str::to_owned),
+            global_client_secret: global
+                .client_secret
+                .clone()
+                .filter(|s| !s.trim().is_empty()),
+            timeout: global.timeout,
+        })
+    }
+
+    /// The client credentials; both are required by every command that calls the API.
+    fn credentials(&self) -> Result<Credentials, Failure> {
+        let id = self.global_client_id.clone().ok_or_else(|| {
+            Failure::invalid_input("no client id: pass --client-id or set POMELO_CLIENT_ID")
+        })?;
+        let secret = self.global_client_secret.clone().ok_or_else(|| {
+            Failure::invalid_input(
+                "no client secret: set POMELO_CLIENT_SECRET or pass --client-secret",
+            )
+        })?;
+        Ok(Credentials::new(id, secret))
+    }
+
+    /// Builds `endpoint` once, with a placeholder token and key, so that anything kyc-core refuses
+    /// is reported before a request is sent.
+    fn preflight<E: Endpoint>(&self, endpoint: &E) -> Result<(), Failure> {
+        let token = AccessToken::new("preflight");
+        let key = IdempotencyKey::from_random_bytes([0; 16]);
+        build_request(&self.config, endpoint, Some(&token), Some(&key))
+            .map(drop)
+            .map_err(|e| Failure::core(&e))
+    }
+
+    /// Checks `endpoint` and the credentials, then makes the client.
+    fn client_for<E: Endpoint>(&self, endpoint: &E) -> Result<Client, Failure> {
+        self.preflight(endpoint)?;
+        let credentials = self.credentials()?;
+        let mut builder = Client::builder(self.config.clone(), credentials);
+        if let Some(timeout) = self.timeout {
+            builder = builder.overall_timeout(timeout);
+        }
+        Ok(builder.build())
+    }
+}
+
+/// `kyc token`.
+#[derive(Serialize)]
+struct TokenOutput<'a> {
+    token_type: &'a str,
+    expires_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    access_token: Option<&'a str>,
+}
+
+pub(crate) fn token(global: &GlobalArgs, args: &TokenArgs) -> Result<(), Failure> {
+    let api = Api::new(global)?;
+    let credentials = api.credentials()?;
+    let request = RequestToken {
+        credentials: &credentials,
+    };
+    let client = api.client_for(&request)?;
+    let sent_at = SystemTime::now();
+    let grant = client.execute(&request).map_err(|e| Failure::token(&e))?;
+    output::json(&TokenOutput {
+        token_type: &grant.token_type,
+        expires_at: time::rfc3339(grant.expires_at(sent_at)),
+        access_token: args.reveal.then(|| grant.access_token.expose_secret()),
+    })
+}
+
+/// `kyc session create`.
+pub(crate) fn create_session(global: &GlobalArgs, args: &CreateArgs) -> Result<(), Failure> {
+    let api = Api::new(global)?;
+    let method = match args.integration_method {
+        MethodName::Api => IntegrationMethod::Api,
+        MethodName::Web => IntegrationMethod::Web,
+    };
+    let mut create = CreateSession::new(args.user_id.as_str(), Country::parse(&args.country))
+        .flow_type(FlowType::parse(&args.flow_type))
+        .integration_method(method);
+    if let Some(source) = &args.personal_data {
+        create = create.personal_data(personal_data(source)?);
+    }
+    if let (Some(version), Some(date)) = (&args.terms_version, &args.terms_accepted_at) {
+        create = create.terms_data(TermsData::accepted(version.as_str(), date.as_str()));
+    }
+    let client = api.client_for(&create)?;
+    let created = client
+        .create_session(&create)
+        .map_err(|e| Failure::client(&e))?;
+    output::json(&created)
+}
+
+/// Reads `--personal-data`: a JSON object. Errors name a position or a member, never a value
+/// (values are personal data).
+fn personal_data(source: &str) -> Result<PersonalData, Failure> {
+    let bytes = input::read("--personal-data", source)?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Failure::invalid_input(format!(
+            "--personal-data is not valid JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if !value.is_object() {
+        return Err(Failure::invalid_input(
+            "--personal-data must be a JSON object",
+        ));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        Failure::invalid_input(format!(
+            "--personal-data: member `{}` has the wrong type",
+            e.path()
+        ))
+    })
+}
+
+/// `kyc session get`.
+pub(crate) fn get_session(global: &GlobalArgs, args: &SessionIdArg) -> Result<(), Failure> {
+    let api = Api::new(global)?;
+    let client = api.client_for(&GetSession::new(args.id.as_str()))?;
+    let session = client
+        .get_session(args.id.as_str())
+        .map_err(|e| Failure::client(&e))?;
+    output::json(&session)
+}
+
+/// `kyc session cancel`.
+pub(crate) fn cancel_session(global: &GlobalArgs, args: &SessionIdArg) -> Result<(), Failure> {
+    let api = Api::new(global)?;
+    let client = api.client_for(&kyc_core::CancelSession::new(args.id.as_str()))?;
+    let session = client
+        .cancel_session(args.id.as_str())
+        .map_err(|e| Failure::client(&e))?;
+    output::json(&session)
+}
+
+/// `kyc session report`.
+pub(crate) fn report(global: &GlobalArgs, args: &SessionIdArg) -> Result<(), Failure> {
+    let api = Api::new(global)?;
+    let client = api.client_for(&GetReport::new(args.id.as_str()))?;
+    let report = client
+        .report(args.id.as_str())
+        .map_err(|e| Failure::client(&e))?;
+    output::json(&report)
+}
+
+/// `kyc session search`.
+pub(crate) fn search(global: &GlobalArgs, args: &SearchArgs) -> Result<(), Failure> {
+    let api = Api::new(global)?;
+    let search = search_request(args)?;
+    let client = api.client_for(&search)?;
+    if args.all {
+        let sessions = client
+            .search_all(search)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Failure::client(&e))?;
+        return output::json(&sessions);
+    }
+    let page = client
+        .search_sessions(&search)
+        .map_err(|e| Failure::client(&e))?;
+    output::json(&Page {
+        data: &page.sessions,
+        meta: Meta {
+            pagination: page.pagination.as_ref(),
+        },
+    })
+}
+
+/// One page of `kyc session search`, as the API sends it: `{"data": [...], "meta": {...}}`.
+#[derive(Serialize)]
+struct Page<'a> {
+    data: &'a [Session],
+    meta: Meta<'a>,
+}
+
+/// A page's `meta`: `{"pagination": {...}}`, or `{}` when the server sent no pagination.
+#[derive(Serialize)]
+struct Meta<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pagination: Option<&'a Pagination>,
+}
+
+fn search_request(args: &SearchArgs) -> Result<SearchSessions, Failure> {
+    let mut search = SearchSessions::new();
+    for status in &args.statuses {
+        search = search.status(SessionStatus::parse(status));
+    }
+    if let Some(user_id) = &args.user_id {
+        search = search.user_id(user_id.as_str());
+    }
+    if let Some(date) = &args.created_from {
+        search = search.created_from(date_arg("--created-from", date)?);
+    }
+    if let Some(date) = &args.created_to {
+        search = search.created_to(date_arg("--created-to", date)?);
+    }
+    for filter in &args.filters {
+        let (field, value) = filter.split_once('=').ok_or_else(|| {
+            Failure::invalid_input(format!("--filter `{filter}`: expected FIELD=VALUE"))
+        })?;
+        search = search.filter(field, value);
+    }
+    for sort in &args.sorts {
+        search = search.sort(Sort::parse(sort));
+    }
+    if let Some(size) = args.page_size {
+        search = search.page_size(size);
+    }
+    if let Some(page) = args.page {
+        search = search.page_number(page);
+    }
+    Ok(search)
+}
+
+fn date_arg(option: &str, text: &str) -> Result<Date, Failure> {
+    Date::parse(text).map_err(|e| Failure::invalid_input(format!("{option} `{text}`: {e}")))
+}
+
+/// `kyc upload`.
+pub(crate) fn upload(global: &GlobalArgs, args: &UploadArgs) -> Result<(), Failure> {
+    let api = Api::new(global)?;
+    let path = args.file.as_path();
+    let (leading, len) = measure(path)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let document = DocumentType::parse(&args.document_type);
+    let mut upload = UploadFile::from_stream(
+        args.session.as_str(),
+        args.entity.as_str(),
+        document.clone(),
+        name.as_str(),
+        &leading,
+        len,
+    );
+    if let Some(country) = &args.country {
+        upload = upload.country(Country::parse(country));
+    }
+    let client = api.client_for(&upload)?;
+    let show_progress = std::io::stderr().is_terminal();
+    let info = if args.country.is_none() && !show_progress {
+        // From the path: kyc-ureq re-opens the file for every retry.
+        client.upload_path(args.session.as_str(), args.entity.as_str(), document, path)
+    } else {
+        // With a country to check, or a progress line to draw, the upload is prepared here and
+        // streamed from one reader (not retried once bytes of it were sent).
+        let file = File::open(path).map_err(|e| open_failure(path, &e))?;
+        if show_progress {
+            let reader = Progress::new(file, len, name, Box::new(std::io::stderr()));
+            client.upload_stream(&upload, reader)
+        } else {
+            client.upload_stream(&upload, file)
+        }
+    }
+    .map_err(|e| Failure::client(&e))?;
+    output::json(&info)
+}
+
+/// The file's first bytes (for format detection) and its length.
+fn measure(path: &Path) -> Result<(Vec<u8>, u64), Failure> {
+    let file = File::open(path).map_err(|e| open_failure(path, &e))?;
+    let len = file.metadata().map_err(|e| open_failure(path, &e))?.len();
+    let mut leading = Vec::with_capacity(FileKind::SNIFF_LEN);
+    file.take(FileKind::SNIFF_LEN as u64)
+        .read_to_end(&mut leading)
+        .map_err(|e| open_failure(path, &e))?;
+    Ok((leading, len))
+}
+
+fn open_failure(path: &Path, error: &std::io::Error) -> Failure {
+    Failure::invalid_input(format!("cannot read {}: {error}", path.display()))
+}
+
+/// `kyc clean`.
+pub(crate) fn clean(global: &GlobalArgs, args: &CleanArgs) -> Result<(), Failure> {
+    let api = Api::new(global)?;
+    let clean = CleanValidations::new(
+        args.user_id.clone(),
+        args.document_number.clone().map(Pii::new),
+    )?;
+    let client = api.client_for(&clean)?;
+    let result = client
+        .clean_validations(&clean)
+        .map_err(|e| Failure::client(&e))?;
+    output::json(&result)
+}

@@ -1,0 +1,456 @@
+//! The command line: commands, options, environment variables and help texts (clap derive).
+//!
+//! Values that may be secrets (`--client-secret`, `--secret`) are plain strings here and are
+//! checked after parsing, so that no clap error message can echo them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use kyc_core::Environment;
+
+const ROOT_AFTER_HELP: &str = "\
+Output: on success one JSON document on stdout (the API's `data`, unwrapped). On failure nothing
+on stdout, and stderr's first line is `error[KIND]: MESSAGE`, KIND being one of api (MESSAGE
+starts with the HTTP status code), transport, decode, invalid_input, auth, or a webhook rejection
+reason.
+
+Exit codes: 0 success; 1 API error or transport failure (after retries); 2 invalid usage or input
+rejected before any request; 3 webhook rejected.
+
+Examples:
+  export POMELO_CLIENT_ID=... POMELO_CLIENT_SECRET=...
+  kyc session search --status VALIDATED --created-from 2024-05-01 --all
+  kyc --env production session get iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR
+  kyc demo";
+
+/// `kyc`: Pomelo Identity (KYC) from the command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "kyc",
+    version,
+    about = "Pomelo Identity (KYC) from the command line: sessions, uploads, webhooks, simulator",
+    long_about = "Pomelo Identity (KYC) from the command line.\n\n\
+        Look at a session, upload a document, clear a test user, check why a webhook was \
+        rejected, run the local simulator, or watch the whole flow, from a shell or a script. \
+        Every global option can also come from the environment variable shown with it.",
+    after_help = ROOT_AFTER_HELP,
+    subcommand_required = true,
+    arg_required_else_help = true
+)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: GlobalArgs,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Where and as whom to call the API.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
+pub(crate) struct GlobalArgs {
+    /// Pomelo environment: production, sandbox or stage (blank means sandbox)
+    #[arg(
+        long = "env",
+        env = "POMELO_ENV",
+        value_name = "ENV",
+        value_parser = parse_environment,
+        default_value = "sandbox",
+        global = true
+    )]
+    pub(crate) environment: Environment,
+    /// API base URL, overriding the environment's (e.g. the simulator's http://127.0.0.1:PORT)
+    #[arg(long, env = "POMELO_BASE_URL", value_name = "URL", global = true)]
+    pub(crate) base_url: Option<String>,
+    /// OAuth audience, overriding the environment's
+    #[arg(long, env = "POMELO_AUDIENCE", value_name = "AUD", global = true)]
+    pub(crate) audience: Option<String>,
+    /// OAuth client id
+    #[arg(long, env = "POMELO_CLIENT_ID", value_name = "ID", global = true)]
+    pub(crate) client_id: Option<String>,
+    /// OAuth client secret (prefer the environment variable: command lines are visible to others)
+    #[arg(
+        long,
+        env = "POMELO_CLIENT_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub(crate) client_secret: Option<String>,
+    /// Time one command may take, token, retries and back-off included (default 180)
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, global = true)]
+    pub(crate) timeout: Option<Duration>,
+}
+
+/// `production`, `sandbox` or `stage` (any case; also `prod`, `staging`) as kyc-core reads them;
+/// blank is the default, sandbox, as for `kyc_ureq::Client::from_env`.
+fn parse_environment(text: &str) -> Result<Environment, String> {
+    if text.trim().is_empty() {
+        return Ok(Environment::Sandbox);
+    }
+    Environment::from_name(text).ok_or_else(|| "expected production, sandbox or stage".to_owned())
+}
+
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "expected a number of seconds".to_owned())?;
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Err("the timeout must be more than 0 seconds".to_owned());
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| "the timeout is too large".to_owned())
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Get an access token: prints its type and expiry (the token itself only with --reveal)
+    #[command(after_help = "\
+Prints {\"token_type\": \"Bearer\", \"expires_at\": \"2024-05-13T19:47:13Z\"} (RFC 3339, UTC).
+A failed token request is reported as error[auth] (error[transport] when no answer came).
+
+Examples:
+  kyc token
+  kyc token --reveal | jq -r .access_token")]
+    Token(TokenArgs),
+    /// Create, read, cancel, report on and search validation sessions
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  kyc session create --country ARG --user-id usr-2HPUYx0n9USSNwSkP5G0gY1I2TO
+  kyc session get iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR
+  kyc session search --status VALIDATED --all"
+    )]
+    Session(SessionCommand),
+    /// Upload a document (JPEG, PNG or PDF) to a session, streamed from a file
+    #[command(after_help = "\
+Prints the uploaded file's description. The file is checked before anything is sent: empty,
+too large, not JPEG/PNG/PDF, or (with --country) a document type that country does not accept
+is error[invalid_input], exit 2. A progress bar is drawn on stderr when it is a terminal.
+
+Example:
+  kyc upload --session iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR --entity usr-2HPUYx0n9USSNwSkP5G0gY1I2TO \\
+      --type identity-card-front --country ARG front.png")]
+    Upload(UploadArgs),
+    /// Delete a user's validations in a test environment (refused for production)
+    #[command(after_help = "\
+Prints {\"deleted_sessions\": N} when the server says how many. Refused with error[invalid_input],
+exit 2, before any request when the environment or base URL is Pomelo's production.
+
+Examples:
+  kyc clean --user-id usr-2HPUYx0n9USSNwSkP5G0gY1I2TO
+  kyc clean --document-number 30123456")]
+    Clean(CleanArgs),
+    /// Verify a received webhook, or sign one as Pomelo would
+    #[command(
+        subcommand,
+        after_help = "\
+Examples:
+  kyc webhook verify --secret \"$API_KEY:$API_SECRET\" --header ... --body event.json
+  kyc webhook sign --api-key \"$API_KEY\" --secret \"$API_SECRET\" --endpoint /webhooks/identity"
+    )]
+    Webhook(WebhookCommand),
+    /// Run the local Pomelo Identity simulator until Ctrl-C or SIGTERM
+    #[command(after_help = "\
+On start, prints one JSON line on stdout with base_url, audience, client_id, client_secret (the
+simulator's own test credentials), webhook_url and webhook_api_key (and webhook_secret when it
+is the default, Pomelo's published example), then serves on 127.0.0.1 until stopped.
+
+Example:
+  kyc mock --port 8080 --webhook-url http://127.0.0.1:9000/hooks/identity
+  # elsewhere: kyc --base-url http://127.0.0.1:8080 --audience https://auth.pomelo.la \\
+  #     --client-id kyc-mock-client --client-secret kyc-mock-secret session search")]
+    Mock(MockArgs),
+    /// Run the complete KYC flow against an embedded simulator, step by step
+    #[command(after_help = "\
+Starts the simulator and a webhook receiver on 127.0.0.1, then gets a token, creates a session,
+uploads three documents, verifies the signed \"validated\" webhook, and reads the session and its
+report, printing one readable line per step. Needs no credentials and no network.
+
+Example:
+  kyc demo")]
+    Demo,
+}
+
+/// `kyc token`.
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    /// Also print the access token itself (anyone holding it can call the API until it expires)
+    #[arg(long)]
+    pub(crate) reveal: bool,
+}
+
+/// `kyc session ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum SessionCommand {
+    /// Start a KYC session for a Pomelo user
+    #[command(after_help = "\
+Prints {\"id\", \"created_at\", \"expiration_at\", \"url\"}. --personal-data reads a JSON object
+(first_name, last_name, birthdate, document_type, document_number, ... and any other member)
+from a file, or from stdin with -.
+
+Examples:
+  kyc session create --country ARG --user-id usr-2HPUYx0n9USSNwSkP5G0gY1I2TO
+  echo '{\"first_name\": \"Ana\"}' | kyc session create --country BRA --user-id usr-1 \\
+      --personal-data - --terms-version v3 --terms-accepted-at 2024-05-13T19:47:13.340Z")]
+    Create(CreateArgs),
+    /// Read a session: status, steps and files
+    #[command(after_help = "\
+Example:
+  kyc session get iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR | jq -r .status")]
+    Get(SessionIdArg),
+    /// Cancel a session that is not final yet
+    #[command(after_help = "\
+Prints the cancelled session (null if the server sends none back). A session already final is
+error[api] 409.
+
+Example:
+  kyc session cancel iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR")]
+    Cancel(SessionIdArg),
+    /// Read a session's report (the data collected during the session)
+    #[command(after_help = "\
+Example:
+  kyc session report iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR")]
+    Report(SessionIdArg),
+    /// Search sessions: one page, or every page with --all
+    #[command(after_help = "\
+Prints one page as {\"data\": [...], \"meta\": {\"pagination\": {...}}}, or with --all a JSON
+array of every matching session (fetched page after page). Pages are numbered from 0.
+
+Examples:
+  kyc session search --status VALIDATED --status NOT_VALIDATED --created-from 2024-05-01
+  kyc session search --user-id usr-1 --sort -created_at --page-size 50 --page 2
+  kyc session search --filter country=ARG --all | jq length")]
+    Search(SearchArgs),
+}
+
+/// A session id argument.
+#[derive(Debug, Args)]
+pub(crate) struct SessionIdArg {
+    /// The session id (iss-...)
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+}
+
+/// The integration methods the API knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum MethodName {
+    /// The integrator uploads the documents through the API
+    #[value(name = "API")]
+    Api,
+    /// The person goes through Pomelo's web flow (the session's url)
+    #[value(name = "WEB")]
+    Web,
+}
+
+/// `kyc session create`.
+#[derive(Debug, Args)]
+pub(crate) struct CreateArgs {
+    /// The person's country, ISO 3166-1 alpha-3 (ARG, BRA, CHL, COL, MEX, PER, ...)
+    #[arg(long, value_name = "C")]
+    pub(crate) country: String,
+    /// The Pomelo user id (usr-...)
+    #[arg(long, value_name = "U")]
+    pub(crate) user_id: String,
+    /// The flow
+    #[arg(long, value_name = "FLOW", default_value = "kyc-accounts")]
+    pub(crate) flow_type: String,
+    /// API (documents uploaded through the API) or WEB (Pomelo's web flow)
+    #[arg(long, value_enum, ignore_case = true, default_value = "API")]
+    pub(crate) integration_method: MethodName,
+    /// A JSON object with the person's data, from FILE or from stdin with -
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) personal_data: Option<String>,
+    /// Version of the terms and conditions the person accepted
+    #[arg(long, value_name = "V", requires = "terms_accepted_at")]
+    pub(crate) terms_version: Option<String>,
+    /// When they were accepted, RFC 3339 (e.g. 2024-05-13T19:47:13.340Z)
+    #[arg(long, value_name = "RFC3339", requires = "terms_version")]
+    pub(crate) terms_accepted_at: Option<String>,
+}
+
+/// `kyc session search`.
+#[derive(Debug, Args)]
+pub(crate) struct SearchArgs {
+    /// Keep sessions with this status (repeat for several: PENDING, IN_PROGRESS, PROCESSING,
+    /// MANUAL_REVIEW, VALIDATED, NOT_VALIDATED, REJECTED, EXPIRED, CANCELLED)
+    #[arg(long = "status", value_name = "S")]
+    pub(crate) statuses: Vec<String>,
+    /// Keep the sessions of one user
+    #[arg(long, value_name = "U")]
+    pub(crate) user_id: Option<String>,
+    /// Keep sessions created on or after this day
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub(crate) created_from: Option<String>,
+    /// Keep sessions created on or before this day
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub(crate) created_to: Option<String>,
+    /// Any other filter, FIELD=VALUE (repeatable; e.g. country=ARG or flow_type=kyc-accounts)
+    #[arg(long = "filter", value_name = "FIELD=VALUE")]
+    pub(crate) filters: Vec<String>,
+    /// Sort by FIELD, or by -FIELD descending (repeatable; the first sorts first)
+    #[arg(long = "sort", value_name = "FIELD|-FIELD", allow_hyphen_values = true)]
+    pub(crate) sorts: Vec<String>,
+    /// Sessions per page
+    #[arg(long, value_name = "N")]
+    pub(crate) page_size: Option<u32>,
+    /// Which page, from 0
+    #[arg(long, value_name = "N", conflicts_with = "all")]
+    pub(crate) page: Option<u32>,
+    /// Fetch every page and print one JSON array of all the sessions
+    #[arg(long)]
+    pub(crate) all: bool,
+}
+
+/// `kyc upload`.
+#[derive(Debug, Args)]
+pub(crate) struct UploadArgs {
+    /// The session id (iss-...)
+    #[arg(long, value_name = "ID")]
+    pub(crate) session: String,
+    /// The entity the document belongs to: the user id (usr-...)
+    #[arg(long, value_name = "USER_ID")]
+    pub(crate) entity: String,
+    /// The document type (selfie, identity-card-front, identity-card-back, passport,
+    /// driver-license-front, driver-license-back, ...)
+    #[arg(long = "type", value_name = "DOC_TYPE")]
+    pub(crate) document_type: String,
+    /// The session's country: the document type is checked against its list before sending
+    #[arg(long, value_name = "C")]
+    pub(crate) country: Option<String>,
+    /// The file to upload
+    #[arg(value_name = "FILE")]
+    pub(crate) file: PathBuf,
+}
+
+/// `kyc clean`.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct CleanArgs {
+    /// Delete the validations of this user
+    #[arg(long, value_name = "ID")]
+    pub(crate) user_id: Option<String>,
+    /// Delete the validations made with this identity document number
+    #[arg(long, value_name = "N")]
+    pub(crate) document_number: Option<String>,
+}
+
+/// `kyc webhook ...`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum WebhookCommand {
+    /// Check a received webhook's signature, freshness and endpoint, then read its body
+    #[command(after_help = "\
+Prints {\"type\": \"validation_session\" | \"required_file\" | \"other\", \"event\": <the body>}.
+A rejected webhook exits 3 with error[KIND], KIND being missing_header, unknown_api_key,
+unsupported_algorithm, malformed_signature, malformed_timestamp, stale, future,
+endpoint_mismatch, signature_mismatch or invalid_json.
+
+--secret is API_KEY:BASE64_SECRET, split at the last `:` (base64 never contains `:`, and keys
+and secrets may end in `=`). Repeat it for several keys, or for old and new secrets of one key.
+Without --body the body is empty.
+
+Example:
+  kyc webhook verify --secret \"$API_KEY:$API_SECRET\" --endpoint /webhooks/identity \\
+      --header \"X-Api-Key: $API_KEY\" --header \"X-Signature: hmac-sha256 ...\" \\
+      --header 'X-Timestamp: 1715629633' --header 'X-Endpoint: /webhooks/identity' \\
+      --body event.json")]
+    Verify(VerifyArgs),
+    /// Sign a body as Pomelo does: prints the four webhook headers
+    #[command(after_help = "\
+Prints {\"X-Api-Key\": ..., \"X-Signature\": ..., \"X-Timestamp\": ..., \"X-Endpoint\": ...}.
+Without --timestamp the current time is used; without --body the body is empty.
+
+Example:
+  kyc webhook sign --api-key \"$API_KEY\" --secret \"$API_SECRET\" \\
+      --endpoint /webhooks/identity --body event.json")]
+    Sign(SignArgs),
+}
+
+/// `kyc webhook verify`.
+#[derive(Debug, Args)]
+pub(crate) struct VerifyArgs {
+    /// An accepted key and its secret, API_KEY:BASE64_SECRET (repeatable)
+    #[arg(long = "secret", value_name = "API_KEY:BASE64_SECRET", required = true)]
+    pub(crate) secrets: Vec<String>,
+    /// The path this receiver serves: X-Endpoint must equal it
+    #[arg(long, value_name = "PATH")]
+    pub(crate) endpoint: Option<String>,
+    /// Freshness window either side of --now (default 300)
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) tolerance: Option<u64>,
+    /// The time to judge freshness against, Unix seconds (default: now)
+    #[arg(long, value_name = "UNIX")]
+    pub(crate) now: Option<u64>,
+    /// A received header, 'Name: value' (repeatable)
+    #[arg(long = "header", value_name = "'Name: value'")]
+    pub(crate) headers: Vec<String>,
+    /// The raw body as received, from FILE or from stdin with -
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) body: Option<String>,
+}
+
+/// `kyc webhook sign`.
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    /// The X-Api-Key to send
+    #[arg(long, value_name = "K")]
+    pub(crate) api_key: String,
+    /// The signing secret, base64 as Pomelo issues it
+    #[arg(long, value_name = "BASE64")]
+    pub(crate) secret: String,
+    /// The path (with query, if any) the webhook is sent to
+    #[arg(long, value_name = "PATH")]
+    pub(crate) endpoint: String,
+    /// The signing time, Unix seconds (default: now)
+    #[arg(long, value_name = "UNIX")]
+    pub(crate) timestamp: Option<u64>,
+    /// The raw body, from FILE or from stdin with -
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) body: Option<String>,
+}
+
+/// `kyc mock`.
+#[derive(Debug, Args)]
+pub(crate) struct MockArgs {
+    /// Port to listen on, on 127.0.0.1 (default 0: any free port)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub(crate) port: u16,
+    /// Where session notifications are POSTed (http:// on loopback)
+    #[arg(long, value_name = "URL")]
+    pub(crate) webhook_url: Option<String>,
+    /// Webhook X-Api-Key (default: Pomelo's published example)
+    #[arg(long, value_name = "K", requires = "secret")]
+    pub(crate) api_key: Option<String>,
+    /// Webhook signing secret, base64 (default: Pomelo's published example)
+    #[arg(long, value_name = "BASE64", requires = "api_key")]
+    pub(crate) secret: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory as _;
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn environments_are_named_as_kyc_core_reads_them() {
+        assert_eq!(parse_environment("Production"), Ok(Environment::Production));
+        assert_eq!(parse_environment("staging"), Ok(Environment::Stage));
+        assert_eq!(parse_environment(" "), Ok(Environment::Sandbox));
+        assert!(parse_environment("moon").is_err());
+    }
+
+    #[test]
+    fn timeouts_are_positive_seconds() {
+        assert_eq!(parse_timeout("2.5"), Ok(Duration::from_millis(2500)));
+        for bad in ["0", "-1", "abc", "NaN", "1e400"] {
+            assert!(parse_timeout(bad).is_err(), "{bad}");
+        }
+    }
+}

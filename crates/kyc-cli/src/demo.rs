@@ -1,0 +1,28 @@
+//! `kyc demo`: the kyc-ureq `kyc_flow` example's flow, run from the same source file.
+
+use crate::failure::Failure;
+
+// The one implementation of the flow lives with the kyc-ureq example (`cargo run -p kyc-ureq
+// --example kyc_flow`, the README's first command) and is compiled into this binary too. A path
+// into another crate is acceptable here because the workspace's crates are not published: both
+// always build from this repository.
+#[path = "../../kyc-ureq/examples/kyc_flow/flow.rs"]
+mod flow;
+
+/// Runs the flow, writing its readable lines on stdout.
+pub(crate) fn run() -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    flow::run(&mut stdout).map_err(|e| failure(e.as_ref()))
+}
+
+/// A client error keeps its kind; anything else (the simulator or the receiver could not start,
+/// no webhook came) is a local I/O failure, `transport`.
+fn failure(error: &(dyn std::error::Error + 'static)) -> Failure {
+    if let Some(client) = error.downcast_ref::<kyc_ureq::Error>() {
+        return Failure::client(client);
+    }
+    if let Some(input) = error.downcast_ref::<kyc_core::InvalidInput>() {
+        return Failure::from(input);
+    }
+    Failure::io("the demo failed", &std::io::Error::other(error.to_string()))
+}

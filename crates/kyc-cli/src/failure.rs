@@ -1,0 +1,204 @@
+//! Failures: a KIND, an exit code and a message, written as `error[KIND]: MESSAGE` on stderr.
+//!
+//! | KIND | exit | from |
+//! |---|---|---|
+//! | `invalid_input` | 2 | a usage error, kyc-core's `InvalidInput`, an unreadable local file |
+//! | `api` | 1 | a non-2xx answer (MESSAGE starts with the status code) |
+//! | `decode` | 1 | a 2xx answer whose body is not what the API promises |
+//! | `transport` | 1 | no usable answer (after retries), or a local I/O failure |
+//! | `auth` | 1 | the token request was answered with an error or an unreadable body |
+//! | webhook reasons | 3 | `WebhookError::kind()` |
+//!
+//! Messages come from the libraries' `Display`, which never shows a secret, a token or a body.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use kyc_core::InvalidInput;
+use kyc_core::webhook::WebhookError;
+
+/// Why a command failed.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    kind: &'static str,
+    exit: u8,
+    message: String,
+    /// Further lines after the first, e.g. the API's own error message.
+    details: Vec<String>,
+}
+
+/// Exit code of an API error or a transport failure.
+const EXIT_FAILED: u8 = 1;
+/// Exit code of invalid usage or input rejected before any request.
+const EXIT_INVALID: u8 = 2;
+/// Exit code of a rejected webhook.
+const EXIT_WEBHOOK: u8 = 3;
+
+impl Failure {
+    fn new(kind: &'static str, exit: u8, message: impl Into<String>) -> Self {
+        Self {
+            kind,
+            exit,
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// Invalid usage or input, refused before any request (exit 2).
+    pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new("invalid_input", EXIT_INVALID, message)
+    }
+
+    /// A local I/O failure once the command was under way (exit 1).
+    pub(crate) fn io(what: &str, error: &std::io::Error) -> Self {
+        Self::new("transport", EXIT_FAILED, format!("{what}: {error}"))
+    }
+
+    /// A rejected webhook (exit 3), KIND being the rejection reason.
+    pub(crate) fn webhook(error: &WebhookError) -> Self {
+        Self::new(error.kind(), EXIT_WEBHOOK, error.to_string())
+    }
+
+    /// An error of a kyc-ureq call.
+    pub(crate) fn client(error: &kyc_ureq::Error) -> Self {
+        use kyc_ureq::Error as E;
+        match error {
+            E::Core(core) => Self::core(core),
+            E::Token(cause) => match &**cause {
+                // No answer, or a refusal before sending: the same kinds as any other call.
+                cause @ (E::Transport(_) | E::Core(kyc_core::Error::InvalidInput(_))) => {
+                    Self::client(cause)
+                }
+                _ => {
+                    let mut failure = Self::new("auth", EXIT_FAILED, error.to_string());
+                    if let Some(api) = cause.api_error() {
+                        failure.details = api_details(api);
+                    }
+                    failure
+                }
+            },
+            E::Source(_) => Self::invalid_input(error.to_string()),
+            // `Transport`, `Randomness` (no idempotency key could be drawn, so nothing was sent)
+            // and any later variant: the request could not be carried out.
+            _ => Self::new("transport", EXIT_FAILED, error.to_string()),
+        }
+    }
+
+    /// An error of the token request itself (`kyc token`): answered errors are `auth`.
+    pub(crate) fn token(error: &kyc_ureq::Error) -> Self {
+        match error {
+            kyc_ureq::Error::Core(kyc_core::Error::Api(_) | kyc_core::Error::Decode(_)) => {
+                let mut failure = Self::new(
+                    "auth",
+                    EXIT_FAILED,
+                    format!("could not obtain an access token: {error}"),
+                );
+                if let Some(api) = error.api_error() {
+                    failure.details = api_details(api);
+                }
+                failure
+            }
+            other => Self::client(other),
+        }
+    }
+
+    /// A kyc-core verdict.
+    pub(crate) fn core(error: &kyc_core::Error) -> Self {
+        match error {
+            kyc_core::Error::InvalidInput(e) => Self::from(e),
+            kyc_core::Error::Api(api) => {
+                // `ApiError`'s Display starts with the status: "404 Not Found from the API ...".
+                let mut failure = Self::new("api", EXIT_FAILED, api.to_string());
+                failure.details = api_details(api);
+                failure
+            }
+            // Decode errors and any later variant: the answer could not be read.
+            other => Self::new("decode", EXIT_FAILED, other.to_string()),
+        }
+    }
+
+    /// The exit code.
+    pub(crate) fn exit_code(&self) -> u8 {
+        self.exit
+    }
+
+    /// Writes `error[KIND]: MESSAGE` (and any detail lines) on stderr; returns the exit code.
+    pub(crate) fn report(&self) -> ExitCode {
+        let mut stderr = std::io::stderr().lock();
+        let _ = writeln!(stderr, "error[{}]: {}", self.kind, self.message);
+        for line in &self.details {
+            let _ = writeln!(stderr, "  {line}");
+        }
+        ExitCode::from(self.exit_code())
+    }
+}
+
+impl From<&InvalidInput> for Failure {
+    fn from(e: &InvalidInput) -> Self {
+        Self::invalid_input(e.to_string())
+    }
+}
+
+impl From<InvalidInput> for Failure {
+    fn from(e: InvalidInput) -> Self {
+        Self::from(&e)
+    }
+}
+
+/// The API's own explanation, when its error body has Pomelo's shape: the message and each
+/// detail. They describe the request the user made; they carry no credential.
+fn api_details(api: &kyc_core::ApiError) -> Vec<String> {
+    let Some(body) = &api.body else {
+        return Vec::new();
+    };
+    let mut lines: Vec<String> = body
+        .message
+        .iter()
+        .map(|m| format!("message: {}", one_line(m)))
+        .collect();
+    for detail in &body.details {
+        let text = match (&detail.code, &detail.detail) {
+            (Some(code), Some(text)) => format!("{code}: {}", one_line(text)),
+            (Some(code), None) => code.clone(),
+            (None, Some(text)) => one_line(text),
+            (None, None) => continue,
+        };
+        lines.push(format!("detail: {text}"));
+    }
+    lines
+}
+
+/// Control characters (a newline in a server message) would forge further lines.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// A clap error: help and version go to stdout with exit 0; every other error is a usage error,
+/// `error[invalid_input]: ...` on stderr with exit 2.
+pub(crate) fn usage(error: &clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = error.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let mut stderr = std::io::stderr().lock();
+            let _ = writeln!(stderr, "error[invalid_input]: a command is required\n");
+            let _ = write!(stderr, "{}", error.render());
+            ExitCode::from(EXIT_INVALID)
+        }
+        _ => {
+            let rendered = error.render().to_string();
+            let text = rendered.strip_prefix("error: ").unwrap_or(&rendered);
+            let mut stderr = std::io::stderr().lock();
+            let _ = write!(stderr, "error[invalid_input]: {text}");
+            if !text.ends_with('\n') {
+                let _ = writeln!(stderr);
+            }
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! `kyc`: the command-line tool for Pomelo's Identity (KYC) API.
+//!
+//! Operators and scripts look at sessions, upload documents, clear test users, check webhooks,
+//! run the local simulator and watch the whole flow, from a shell:
+//!
+//! ```text
+//! kyc session get iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR
+//! kyc webhook verify --secret "$KEY:$SECRET" --header "X-Api-Key: $KEY" ... --body event.json
+//! kyc demo
+//! ```
+//!
+//! # Contract
+//!
+//! - On success, one JSON document on stdout (the API's `data`, unwrapped); `kyc demo` prints
+//!   readable lines instead, and `kyc mock` one JSON line, then serves.
+//! - On failure, nothing on stdout; stderr's first line is `error[KIND]: MESSAGE`.
+//! - Exit codes: 0 success; 1 API error or transport failure (after retries); 2 invalid usage or
+//!   input rejected before any request; 3 webhook rejected.
+//!
+//! This crate holds no protocol logic: arguments become `kyc-core` request types and `kyc-ureq`
+//! calls, and results and errors become JSON and exit codes. Secrets (the client secret, access
+//! tokens unless `kyc token --reveal`, webhook secrets) never appear in its output or errors.
+
+#![forbid(unsafe_code)]
+
+mod api;
+mod cli;
+mod demo;
+mod failure;
+mod input;
+mod mock;
+mod output;
+mod progress;
+mod time;
+mod webhook;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command, SessionCommand, WebhookCommand};
+use crate::failure::Failure;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return failure::usage(&e),
+    };
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let global = cli.global;
+    match cli.command {
+        Command::Token(args) => api::token(&global, &args),
+        Command::Session(command) => match command {
+            SessionCommand::Create(args) => api::create_session(&global, &args),
+            SessionCommand::Get(args) => api::get_session(&global, &args),
+            SessionCommand::Cancel(args) => api::cancel_session(&global, &args),
+            SessionCommand::Report(args) => api::report(&global, &args),
+            SessionCommand::Search(args) => api::search(&global, &args),
+        },
+        Command::Upload(args) => api::upload(&global, &args),
+        Command::Clean(args) => api::clean(&global, &args),
+        Command::Webhook(command) => match command {
+            WebhookCommand::Verify(args) => webhook::verify(&args),
+            WebhookCommand::Sign(args) => webhook::sign(&args),
+        },
+        Command::Mock(args) => mock::run(&args),
+        Command::Demo => demo::run(),
+    }
+}
