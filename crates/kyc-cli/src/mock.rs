@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::net::{Ipv4Addr, SocketAddr};
 
 use kyc_core::webhook::WebhookSecret;
-use kyc_mock::{MockConfig, MockServer, StartError};
+use kyc_mock::{MockConfig, MockServer, StartError, StopSignals};
 use serde::Serialize;
 
 use crate::cli::MockArgs;
@@ -78,61 +78,4 @@ pub(crate) fn run(args: &MockArgs) -> Result<(), Failure> {
     waited.map_err(|e| Failure::io("cannot wait for a stop signal", &e))?;
     eprintln!("kyc mock: stopped");
     Ok(())
-}
-
-/// Ctrl-C and (on Unix) SIGTERM, as `kyc-mock`'s own binary waits for them.
-struct StopSignals {
-    runtime: tokio::runtime::Runtime,
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl StopSignals {
-    fn install() -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let context = runtime.enter();
-            let interrupt = signal(SignalKind::interrupt())?;
-            let terminate = signal(SignalKind::terminate())?;
-            drop(context);
-            Ok(Self {
-                runtime,
-                interrupt,
-                terminate,
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            Ok(Self { runtime })
-        }
-    }
-
-    /// Blocks until a stop signal arrives.
-    fn wait(self) -> std::io::Result<()> {
-        #[cfg(unix)]
-        {
-            let Self {
-                runtime,
-                mut interrupt,
-                mut terminate,
-            } = self;
-            runtime.block_on(async {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = terminate.recv() => {}
-                }
-            });
-            Ok(())
-        }
-        #[cfg(not(unix))]
-        {
-            self.runtime.block_on(tokio::signal::ctrl_c())
-        }
-    }
 }

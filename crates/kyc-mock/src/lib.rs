@@ -125,6 +125,7 @@ mod record;
 mod router;
 mod server;
 mod session;
+mod signals;
 mod state;
 mod webhook;
 
@@ -135,4 +136,5 @@ pub use config::{
 pub use faults::{Fault, Route};
 pub use record::RecordedRequest;
 pub use server::MockServer;
+pub use signals::StopSignals;
 pub use webhook::{DeliveryAttempt, WebhookDelivery, WebhookKind};

@@ -9,7 +9,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use kyc_mock::{MockConfig, MockServer, Outcome};
+use kyc_mock::{MockConfig, MockServer, Outcome, StopSignals};
 
 const USAGE: &str = "\
 kyc-mock: a local simulator of Pomelo's Identity (KYC) API
@@ -106,64 +106,6 @@ fn parse_args(args: &[String]) -> Result<Option<MockConfig>, String> {
         };
     }
     Ok(Some(config.bind_addr(SocketAddr::new(ip, port))))
-}
-
-/// Ctrl-C and (on Unix) SIGTERM handlers, installed before the banner is printed so that a
-/// signal sent as soon as the banner appears is not missed.
-struct StopSignals {
-    runtime: tokio::runtime::Runtime,
-    #[cfg(unix)]
-    interrupt: tokio::signal::unix::Signal,
-    #[cfg(unix)]
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl StopSignals {
-    fn install() -> std::io::Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let context = runtime.enter();
-            let interrupt = signal(SignalKind::interrupt())?;
-            let terminate = signal(SignalKind::terminate())?;
-            drop(context);
-            Ok(Self {
-                runtime,
-                interrupt,
-                terminate,
-            })
-        }
-        #[cfg(not(unix))]
-        {
-            Ok(Self { runtime })
-        }
-    }
-
-    /// Blocks until a stop signal arrives.
-    fn wait(self) -> std::io::Result<()> {
-        #[cfg(unix)]
-        {
-            let Self {
-                runtime,
-                mut interrupt,
-                mut terminate,
-            } = self;
-            runtime.block_on(async {
-                tokio::select! {
-                    _ = interrupt.recv() => {}
-                    _ = terminate.recv() => {}
-                }
-            });
-            Ok(())
-        }
-        #[cfg(not(unix))]
-        {
-            self.runtime.block_on(tokio::signal::ctrl_c())
-        }
-    }
 }
 
 fn main() -> ExitCode {
