@@ -505,3 +505,21 @@ fn unusable_settings_are_refused_at_start() {
     assert!(ok.base_url().starts_with("http://127.0.0.1:"));
     ok.shutdown();
 }
+
+#[test]
+fn a_bad_webhook_secret_is_refused_without_echoing_any_part_of_it() {
+    let secret = "c2VjcmV0LXNlY3JldA#Q";
+    let err = MockServer::start(MockConfig::new().webhook_secret(secret)).unwrap_err();
+    let shown = format!("{err} {err:?}");
+    assert!(
+        matches!(
+            err,
+            StartError::InvalidConfig {
+                setting: "webhook_secret",
+                ..
+            }
+        ),
+        "{shown}"
+    );
+    assert!(!shown.contains('#') && !shown.contains("c2Vj"), "{shown}");
+}
