@@ -192,7 +192,9 @@ impl Call {
             facts.now,
         );
         match decision {
-            RetryDecision::RetryAfter(delay) if facts.body_replayable && delay < facts.time_left => {
+            RetryDecision::RetryAfter(delay)
+                if facts.body_replayable && delay < facts.time_left =>
+            {
                 Next::RetryAfter(delay)
             }
             _ => Next::Done,
@@ -292,7 +294,10 @@ mod tests {
         let h = HeaderMap::new();
         let t = AccessToken::new("t");
         let mut token_request = Call::new(Method::POST, false, false, fast());
-        assert_eq!(token_request.next(status(401, &h), facts(Some(&t))), Next::Done);
+        assert_eq!(
+            token_request.next(status(401, &h), facts(Some(&t))),
+            Next::Done
+        );
         let mut no_token = Call::new(Method::GET, false, true, fast());
         assert_eq!(no_token.next(status(401, &h), facts(None)), Next::Done);
         let mut spent = Call::new(Method::POST, true, true, fast());
@@ -336,7 +341,10 @@ mod tests {
     #[test]
     fn unrepeatable_failures_and_keyless_posts_that_reached_the_server_stop() {
         let mut call = Call::new(Method::GET, false, false, fast());
-        assert_eq!(call.next(AttemptOutcome::Unrepeatable, facts(None)), Next::Done);
+        assert_eq!(
+            call.next(AttemptOutcome::Unrepeatable, facts(None)),
+            Next::Done
+        );
         let reached = AttemptOutcome::Transport {
             may_have_reached_server: true,
         };
@@ -346,9 +354,15 @@ mod tests {
         let mut keyless = Call::new(Method::POST, false, true, fast());
         assert_eq!(keyless.next(reached, facts(None)), Next::Done);
         let mut keyless = Call::new(Method::POST, false, true, fast());
-        assert!(matches!(keyless.next(unsent, facts(None)), Next::RetryAfter(_)));
+        assert!(matches!(
+            keyless.next(unsent, facts(None)),
+            Next::RetryAfter(_)
+        ));
         let mut keyed = Call::new(Method::POST, true, true, fast());
-        assert!(matches!(keyed.next(reached, facts(None)), Next::RetryAfter(_)));
+        assert!(matches!(
+            keyed.next(reached, facts(None)),
+            Next::RetryAfter(_)
+        ));
     }
 
     #[test]

@@ -81,8 +81,8 @@ pub mod webhook;
 pub use auth::{
     RequestToken, RevokeToken, TokenCache, TokenDecision, TokenGrant, UNKNOWN_TOKEN_LIFETIME,
 };
-pub use call::{AttemptFacts, AttemptOutcome, Call, Next, jitter_from_random};
 pub use body::{Body, FileContent, MultipartBody, MultipartReader, RequestBody};
+pub use call::{AttemptFacts, AttemptOutcome, Call, Next, jitter_from_random};
 pub use config::{
     Config, ConfigBuilder, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_TOKEN_MARGIN, Environment, Paths,
 };

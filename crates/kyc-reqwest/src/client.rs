@@ -301,13 +301,12 @@ impl Client {
                 })?;
             parts.extensions.insert(AttemptTimeout(budget));
             let sent = inner.transport.send(http::Request::from_parts(parts, body));
-            let result = match tokio::time::timeout(budget.saturating_add(TRANSPORT_GRACE), sent)
-                .await
-            {
-                Ok(result) => result,
-                Err(_) => Err(TransportError::new(TransportErrorKind::Timeout, true)
-                    .with_source("the transport outlived the attempt's timeout")),
-            };
+            let result =
+                match tokio::time::timeout(budget.saturating_add(TRANSPORT_GRACE), sent).await {
+                    Ok(result) => result,
+                    Err(_) => Err(TransportError::new(TransportErrorKind::Timeout, true)
+                        .with_source("the transport outlived the attempt's timeout")),
+                };
             if let Some(e) = cell.take() {
                 let kind = if e.kind() == std::io::ErrorKind::InvalidData {
                     SourceErrorKind::LengthChanged
@@ -364,7 +363,9 @@ impl Client {
                         let sent_at = SystemTime::now();
                         let call = Call::for_endpoint::<RequestToken<'_>>(inner.retry.clone());
                         let response = self
-                            .run(call, deadline, &mut NoStream, |_| Ok(copy_request(&request)))
+                            .run(call, deadline, &mut NoStream, |_| {
+                                Ok(copy_request(&request))
+                            })
                             .await?;
                         let grant = parse_response::<RequestToken<'_>, _>(&response)?;
                         Ok((grant, sent_at))
@@ -437,8 +438,7 @@ impl Client {
         file_name: impl Into<String>,
         bytes: Vec<u8>,
     ) -> Result<FileInfo, Error> {
-        let upload =
-            UploadFile::from_bytes(session_id, entity_id, document_type, file_name, bytes);
+        let upload = UploadFile::from_bytes(session_id, entity_id, document_type, file_name, bytes);
         self.upload_file(&upload).await
     }
 

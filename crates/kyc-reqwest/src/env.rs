@@ -154,8 +154,15 @@ mod tests {
             }
         );
         assert!(matches!(
-            read(&[(ENV_CLIENT_ID, "c"), (ENV_CLIENT_SECRET, "s"), (ENV_ENVIRONMENT, "moon")]),
-            Err(FromEnvError::Invalid { variable: ENV_ENVIRONMENT, .. })
+            read(&[
+                (ENV_CLIENT_ID, "c"),
+                (ENV_CLIENT_SECRET, "s"),
+                (ENV_ENVIRONMENT, "moon")
+            ]),
+            Err(FromEnvError::Invalid {
+                variable: ENV_ENVIRONMENT,
+                ..
+            })
         ));
     }
 }

@@ -99,7 +99,8 @@ impl ReqwestTransport {
         }
         let mut response = builder.send().await.map_err(|e| classify(e, false))?;
         let limit = self.max_response_body;
-        let too_large = || TransportError::new(TransportErrorKind::ResponseTooLarge { limit }, true);
+        let too_large =
+            || TransportError::new(TransportErrorKind::ResponseTooLarge { limit }, true);
         if response.content_length().is_some_and(|len| len > limit) {
             return Err(too_large());
         }

@@ -263,7 +263,11 @@ impl IntoSendBody for MultipartBody {
         };
         Ok(SendBody::from_stream(
             Chain {
-                parts: [Box::pin(Once(Some(head))), middle, Box::pin(Once(Some(tail)))],
+                parts: [
+                    Box::pin(Once(Some(head))),
+                    middle,
+                    Box::pin(Once(Some(tail))),
+                ],
                 at: 0,
             },
             len,

@@ -310,7 +310,10 @@ mod tests {
                     .unwrap();
             assert_eq!(leading, b"%PDF-1.7");
             drop(source.open().await.unwrap());
-            assert!(source.can_replay(), "an unread attempt gives the reader back");
+            assert!(
+                source.can_replay(),
+                "an unread attempt gives the reader back"
+            );
             let all = collect(source.open().await.unwrap()).await.unwrap();
             assert_eq!(all, b"%PDF-1.7 rest of file");
             assert!(!source.can_replay());

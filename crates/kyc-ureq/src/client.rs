@@ -307,8 +307,9 @@ impl Client {
             .token(&inner.config, &inner.credentials, deadline, |request| {
                 let sent_at = SystemTime::now();
                 let call = Call::for_endpoint::<RequestToken<'_>>(inner.retry.clone());
-                let response =
-                    self.run(call, deadline, &mut NoStream, |_| Ok(copy_request(&request)))?;
+                let response = self.run(call, deadline, &mut NoStream, |_| {
+                    Ok(copy_request(&request))
+                })?;
                 let grant = parse_response::<RequestToken<'_>, _>(&response)?;
                 Ok((grant, sent_at))
             })
