@@ -113,6 +113,9 @@ mod search;
 mod transport;
 mod upload;
 
+#[cfg(test)]
+mod tests;
+
 pub use client::{
     Client, ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, TokenInfo,
 };
