@@ -14,7 +14,9 @@
 //!   [`CleanValidations`], plus [`RequestToken`] and [`RevokeToken`].
 //! - One generic request builder ([`build_request`]) and response parser ([`parse_response`]) with
 //!   typed errors ([`Error`]).
-//! - The retry decision ([`RetryPolicy::decide`]) and idempotency keys ([`IdempotencyKey`]).
+//! - The retry decision ([`RetryPolicy::decide`]), the call driver that every adapter's send loop
+//!   follows ([`Call`]: retries, one token refresh and replay on a `401`, deadlines) and idempotency
+//!   keys ([`IdempotencyKey`]).
 //! - Webhooks: signature verification, signing and typed events ([`webhook`]).
 //!
 //! # Out of scope
@@ -63,6 +65,7 @@
 
 mod auth;
 mod body;
+mod call;
 mod config;
 mod endpoint;
 pub mod enums;
@@ -79,6 +82,7 @@ pub use auth::{
     RequestToken, RevokeToken, TokenCache, TokenDecision, TokenGrant, UNKNOWN_TOKEN_LIFETIME,
 };
 pub use body::{Body, FileContent, MultipartBody, MultipartReader, RequestBody};
+pub use call::{AttemptFacts, AttemptOutcome, Call, Next, jitter_from_random};
 pub use config::{
     Config, ConfigBuilder, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_TOKEN_MARGIN, Environment, Paths,
 };

@@ -7,12 +7,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use http::StatusCode;
 use kyc_core::{
-    AccessToken, CancelSession, CleanResult, CleanValidations, Config, CreateSession, Credentials,
-    DocumentType, Endpoint, FileInfo, GetReport, GetSession, IDEMPOTENCY_HEADER, IdempotencyKey,
-    Outcome, Report, RequestToken, RetryDecision, RetryPolicy, RevokeToken, SearchSessions,
-    Session, SessionCreated, SessionId, SessionPage, UploadFile, build_request, parse_response,
+    AccessToken, AttemptFacts, AttemptOutcome, Call, CancelSession, CleanResult, CleanValidations,
+    Config, CreateSession, Credentials, DocumentType, Endpoint, FileInfo, GetReport, GetSession,
+    IdempotencyKey, Next, Report, RequestToken, RetryPolicy, RevokeToken, SearchSessions, Session,
+    SessionCreated, SessionId, SessionPage, UploadFile, build_request, jitter_from_random,
+    parse_response,
 };
 
 use crate::auth::TokenState;
@@ -221,43 +221,30 @@ impl Client {
         } else {
             None
         };
-        let mut replayed = false;
-        loop {
-            let token = if E::AUTHENTICATED {
-                Some(self.current_token(deadline)?.token.clone())
-            } else {
-                None
-            };
-            let response = self.send_with_retries(deadline, source, || {
-                build_request(&inner.config, endpoint, token.as_ref(), key.as_ref())
-                    .map_err(Error::from)
-            })?;
-            if response.status() == StatusCode::UNAUTHORIZED && !replayed && source.can_replay() {
-                if let Some(token) = &token {
-                    inner.tokens.on_unauthorized(token);
-                    replayed = true;
-                    continue;
-                }
-            }
-            return parse_response::<E, _>(&response).map_err(Error::from);
-        }
+        let call = Call::for_endpoint::<E>(inner.retry.clone());
+        let response = self.run(call, deadline, source, |token| {
+            build_request(&inner.config, endpoint, token, key.as_ref()).map_err(Error::from)
+        })?;
+        parse_response::<E, _>(&response).map_err(Error::from)
     }
 
-    /// Sends what `build` makes until the retry policy says stop, the deadline is near or the
-    /// source cannot be replayed; returns the last response, whatever its status.
-    fn send_with_retries<B: IntoSendBody>(
+    /// Runs one logical call as its [`Call`] driver says: gets a token when the call needs one,
+    /// sends what `build` makes, then retries, replays with a new token or stops; returns the last
+    /// response, whatever its status.
+    fn run<B: IntoSendBody>(
         &self,
+        mut call: Call,
         deadline: Instant,
         source: &mut dyn UploadSource,
-        mut build: impl FnMut() -> Result<http::Request<B>, Error>,
+        mut build: impl FnMut(Option<&AccessToken>) -> Result<http::Request<B>, Error>,
     ) -> Result<http::Response<Vec<u8>>, Error> {
         let inner = &*self.inner;
-        let mut attempt: u32 = 0;
+        let mut token: Option<AccessToken> = None;
         loop {
-            attempt = attempt.saturating_add(1);
-            let request = build()?;
-            let method = request.method().clone();
-            let has_key = request.headers().contains_key(IDEMPOTENCY_HEADER);
+            if call.authenticated() && token.is_none() {
+                token = Some(self.current_token(deadline)?.token.clone());
+            }
+            let request = build(token.as_ref())?;
             let (mut parts, body) = request.into_parts();
             let stream = if body.needs_stream() {
                 Some(source.open()?)
@@ -266,16 +253,13 @@ impl Client {
             };
             let cell = SourceCell::default();
             let body = body.into_send_body(stream)?.watched(&cell);
-            let left = deadline
-                .checked_duration_since(Instant::now())
-                .filter(|d| !d.is_zero())
+            let budget = call
+                .attempt_budget(inner.attempt_timeout, time_left(deadline))
                 .ok_or_else(|| {
                     TransportError::new(TransportErrorKind::Timeout, false)
                         .with_source("the call's overall deadline passed")
                 })?;
-            parts
-                .extensions
-                .insert(AttemptTimeout(left.min(inner.attempt_timeout)));
+            parts.extensions.insert(AttemptTimeout(budget));
             let result = inner.transport.send(http::Request::from_parts(parts, body));
             if let Some(e) = cell.take() {
                 let kind = if e.kind() == std::io::ErrorKind::InvalidData {
@@ -285,31 +269,34 @@ impl Client {
                 };
                 return Err(SourceError::new(kind, None, Some(e)).into());
             }
-            let now = SystemTime::now();
             let outcome = match &result {
-                Ok(response) => Some(Outcome::Response {
+                Ok(response) => AttemptOutcome::Response {
                     status: response.status(),
                     headers: response.headers(),
-                }),
+                },
                 // A request the HTTP stack refuses as built fails the same way every time.
-                Err(e) if e.kind() == TransportErrorKind::InvalidRequest => None,
-                Err(e) => Some(Outcome::Transport {
+                Err(e) if e.kind() == TransportErrorKind::InvalidRequest => {
+                    AttemptOutcome::Unrepeatable
+                }
+                Err(e) => AttemptOutcome::Transport {
                     may_have_reached_server: e.may_have_reached_server(),
-                }),
+                },
             };
-            let decision = outcome.map(|outcome| {
-                inner
-                    .retry
-                    .decide(&method, has_key, outcome, attempt, random_jitter(), now)
-            });
-            match decision {
-                Some(RetryDecision::RetryAfter(delay))
-                    if source.can_replay()
-                        && Instant::now()
-                            .checked_add(delay)
-                            .is_some_and(|wake| wake < deadline) =>
-                {
-                    std::thread::sleep(delay);
+            let next = call.next(
+                outcome,
+                AttemptFacts {
+                    now: SystemTime::now(),
+                    jitter: random_jitter(),
+                    time_left: time_left(deadline),
+                    body_replayable: source.can_replay(),
+                    token: token.as_ref(),
+                },
+            );
+            match next {
+                Next::RetryAfter(delay) => std::thread::sleep(delay),
+                Next::RefreshTokenAndReplay { rejected } => {
+                    inner.tokens.on_unauthorized(&rejected);
+                    token = None;
                 }
                 _ => return result.map_err(Error::from),
             }
@@ -322,8 +309,10 @@ impl Client {
             .tokens
             .token(&inner.config, &inner.credentials, deadline, |request| {
                 let sent_at = SystemTime::now();
-                let response =
-                    self.send_with_retries(deadline, &mut NoStream, || Ok(copy_request(&request)))?;
+                let call = Call::for_endpoint::<RequestToken<'_>>(inner.retry.clone());
+                let response = self.run(call, deadline, &mut NoStream, |_| {
+                    Ok(copy_request(&request))
+                })?;
                 let grant = parse_response::<RequestToken<'_>, _>(&response)?;
                 Ok((grant, sent_at))
             })
@@ -554,10 +543,12 @@ fn random_idempotency_key() -> Result<IdempotencyKey, Error> {
 
 /// A random number in `[0, 1)` for back-off jitter (0.5, the midpoint, if the source fails).
 fn random_jitter() -> f64 {
-    match getrandom::u64() {
-        Ok(x) => (x >> 11) as f64 / (1u64 << 53) as f64,
-        Err(_) => 0.5,
-    }
+    getrandom::u64().map_or(0.5, jitter_from_random)
+}
+
+/// Time left before `deadline` (zero once it passed).
+fn time_left(deadline: Instant) -> Duration {
+    deadline.saturating_duration_since(Instant::now())
 }
 
 /// `Client` must stay `Clone + Send + Sync` (shared by threads, clones share the cache).

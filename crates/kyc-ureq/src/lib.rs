@@ -16,9 +16,11 @@
 //!    128 random bits, drawn once per call and sent on every attempt.
 //! 3. **Send** through the [`Transport`] ([`UreqTransport`] by default) with a per-attempt
 //!    timeout, capped by the call's overall deadline.
-//! 4. **Retry** as [`kyc_core::RetryPolicy::decide`] says, sleeping the delay it returns (with
-//!    random jitter, `Retry-After` honoured), unless that delay would pass the deadline.
-//! 5. **401**: a `401` to the token used drops it from the cache; one new token, one replay.
+//! 4. **Retry** as the core's call driver ([`kyc_core::Call`], over
+//!    [`kyc_core::RetryPolicy::decide`]) says, sleeping the delay it returns (with random jitter,
+//!    `Retry-After` honoured); it never returns a delay that would pass the deadline.
+//! 5. **401**: the same driver answers a `401` to the token used with "refresh and replay": the
+//!    token is dropped from the cache; one new token, one replay.
 //! 6. **Parse** with [`kyc_core::parse_response`].
 //!
 //! # Example

@@ -111,7 +111,13 @@ impl Transport for UreqTransport {
     ) -> Result<http::Response<Vec<u8>>, TransportError> {
         let timeout = request.extensions().get::<AttemptTimeout>().map(|t| t.0);
         let (parts, body) = request.into_parts();
-        let result = if let Some(bytes) = body.as_bytes() {
+        let result = if body.as_bytes().is_some_and(<[u8]>::is_empty)
+            && !parts.headers.contains_key(http::header::CONTENT_LENGTH)
+        {
+            // No content and no declared length (a GET): send no body, so ureq adds no
+            // `Content-Length: 0` the request did not carry.
+            self.run(http::Request::from_parts(parts, ()), timeout)
+        } else if let Some(bytes) = body.as_bytes() {
             let request = http::Request::from_parts(parts, bytes);
             self.run(request, timeout)
         } else {

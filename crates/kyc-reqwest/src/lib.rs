@@ -1,0 +1,135 @@
+//! Async client for [Pomelo](https://pomelo.la)'s Identity (KYC) API, over [reqwest].
+//!
+//! The async twin of `kyc-ureq`: the same operations under the same names, the same errors, the
+//! same rules. All protocol knowledge (paths, JSON, status rules, token expiry, retry and replay
+//! rules) lives in [`kyc_core`]: this crate converts the core's `http::Request` into a reqwest
+//! call, hands the whole response back to the core, and sleeps (without blocking), waits and draws
+//! random numbers where the core's decisions say so. A conformance suite in the workspace runs the
+//! same scenarios against both clients and the `kyc-mock` simulator and asserts identical results
+//! and identical wire requests.
+//!
+//! # How a call runs
+//!
+//! [`Client::execute`] is the one path every method takes:
+//!
+//! 1. **Token**: the shared [`kyc_core::TokenCache`] hands out the cached token or says to fetch
+//!    one. Only one task fetches (single flight); the others wait for its result.
+//! 2. **Build** with [`kyc_core::build_request`]. A creating call gets an idempotency key made of
+//!    128 random bits, drawn once per call and sent on every attempt.
+//! 3. **Send** through the [`Transport`] ([`ReqwestTransport`] by default) with a per-attempt
+//!    timeout, capped by the call's overall deadline.
+//! 4. **Next** as the core's call driver ([`kyc_core::Call`]) says: `tokio::time::sleep` and
+//!    retry (random jitter, `Retry-After` honoured, never past the deadline), or after a `401` to
+//!    the token used, one new token and one replay, or stop.
+//! 5. **Parse** with [`kyc_core::parse_response`].
+//!
+//! The client needs a tokio runtime with the time driver (reqwest needs tokio anyway).
+//!
+//! # Example
+//!
+//! With a closure as transport (no network), the whole path runs: token request, then the call
+//! with its bearer token and idempotency key. No `#[tokio::main]` needed: build a runtime.
+//!
+//! ```
+//! use kyc_core::{Config, Country, CreateSession, Credentials, Environment};
+//! use kyc_reqwest::{Client, SendBody, TransportError};
+//!
+//! let fake_pomelo = |req: http::Request<SendBody>| async move {
+//!     let body: &[u8] = match req.uri().path() {
+//!         "/oauth/token" => br#"{"access_token": "tok-1", "expires_in": 3600}"#,
+//!         "/identity/v2/sessions" => {
+//!             assert_eq!(req.headers()["authorization"], "Bearer tok-1");
+//!             assert_eq!(req.headers()["x-idempotency-key"].len(), 32);
+//!             br#"{"data": {"id": "iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR"}}"#
+//!         }
+//!         other => panic!("unexpected {other}"),
+//!     };
+//!     Ok::<_, TransportError>(http::Response::builder().status(200).body(body.to_vec()).unwrap())
+//! };
+//!
+//! let client = Client::builder(
+//!     Config::new(Environment::Sandbox)?,
+//!     Credentials::new("client-id", "client-secret"),
+//! )
+//! .transport(fake_pomelo)
+//! .build();
+//!
+//! let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build()?;
+//! let created = runtime.block_on(client.create_session(&CreateSession::new("usr-1", Country::Arg)))?;
+//! assert_eq!(created.id.as_str(), "iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Against Pomelo (or the local simulator: `POMELO_BASE_URL=http://127.0.0.1:PORT`), inside your
+//! tokio service:
+//!
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use kyc_core::{Country, CreateSession, DocumentType, SearchSessions, SessionStatus};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = kyc_reqwest::Client::from_env()?; // POMELO_CLIENT_ID, POMELO_CLIENT_SECRET, POMELO_ENV
+//! let session = client.create_session(&CreateSession::new("usr-1", Country::Arg)).await?;
+//! client.upload_path(session.id.clone(), "usr-1", DocumentType::Selfie, "selfie.jpg").await?;
+//! let status = client.get_session(session.id).await?.status;
+//!
+//! let mut validated = client.search_all(SearchSessions::new().status(SessionStatus::Validated));
+//! while let Some(session) = validated.next().await {
+//!     println!("{}", session?.id);
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! # Uploads
+//!
+//! [`Client::upload_path`] streams the file with `tokio::fs`: it reads its first bytes to detect
+//! the format, its length from the file system, and sends the multipart body with
+//! `Content-Length` (not chunked) straight from the file, re-opening it for each retry.
+//! [`Client::upload_reader`] streams any `tokio::io::AsyncRead`, which can be read only once: it
+//! is not retried once bytes were read from it. [`Client::upload_bytes`] sends bytes held in
+//! memory.
+//!
+//! # Timeouts and limits
+//!
+//! Per attempt [`DEFAULT_ATTEMPT_TIMEOUT`], per call [`DEFAULT_OVERALL_TIMEOUT`], response bodies
+//! up to [`DEFAULT_MAX_RESPONSE_BODY`] (a larger body is
+//! [`TransportErrorKind::ResponseTooLarge`], never truncated). All configurable on
+//! [`ClientBuilder`]; bring your own `reqwest::Client` with [`ClientBuilder::reqwest_client`].
+//!
+//! # Features
+//!
+//! - `rustls` (default): HTTPS with rustls (ring) and the webpki roots. Without it only plain-http
+//!   base URLs (loopback) or a custom [`Transport`] work.
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod auth;
+mod client;
+mod env;
+mod error;
+mod reqwest_transport;
+mod search;
+mod transport;
+mod upload;
+
+#[cfg(test)]
+mod tests;
+
+pub use client::{
+    Client, ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, TokenInfo,
+};
+pub use env::{
+    ENV_AUDIENCE, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_ENVIRONMENT, FromEnvError,
+};
+pub use error::{Error, SourceError, SourceErrorKind, TransportError, TransportErrorKind};
+pub use reqwest_transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY, ReqwestTransport};
+pub use search::SearchAll;
+pub use transport::{AttemptTimeout, BodyStream, BoxFuture, IntoSendBody, SendBody, Transport};
+
+/// Re-exported so transports build requests and responses with the same `http` version.
+pub use http;
+/// The protocol core, re-exported so one dependency is enough.
+pub use kyc_core;
+/// Re-exported for [`ClientBuilder::reqwest_client`] and [`ReqwestTransport::from_client`].
+pub use reqwest;
