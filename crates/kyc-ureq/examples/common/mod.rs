@@ -3,8 +3,12 @@
 //! returns, and keeps connections alive. Not a simulator: no validation, no routing beyond
 //! `/oauth/token`. Nothing in a measurement should wait on it.
 
+// Each measurement example uses part of this module.
+#![allow(dead_code)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Starts the server on a free loopback port and returns its base URL. `respond` receives the
@@ -78,4 +82,34 @@ fn serve(stream: TcpStream, respond: &dyn Fn(u64) -> (u16, String)) -> std::io::
         )?;
         writer.flush()?;
     }
+}
+
+/// Writes a temporary file of `len` bytes (at least 4) starting with JPEG magic, 1 MiB at a time.
+pub(crate) fn write_big_file(name: &str, len: u64) -> std::io::Result<PathBuf> {
+    let path = std::env::temp_dir().join(format!("{name}-{}.jpg", std::process::id()));
+    let mut file = std::fs::File::create(&path)?;
+    let filler = vec![0x5Au8; 1024 * 1024];
+    file.write_all(&[0xFF, 0xD8, 0xFF, 0xE0])?;
+    let mut left = len.saturating_sub(4);
+    while left > 0 {
+        let n = left.min(filler.len() as u64) as usize;
+        file.write_all(filler.get(..n).unwrap_or_default())?;
+        left -= n as u64;
+    }
+    Ok(path)
+}
+
+/// Peak resident set size of this process, in KiB (Linux: `VmHWM` in `/proc/self/status`).
+pub(crate) fn peak_rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
+    let status = std::fs::read_to_string("/proc/self/status")?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .ok_or("no VmHWM in /proc/self/status (Linux only)")?;
+    Ok(line
+        .trim_start_matches("VmHWM:")
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()?)
 }
