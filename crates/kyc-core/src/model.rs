@@ -1,6 +1,7 @@
 //! What the API returns: sessions, steps, files, reports, pages. Every struct keeps members this
 //! version does not know in `extra`, and every member Pomelo does not promise is optional, because
-//! Pomelo does not publish these schemas (reference §12).
+//! Pomelo does not publish these schemas (reference §12). Serialising a model writes back only the
+//! members that were present (absent optional members are skipped, not written as `null`).
 
 use std::fmt;
 
@@ -83,13 +84,13 @@ pub struct SessionCreated {
     /// The new session's id.
     pub id: SessionId,
     /// Creation time, RFC 3339.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     /// Expiry time, RFC 3339 (24 h after creation in every example).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration_at: Option<String>,
     /// Where to send the person for the web flow (absent for KYB).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Members this version does not model.
     #[serde(flatten)]
@@ -103,34 +104,34 @@ pub struct Session {
     /// The session id.
     pub id: SessionId,
     /// The person's user id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
     /// The session status.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<SessionStatus>,
     /// Why the session was not validated, when it was not.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// The flow type.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub flow_type: Option<FlowType>,
     /// The country.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub country: Option<Country>,
     /// The integration method.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration_method: Option<IntegrationMethod>,
     /// Creation time, RFC 3339.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     /// Last change, RFC 3339.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub updated_at: Option<String>,
     /// Expiry time, RFC 3339.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expiration_at: Option<String>,
     /// The web-flow URL.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// The checks the session runs.
     #[serde(default)]
@@ -148,10 +149,10 @@ pub struct Session {
 #[non_exhaustive]
 pub struct Step {
     /// The step's name.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The step's state.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<StepStatus>,
     /// Members this version does not model.
     #[serde(flatten)]
@@ -163,28 +164,28 @@ pub struct Step {
 #[non_exhaustive]
 pub struct FileInfo {
     /// The file's id.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     /// The session it belongs to.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<SessionId>,
     /// The entity (user or company) it documents.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entity_id: Option<String>,
     /// The document type.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub type_document: Option<DocumentType>,
     /// The file name sent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_name: Option<String>,
     /// The content type sent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// Size in bytes.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub size: Option<u64>,
     /// Upload time, RFC 3339.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     /// Members this version does not model.
     #[serde(flatten)]
@@ -199,7 +200,7 @@ pub struct Report {
     /// The session id.
     pub id: SessionId,
     /// The session status, when the report carries it.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<SessionStatus>,
     /// Members this version does not model (personal data, documents, checks…).
     #[serde(flatten)]
@@ -211,7 +212,7 @@ pub struct Report {
 #[non_exhaustive]
 pub struct CleanResult {
     /// How many sessions were deleted, when the server says.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_sessions: Option<u64>,
     /// Members this version does not model.
     #[serde(flatten)]
@@ -223,16 +224,16 @@ pub struct CleanResult {
 #[non_exhaustive]
 pub struct Pagination {
     /// Number of pages.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_pages: Option<u64>,
     /// This page's number (0-based).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_page: Option<u64>,
     /// Page size used.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page_size: Option<u64>,
     /// Number of matching sessions.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_items: Option<u64>,
     /// Members this version does not model.
     #[serde(flatten)]
