@@ -129,6 +129,26 @@ pub(crate) fn session_path(template: &str, session_id: &str) -> Result<String, I
     Ok(template.replace("{session_id}", &encode_segment("session id", session_id)?))
 }
 
+/// Checks everything [`build_request`] checks except the token, without building a request: an
+/// adapter calls it first, so input that will be refused never costs a token request.
+///
+/// # Errors
+///
+/// [`InvalidInput`] when the endpoint's parameters are refused, or the idempotency key of a
+/// creating call is missing.
+pub fn validate<E: Endpoint>(
+    config: &Config,
+    endpoint: &E,
+    idempotency_key: Option<&IdempotencyKey>,
+) -> Result<(), InvalidInput> {
+    endpoint.path_and_query(config)?;
+    if E::CREATES && idempotency_key.is_none() {
+        return Err(InvalidInput::MissingIdempotencyKey);
+    }
+    endpoint.body(config, idempotency_key)?;
+    Ok(())
+}
+
 /// Builds the `http::Request` for `endpoint`.
 ///
 /// `token` is required for authenticated endpoints, `idempotency_key` for creating ones; reuse the

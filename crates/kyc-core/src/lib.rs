@@ -88,6 +88,7 @@ pub use config::{
 };
 pub use endpoint::{
     Endpoint, IDEMPOTENCY_HEADER, IdempotencyKey, build_request, encode_segment, parse_response,
+    validate,
 };
 pub use enums::{Country, DocumentType, FlowType, IntegrationMethod, SessionStatus, StepStatus};
 pub use error::{

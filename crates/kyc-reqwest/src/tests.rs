@@ -214,3 +214,18 @@ fn a_transport_that_never_answers_is_cut_off_after_the_attempt_timeout() {
         started.elapsed()
     );
 }
+
+#[test]
+fn invalid_input_is_refused_before_anything_is_sent() {
+    let (client, seen) = client_with(|_, _| (Duration::ZERO, respond(200, "{}")));
+    let rt = runtime();
+    let err = rt.block_on(client.get_session("..")).unwrap_err();
+    assert!(err.invalid_input().is_some(), "{err:?}");
+    let gif = b"GIF89a".to_vec();
+    let err = rt
+        .block_on(client.upload_bytes("iss-1", "usr-1", DocumentType::Selfie, "x.gif", gif))
+        .unwrap_err();
+    assert!(err.invalid_input().is_some(), "{err:?}");
+    // Nothing at all was sent: not even the token request.
+    assert!(seen.lock().unwrap().is_empty());
+}

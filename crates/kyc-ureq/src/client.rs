@@ -221,6 +221,8 @@ impl Client {
         } else {
             None
         };
+        // Refused input costs nothing: not even the token request.
+        kyc_core::validate(&inner.config, endpoint, key.as_ref())?;
         let call = Call::for_endpoint::<E>(inner.retry.clone());
         let response = self.run(call, deadline, source, |token| {
             build_request(&inner.config, endpoint, token, key.as_ref()).map_err(Error::from)
