@@ -85,7 +85,9 @@ for target in "${TARGETS[@]}"; do
         --sanitizer "$SANITIZER" "$target" "${dirs[@]}" -- \
         -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 \
         -artifact_prefix="$artifacts/" "${extra[@]}" >"$log" 2>&1 || status=$?
-    elapsed=$(($(date +%s) - start))
+    wall=$(($(date +%s) - start))
+    # libFuzzer's own time ("Done N runs in S second(s)"); the wall time also counts the build.
+    elapsed=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)
     # libFuzzer's own count: the final stats line, or the "#N DONE" line.
     execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     [ -n "$execs" ] || execs=$(sed -n 's/^#\([0-9]*\)[[:space:]]*DONE.*/\1/p' "$log" | tail -n 1)
@@ -98,7 +100,7 @@ for target in "${TARGETS[@]}"; do
         FAILED=1
         tail -n 40 "$log" >&2
     fi
-    line="| $target | ${elapsed} s | ${execs:-?} | ${rate:-?}/s | $units | $result |"
+    line="| $target | ${elapsed:-?} s (${wall} s with the build) | ${execs:-?} | ${rate:-?}/s | $units | $result |"
     echo "$line" >&2
     SUMMARY+=("$line")
 done
@@ -106,7 +108,7 @@ done
 echo
 echo "Fuzzing run of $(date -u +%Y-%m-%d), sanitizer: $SANITIZER, ${SECONDS_PER_TARGET} s per target"
 echo
-echo "| target | time | executions | rate | corpus files | result |"
+echo "| target | fuzzing time | executions | rate | corpus files | result |"
 echo "|---|---|---|---|---|---|"
 printf '%s\n' "${SUMMARY[@]}"
 exit "$FAILED"
