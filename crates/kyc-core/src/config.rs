@@ -183,7 +183,12 @@ impl Config {
     /// Joins the base URL with an already-encoded path and query (`/a/b?x=y`).
     pub(crate) fn url(&self, path_and_query: &str) -> String {
         let base = self.base_url.as_str().trim_end_matches('/');
-        format!("{base}{path_and_query}")
+        // Not `format!`: its machinery cost a fifth of `build_request`'s own work (issue #8,
+        // benchmark target 2).
+        let mut url = String::with_capacity(base.len() + path_and_query.len());
+        url.push_str(base);
+        url.push_str(path_and_query);
+        url
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::fmt;
 
-use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
 use http::{HeaderMap, Method, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
@@ -18,6 +18,9 @@ use crate::secret::AccessToken;
 
 /// Name of the idempotency header (API reference §4.5).
 pub const IDEMPOTENCY_HEADER: &str = "x-idempotency-key";
+
+/// [`IDEMPOTENCY_HEADER`] as a header name, checked once rather than on every request.
+static IDEMPOTENCY_HEADER_NAME: HeaderName = HeaderName::from_static(IDEMPOTENCY_HEADER);
 
 /// One API operation: its method, path, body and the type its successful response decodes into.
 pub trait Endpoint {
@@ -180,8 +183,12 @@ pub fn build_request<E: Endpoint>(
     }
     if E::AUTHENTICATED {
         let token = token.ok_or(InvalidInput::MissingAccessToken)?;
-        let mut value = HeaderValue::try_from(format!("Bearer {}", token.expose_secret()))
-            .map_err(|_| InvalidInput::InvalidHeaderValue {
+        let secret = token.expose_secret();
+        let mut bearer = String::with_capacity("Bearer ".len() + secret.len());
+        bearer.push_str("Bearer ");
+        bearer.push_str(secret);
+        let mut value =
+            HeaderValue::try_from(bearer).map_err(|_| InvalidInput::InvalidHeaderValue {
                 what: "access token",
             })?;
         value.set_sensitive(true);
@@ -191,7 +198,7 @@ pub fn build_request<E: Endpoint>(
         let key = idempotency_key.ok_or(InvalidInput::MissingIdempotencyKey)?;
         let value =
             HeaderValue::try_from(key.as_str()).map_err(|_| InvalidInput::InvalidIdempotencyKey)?;
-        headers.insert(IDEMPOTENCY_HEADER, value);
+        headers.insert(&IDEMPOTENCY_HEADER_NAME, value);
     }
     builder.body(body).map_err(|_| {
         Error::InvalidInput(InvalidInput::InvalidBaseUrl {
@@ -224,6 +231,12 @@ pub(crate) fn decode_json<T: DeserializeOwned>(
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<T, Error> {
+    // Path tracking costs time on every member of every body; only a failure needs the path. So
+    // the body is read plainly first, and again with tracking only to explain a failure (the
+    // second pass sees the same bytes with the same rules, so it fails the same way).
+    if let Ok(value) = serde_json::from_slice(body) {
+        return Ok(value);
+    }
     let fail = |path: String, inner: serde_json::Error| -> Error {
         let reason = match inner.classify() {
             serde_json::error::Category::Syntax => DecodeReason::Syntax {

@@ -188,17 +188,31 @@ impl UploadFile {
             .rsplit(['/', '\\'])
             .next()
             .unwrap_or_default();
-        let cleaned: String = base
-            .chars()
-            .map(|c| if c == '"' || c.is_control() { '_' } else { c })
-            .collect();
+        let cleaned = header_safe(base);
         let cleaned = cleaned.trim();
         if cleaned.is_empty() || cleaned == "." || cleaned == ".." {
-            format!("{}.{}", self.document_type, kind.extension())
+            // The document type is open (`DocumentType::Other` holds any text), so the default
+            // name is cleaned too: a control character or quote in it would break the part's
+            // headers (found by the `multipart_roundtrip` fuzz target).
+            header_safe(&format!("{}.{}", self.document_type, kind.extension()))
         } else {
             cleaned.to_owned()
         }
     }
+}
+
+/// `text` with every character that could end or corrupt a quoted header parameter (quote,
+/// back-slash, path separator, control character) replaced by `_`.
+fn header_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if matches!(c, '"' | '\\' | '/') || c.is_control() {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
 }
 
 /// A boundary derived from the idempotency key, so every attempt of one logical call sends the same

@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# Runs issue #8's benchmarks and prints the results table (markdown) on stdout.
+#
+#   scripts/bench.sh            # the table goes to stdout, progress to stderr
+#   scripts/bench.sh > table.md # then paste it into BENCHMARKS.md
+#
+# Targets 1–3 are criterion benchmarks in crates/kyc-core/benches/. Each pair (kyc-core and its
+# baseline) runs side by side in the same process; a target's ratio is computed from the two
+# medians of one run. The whole suite runs BENCH_RUNS times (default 3) and the table shows the
+# median ratio with the spread, because on a shared 2-core machine one run can be skewed by load.
+# Target 6 counts the crates in `cargo tree -e normal` and times a clean release build.
+# Targets 4 and 5 need the adapter crates; their rows say "pending" until those crates exist (see
+# `target4` and `target5` below for what each will run).
+#
+# Environment:
+#   BENCH_RUNS          runs of the criterion suite (default 3)
+#   BENCH_MEASURE_SECS  criterion measurement time per benchmark (default 5)
+#   BENCH_WARMUP_SECS   criterion warm-up time per benchmark (default 2)
+#   BENCH_NICE          niceness (default 0; use 19 to let other work on the machine go first)
+#   BENCH_SKIP_BUILD=1  skip the clean release build timing of target 6 (it takes minutes)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+RUNS="${BENCH_RUNS:-3}"
+MEASURE="${BENCH_MEASURE_SECS:-5}"
+WARMUP="${BENCH_WARMUP_SECS:-2}"
+NICE="${BENCH_NICE:-0}"
+
+log() { echo "== $*" >&2; }
+
+metadata="$(cargo metadata --format-version 1 --no-deps)"
+TARGET_DIR="$(sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p' <<<"$metadata")"
+CRITERION="$TARGET_DIR/criterion"
+has_package() { grep -q "\"name\":\"$1\",\"version\"" <<<"$metadata"; }
+
+# Median point estimate, in nanoseconds, of one criterion benchmark's latest run.
+median_ns() {
+    local file="$CRITERION/$1/$2/new/estimates.json"
+    [ -f "$file" ] || { echo "missing $file" >&2; exit 1; }
+    sed -E 's/.*"median":\{"confidence_interval":\{[^}]*\},"point_estimate":([0-9.eE+-]+).*/\1/' "$file"
+}
+
+# Floating-point arithmetic: calc 'expression with $1, $2...' values...
+calc() {
+    local expr="$1"
+    shift
+    awk -v a="${1:-0}" -v b="${2:-0}" -v c="${3:-0}" "BEGIN { printf \"%.6g\", $expr }"
+}
+
+# The median, minimum and maximum of the numbers given, as "median (min–max)".
+summary() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+        m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+        if (NR == 1) printf "%.2f", m; else printf "%.2f (%.2f–%.2f)", m, v[1], v[NR] }'
+}
+median_of() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END {
+    print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+met() { awk -v x="$1" -v t="$3" "BEGIN { exit !(x $2 t) }" && echo "met" || echo "**missed**"; }
+
+# ---------------------------------------------------------------- targets 1–3 (criterion)
+
+T1=() T2=() T3_RATIO=() T3_GBPS=() T3_FULL=() T1_NS=() T1_BASE=() T2_NS=() T2_BASE=()
+T3_NS=() T3_HMAC_NS=() T3_VERIFY_NS=() T3_FULL_BASE_NS=()
+for run in $(seq 1 "$RUNS"); do
+    log "criterion run $run of $RUNS"
+    nice -n "$NICE" cargo bench -p kyc-core --bench parse_get_session --bench build_create_session \
+        --bench webhook_verify -- --warm-up-time "$WARMUP" --measurement-time "$MEASURE" >&2
+
+    a=$(median_ns t1_get_session_parse kyc_core) b=$(median_ns t1_get_session_parse serde_json_value)
+    T1+=("$(calc 'a / b' "$a" "$b")") T1_NS+=("$a") T1_BASE+=("$b")
+
+    a=$(median_ns t2_create_session_build kyc_core)
+    b=$(median_ns t2_create_session_build serde_json_to_vec)
+    T2+=("$(calc 'a / b' "$a" "$b")") T2_NS+=("$a") T2_BASE+=("$b")
+
+    v=$(median_ns t3_webhook_verify_64k verify_signature)
+    h=$(median_ns t3_webhook_verify_64k bare_hmac_sha256)
+    f=$(median_ns t3_webhook_verify_64k verify)
+    fb=$(median_ns t3_webhook_verify_64k bare_hmac_then_json_value)
+    # Throughput ratio = inverse time ratio; bytes per nanosecond = GB/s.
+    T3_RATIO+=("$(calc 'b / a' "$v" "$h")") T3_GBPS+=("$(calc '65536 / a' "$v")")
+    T3_FULL+=("$(calc 'b / a' "$f" "$fb")")
+    T3_NS+=("$v") T3_HMAC_NS+=("$h") T3_VERIFY_NS+=("$f") T3_FULL_BASE_NS+=("$fb")
+done
+
+two() { awk -v x="$1" 'BEGIN { printf "%.2f", x }'; }
+us() { two "$(calc 'a / 1000' "$(median_of "$@")")"; }
+gbps() { two "$(calc '65536 / a' "$(median_of "$@")")"; }
+
+OPENSSL="not installed"
+if command -v openssl >/dev/null 2>&1; then
+    log "openssl speed -hmac sha256 -bytes 65536"
+    # "hmac(sha256)  1433661.33k": thousands of bytes per second.
+    k=$(nice -n "$NICE" openssl speed -hmac sha256 -bytes 65536 -seconds 3 2>/dev/null |
+        awk '/^hmac\(sha256\)/ { sub(/k$/, "", $NF); print $NF }')
+    [ -n "$k" ] && OPENSSL="$(two "$(calc 'a / 1e6' "$k")") GB/s"
+fi
+
+# Instructions per call under callgrind: independent of the machine's load, so they back up the
+# time ratios when other work disturbs them. Each count is (N calls − 0 calls) / N.
+I1="—" I2="—" I3="—"
+if command -v valgrind >/dev/null 2>&1; then
+    log "callgrind instruction counts"
+    exe=$(cargo bench -p kyc-core --bench instructions --no-run 2>&1 |
+        sed -n 's/.*Executable benches\/instructions.rs (\(.*\))$/\1/p')
+    count() {
+        valgrind --tool=callgrind --callgrind-out-file=/dev/null "$exe" "$1" "$2" 2>&1 |
+            sed -n 's/.*Collected : *//p'
+    }
+    per_call() { calc '(b - a) / c' "$(count "$1" 0)" "$(count "$1" "$2")" "$2"; }
+    ratio_of() { two "$(calc 'a / b' "$(per_call "$1" "$3")" "$(per_call "$2" "$3")")"; }
+    I1="$(ratio_of t1_get_session_parse/kyc_core t1_get_session_parse/serde_json_value 200)×"
+    I2="$(ratio_of t2_create_session_build/kyc_core t2_create_session_build/serde_json_to_vec 200)×"
+    # A throughput ratio: bare HMAC instructions over verify_signature instructions.
+    I3="$(ratio_of t3_webhook_verify_64k/bare_hmac_sha256 t3_webhook_verify_64k/verify_signature 20)×"
+fi
+
+# ---------------------------------------------------------------- targets 4 and 5 (adapters)
+
+# Target 4 will be a criterion group `t4_get_session_rps` in crates/kyc-ureq/benches/
+# get_session_rps.rs, with functions `kyc_ureq` and `hand_written_ureq` doing one keep-alive
+# get-session each against a local server; ratio = hand-written time / kyc-ureq time (≥ 0.9).
+target4() {
+    if has_package kyc-ureq && [ -f crates/kyc-ureq/benches/get_session_rps.rs ]; then
+        nice -n "$NICE" cargo bench -p kyc-ureq --bench get_session_rps -- \
+            --warm-up-time "$WARMUP" --measurement-time "$MEASURE" >&2
+        local a b
+        a=$(median_ns t4_get_session_rps kyc_ureq) b=$(median_ns t4_get_session_rps hand_written_ureq)
+        local r
+        r=$(calc 'b / a' "$a" "$b")
+        echo "| 4. kyc-ureq get-session req/s vs hand-written ureq | ≥ 0.9× | $(calc '1e9 / a' "$a") vs $(calc '1e9 / b' "$b") req/s | $(two "$r")× | — | $(met "$r" '>=' 0.9) |"
+    else
+        echo "| 4. kyc-ureq get-session req/s vs hand-written ureq | ≥ 0.9× | — | — | — | pending: needs kyc-ureq |"
+    fi
+}
+
+# Target 5 will run an upload example of each adapter under `/usr/bin/time -f %M` (peak RSS) with a
+# 50 MB file and with an empty one, and report the difference.
+target5() {
+    local row="| 5. peak RSS added by a 50 MB upload (kyc-ureq; kyc-reqwest) | < 16 MB | — | — | — |"
+    if has_package kyc-ureq || has_package kyc-reqwest; then
+        echo "$row not automated yet: add it here |"
+    else
+        echo "$row pending: needs kyc-ureq and kyc-reqwest |"
+    fi
+}
+
+# ---------------------------------------------------------------- target 6 (dependency weight)
+
+target6() {
+    local pkg="$1"
+    if ! has_package "$pkg"; then
+        echo "| 6. dependency weight of $pkg | report | — | — | — | pending: $pkg is not in the workspace yet |"
+        return
+    fi
+    local crates
+    crates=$(cargo tree -p "$pkg" -e normal --prefix none | sed 's/ (\*)$//' | sort -u | wc -l)
+    local forbidden=""
+    if [ "$pkg" = kyc-ureq ]; then
+        forbidden=$(cargo tree -p "$pkg" -e normal --prefix none | awk '{ print $1 }' |
+            grep -xE 'tokio|hyper|reqwest' | sort -u | tr '\n' ' ' || true)
+    fi
+    local build="not timed (BENCH_SKIP_BUILD=1)"
+    if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
+        log "clean release build of $pkg"
+        local dir start end
+        dir=$(mktemp -d)
+        start=$(date +%s.%N)
+        nice -n "$NICE" cargo build --release --locked -q -p "$pkg" --target-dir "$dir" >&2
+        end=$(date +%s.%N)
+        rm -rf "$dir"
+        build="$(two "$(calc 'b - a' "$start" "$end")") s clean release build ($(nproc) cores)"
+    fi
+    local verdict="reported"
+    [ -n "$forbidden" ] && verdict="**missed**: tree holds $forbidden"
+    echo "| 6. dependency weight of $pkg | report$([ "$pkg" = kyc-ureq ] && echo '; no tokio, hyper, reqwest') | $crates crates in \`cargo tree -e normal\` (itself included); $build | — | — | $verdict |"
+}
+
+# ---------------------------------------------------------------- the table
+
+r1=$(summary "${T1[@]}") r2=$(summary "${T2[@]}") r3=$(summary "${T3_RATIO[@]}")
+g3=$(summary "${T3_GBPS[@]}") f3=$(summary "${T3_FULL[@]}")
+m1=$(median_of "${T1[@]}") m2=$(median_of "${T2[@]}") m3=$(median_of "${T3_RATIO[@]}")
+mg=$(median_of "${T3_GBPS[@]}")
+t3_verdict="**missed**"
+if [ "$(met "$m3" '>=' 0.9)" = met ] && [ "$(met "$mg" '>=' 1)" = met ]; then t3_verdict=met; fi
+
+row4=$(target4)
+row5=$(target5)
+row6a=$(target6 kyc-core)
+row6b=$(target6 kyc-ureq)
+
+cat <<TABLE
+| target | goal | measured (median of $RUNS runs) | time ratio: median (min–max) | instruction ratio | result |
+|---|---|---|---|---|---|
+| 1. parse a $(wc -c <crates/kyc-core/benches/data/get_session.json)-byte get-session response: kyc-core vs \`serde_json::Value\` | ≤ 1.0× | $(us "${T1_NS[@]}") µs vs $(us "${T1_BASE[@]}") µs | $r1× | $I1 | $(met "$m1" '<=' 1.0) |
+| 2. build a create-session request vs \`serde_json::to_vec\` of its body | ≤ 1.5× | $(us "${T2_NS[@]}") µs vs $(us "${T2_BASE[@]}") µs | $r2× | $I2 | $(met "$m2" '<=' 1.5) |
+| 3. \`verify_signature\`, 64 KiB body: throughput vs bare HMAC-SHA256 | ≥ 0.9× and ≥ 1 GB/s | $(gbps "${T3_NS[@]}") GB/s vs $(gbps "${T3_HMAC_NS[@]}") GB/s (openssl: $OPENSSL); per run: $g3 GB/s | $r3× | $I3 | $t3_verdict |
+| 3b. \`verify\` (also parses the event), 64 KiB body, vs bare HMAC + \`serde_json::Value\` | for information | $(us "${T3_VERIFY_NS[@]}") µs vs $(us "${T3_FULL_BASE_NS[@]}") µs | $f3× | — | — |
+$row4
+$row5
+$row6a
+$row6b
+TABLE
