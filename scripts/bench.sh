@@ -9,8 +9,7 @@
 # medians of one run. The whole suite runs BENCH_RUNS times (default 3) and the table shows the
 # median ratio with the spread, because on a shared 2-core machine one run can be skewed by load.
 # Target 6 counts the crates in `cargo tree -e normal` and times a clean release build.
-# Targets 4 and 5 need the adapter crates; their rows say "pending" until those crates exist (see
-# `target4` and `target5` below for what each will run).
+# Target 4 runs kyc-ureq's `get_session_rps` example, target 5 the two adapters' upload examples.
 #
 # Environment:
 #   BENCH_RUNS          runs of the criterion suite (default 3)
@@ -119,32 +118,47 @@ fi
 
 # ---------------------------------------------------------------- targets 4 and 5 (adapters)
 
-# Target 4 will be a criterion group `t4_get_session_rps` in crates/kyc-ureq/benches/
-# get_session_rps.rs, with functions `kyc_ureq` and `hand_written_ureq` doing one keep-alive
-# get-session each against a local server; ratio = hand-written time / kyc-ureq time (≥ 0.9).
+# Target 4: kyc-ureq's `get_session_rps` example sends keep-alive get-session requests to a minimal
+# loopback server, alternating rounds between kyc-ureq and hand-written ureq code (which decodes
+# into a serde_json::Value); it prints each side's median round and the ratio. Run BENCH_RUNS
+# times; the table shows the median ratio and the spread.
 target4() {
-    if has_package kyc-ureq && [ -f crates/kyc-ureq/benches/get_session_rps.rs ]; then
-        nice -n "$NICE" cargo bench -p kyc-ureq --bench get_session_rps -- \
-            --warm-up-time "$WARMUP" --measurement-time "$MEASURE" >&2
-        local a b
-        a=$(median_ns t4_get_session_rps kyc_ureq) b=$(median_ns t4_get_session_rps hand_written_ureq)
-        local r
-        r=$(calc 'b / a' "$a" "$b")
-        echo "| 4. kyc-ureq get-session req/s vs hand-written ureq | ≥ 0.9× | $(calc '1e9 / a' "$a") vs $(calc '1e9 / b' "$b") req/s | $(two "$r")× | — | $(met "$r" '>=' 0.9) |"
-    else
+    if ! has_package kyc-ureq; then
         echo "| 4. kyc-ureq get-session req/s vs hand-written ureq | ≥ 0.9× | — | — | — | pending: needs kyc-ureq |"
+        return
     fi
+    log "get_session_rps (kyc-ureq vs hand-written ureq)"
+    nice -n "$NICE" cargo build --release --locked -q -p kyc-ureq --example get_session_rps >&2
+    local ours=() theirs=() ratios=() out
+    for run in $(seq 1 "$RUNS"); do
+        out=$(nice -n "$NICE" "$TARGET_DIR/release/examples/get_session_rps" 3000)
+        echo "$out" >&2
+        ours+=("$(sed -n 's/^kyc-ureq get_session: *\([0-9.]*\) req\/s.*/\1/p' <<<"$out")")
+        theirs+=("$(sed -n 's/^hand-written ureq + Value: *\([0-9.]*\) req\/s.*/\1/p' <<<"$out")")
+        ratios+=("$(sed -n 's/^ratio: \([0-9.]*\).*/\1/p' <<<"$out")")
+    done
+    local m
+    m=$(median_of "${ratios[@]}")
+    echo "| 4. kyc-ureq get-session req/s vs hand-written ureq (keep-alive, 1.5 KB body) | ≥ 0.9× | $(median_of "${ours[@]}") vs $(median_of "${theirs[@]}") req/s | $(summary "${ratios[@]}")× | — | $(met "$m" '>=' 0.9) |"
 }
 
-# Target 5 will run an upload example of each adapter under `/usr/bin/time -f %M` (peak RSS) with a
-# 50 MB file and with an empty one, and report the difference.
+# Target 5: each adapter's upload example streams a 50 MB file from disk to a loopback sink and
+# prints how much the process's peak RSS (VmHWM) rose during that upload.
 target5() {
-    local row="| 5. peak RSS added by a 50 MB upload (kyc-ureq; kyc-reqwest) | < 16 MB | — | — | — |"
-    if has_package kyc-ureq || has_package kyc-reqwest; then
-        echo "$row not automated yet: add it here |"
-    else
-        echo "$row pending: needs kyc-ureq and kyc-reqwest |"
+    local row="| 5. peak RSS added by a 50 MB streamed upload (kyc-ureq; kyc-reqwest) | < 16 MB |"
+    if ! has_package kyc-ureq || ! has_package kyc-reqwest; then
+        echo "$row — | — | — | pending: needs kyc-ureq and kyc-reqwest |"
+        return
     fi
+    log "upload_rss (kyc-ureq) and upload_rss_reqwest (kyc-reqwest)"
+    nice -n "$NICE" cargo build --release --locked -q -p kyc-ureq --example upload_rss >&2
+    nice -n "$NICE" cargo build --release --locked -q -p kyc-reqwest --example upload_rss_reqwest >&2
+    local u r
+    u=$("$TARGET_DIR/release/examples/upload_rss" | sed -n 's/^peak RSS increase, streamed from a path: \([0-9]*\) KiB.*/\1/p')
+    r=$("$TARGET_DIR/release/examples/upload_rss_reqwest" | sed -n 's/^peak RSS increase, streamed from a path: \([0-9]*\) KiB.*/\1/p')
+    local verdict=met
+    { [ "$(met "$u" '<' 16384)" = met ] && [ "$(met "$r" '<' 16384)" = met ]; } || verdict="**missed**"
+    echo "$row $(two "$(calc 'a / 1024' "$u")") MiB; $(two "$(calc 'a / 1024' "$r")") MiB | — | — | $verdict |"
 }
 
 # ---------------------------------------------------------------- target 6 (dependency weight)

@@ -168,18 +168,25 @@ pub fn build_request<E: Endpoint>(
     token: Option<&AccessToken>,
     idempotency_key: Option<&IdempotencyKey>,
 ) -> Result<http::Request<E::Body>, Error> {
-    let uri = config.url(&endpoint.path_and_query(config)?);
-    let (content_type, body) = endpoint.body(config, idempotency_key)?;
-    let mut builder = http::Request::builder().method(E::METHOD).uri(uri);
-    let headers = builder.headers_mut().ok_or(InvalidInput::InvalidBaseUrl {
+    let not_a_target = InvalidInput::InvalidBaseUrl {
         reason: "the URL is not a valid request target",
-    })?;
+    };
+    let uri = http::Uri::try_from(config.url(&endpoint.path_and_query(config)?))
+        .map_err(|_| not_a_target)?;
+    let (content_type, body) = endpoint.body(config, idempotency_key)?;
+    let mut request = http::Request::new(body);
+    *request.method_mut() = E::METHOD;
+    *request.uri_mut() = uri;
+    let content_length = request.body().content_length();
+    let headers = request.headers_mut();
+    // At most five headers: one allocation instead of a growth step per insert.
+    headers.reserve(5);
     headers.insert(ACCEPT, HeaderValue::from_static("application/json"));
     if let Some(ct) = content_type {
         headers.insert(CONTENT_TYPE, ct);
     }
-    if E::METHOD != Method::GET || body.content_length() > 0 {
-        headers.insert(CONTENT_LENGTH, HeaderValue::from(body.content_length()));
+    if E::METHOD != Method::GET || content_length > 0 {
+        headers.insert(CONTENT_LENGTH, HeaderValue::from(content_length));
     }
     if E::AUTHENTICATED {
         let token = token.ok_or(InvalidInput::MissingAccessToken)?;
@@ -200,11 +207,7 @@ pub fn build_request<E: Endpoint>(
             HeaderValue::try_from(key.as_str()).map_err(|_| InvalidInput::InvalidIdempotencyKey)?;
         headers.insert(&IDEMPOTENCY_HEADER_NAME, value);
     }
-    builder.body(body).map_err(|_| {
-        Error::InvalidInput(InvalidInput::InvalidBaseUrl {
-            reason: "the URL is not a valid request target",
-        })
-    })
+    Ok(request)
 }
 
 /// Reads `response` as the answer to `E`: 2xx decodes into `E::Output`, anything else becomes
