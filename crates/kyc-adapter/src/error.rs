@@ -1,0 +1,354 @@
+//! Errors by fault: what the core reports (invalid input, API refusal, undecodable body), what the
+//! transport reports (no usable response), and what the local upload source reports. No message
+//! contains a secret, a token or a body.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use http::StatusCode;
+use kyc_core::{ApiError, DecodeError, InvalidInput};
+
+/// Everything a client call (`kyc_ureq::Client`, `kyc_reqwest::Client`) can report.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// Refused before sending, answered with a non-2xx status, or a 2xx body that does not decode:
+    /// the core's verdict, untouched.
+    Core(kyc_core::Error),
+    /// No usable response: connection, timeout, protocol or size-limit failure.
+    Transport(Box<TransportError>),
+    /// The access token could not be obtained, so the call was not sent. Every thread that waited
+    /// for the same refresh gets the same shared cause.
+    Token(Arc<Error>),
+    /// The local file or reader of an upload could not be read.
+    Source(Box<SourceError>),
+    /// The operating system's random source failed (idempotency keys need 128 random bits).
+    Randomness,
+}
+
+impl Error {
+    /// The HTTP status of the response that caused this error, if a response did.
+    #[must_use]
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            Error::Core(e) => e.status(),
+            Error::Token(e) => e.status(),
+            _ => None,
+        }
+    }
+
+    /// The server's request id (`x-request-id`) of the response that caused this error, if any.
+    #[must_use]
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Error::Core(e) => e.request_id(),
+            Error::Token(e) => e.request_id(),
+            _ => None,
+        }
+    }
+
+    /// The API error, when the server answered with a non-2xx status.
+    #[must_use]
+    pub fn api_error(&self) -> Option<&ApiError> {
+        match self {
+            Error::Core(kyc_core::Error::Api(e)) => Some(e),
+            Error::Token(e) => e.api_error(),
+            _ => None,
+        }
+    }
+
+    /// The decode error, when a 2xx body could not be read.
+    #[must_use]
+    pub fn decode_error(&self) -> Option<&DecodeError> {
+        match self {
+            Error::Core(kyc_core::Error::Decode(e)) => Some(e),
+            Error::Token(e) => e.decode_error(),
+            _ => None,
+        }
+    }
+
+    /// The refused input, when the call was refused before sending.
+    #[must_use]
+    pub fn invalid_input(&self) -> Option<&InvalidInput> {
+        match self {
+            Error::Core(kyc_core::Error::InvalidInput(e)) => Some(e),
+            Error::Token(e) => e.invalid_input(),
+            _ => None,
+        }
+    }
+
+    /// The transport error, when no usable response arrived.
+    #[must_use]
+    pub fn transport_error(&self) -> Option<&TransportError> {
+        match self {
+            Error::Transport(e) => Some(e),
+            Error::Token(e) => e.transport_error(),
+            _ => None,
+        }
+    }
+
+    /// Whether a timeout (per attempt or overall) ended the call.
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        self.transport_error()
+            .is_some_and(|t| t.kind() == TransportErrorKind::Timeout)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Core(e) => fmt::Display::fmt(e, f),
+            Error::Transport(e) => fmt::Display::fmt(e, f),
+            Error::Token(e) => write!(f, "could not obtain an access token: {e}"),
+            Error::Source(e) => fmt::Display::fmt(e, f),
+            Error::Randomness => f.write_str("the operating system's random source failed"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Core(e) => e.source(),
+            Error::Transport(e) => Some(&**e),
+            Error::Token(e) => Some(&**e),
+            Error::Source(e) => Some(&**e),
+            Error::Randomness => None,
+        }
+    }
+}
+
+impl From<kyc_core::Error> for Error {
+    fn from(e: kyc_core::Error) -> Self {
+        Error::Core(e)
+    }
+}
+
+impl From<InvalidInput> for Error {
+    fn from(e: InvalidInput) -> Self {
+        Error::Core(e.into())
+    }
+}
+
+impl From<TransportError> for Error {
+    fn from(e: TransportError) -> Self {
+        Error::Transport(Box::new(e))
+    }
+}
+
+impl From<SourceError> for Error {
+    fn from(e: SourceError) -> Self {
+        Error::Source(Box::new(e))
+    }
+}
+
+/// What kind of transport failure happened.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[non_exhaustive]
+pub enum TransportErrorKind {
+    /// The host could not be resolved or the connection (TCP or TLS) could not be set up.
+    Connect,
+    /// The attempt's timeout, or the call's overall deadline, passed.
+    Timeout,
+    /// The connection broke or the server broke HTTP/1.1 (closed early, truncated body, garbage).
+    Connection,
+    /// The response body is larger than the configured limit; it was not read further.
+    ResponseTooLarge {
+        /// The limit, in bytes.
+        limit: u64,
+    },
+    /// The request could not be sent as built (an invalid URI or header for the HTTP stack).
+    /// Never retried.
+    InvalidRequest,
+    /// Any other failure of the HTTP stack.
+    Other,
+}
+
+impl fmt::Display for TransportErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TransportErrorKind::Connect => f.write_str("could not connect"),
+            TransportErrorKind::Timeout => f.write_str("timed out"),
+            TransportErrorKind::Connection => f.write_str("the connection failed"),
+            TransportErrorKind::ResponseTooLarge { limit } => {
+                write!(f, "the response body is over the limit of {limit} bytes")
+            }
+            TransportErrorKind::InvalidRequest => {
+                f.write_str("the HTTP stack refused the request as built")
+            }
+            TransportErrorKind::Other => f.write_str("the HTTP stack failed"),
+        }
+    }
+}
+
+/// No usable response arrived. Says whether the request may have reached the server, which is
+/// what decides if a call without idempotency key may be retried.
+pub struct TransportError {
+    kind: TransportErrorKind,
+    may_have_reached_server: bool,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl TransportError {
+    /// A transport error of `kind`; `may_have_reached_server` is `false` only when no request byte
+    /// was sent (DNS, connect, TLS handshake failures).
+    #[must_use]
+    pub fn new(kind: TransportErrorKind, may_have_reached_server: bool) -> Self {
+        Self {
+            kind,
+            may_have_reached_server,
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying error. Make sure its `Display` carries no secret.
+    #[must_use]
+    pub fn with_source(
+        mut self,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
+    /// What kind of failure this is.
+    #[must_use]
+    pub fn kind(&self) -> TransportErrorKind {
+        self.kind
+    }
+
+    /// Whether the request may have reached the server (so a non-idempotent call may have taken
+    /// effect).
+    #[must_use]
+    pub fn may_have_reached_server(&self) -> bool {
+        self.may_have_reached_server
+    }
+}
+
+impl fmt::Debug for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TransportError")
+            .field("kind", &self.kind)
+            .field("may_have_reached_server", &self.may_have_reached_server)
+            .field("source", &self.source)
+            .finish()
+    }
+}
+
+impl fmt::Display for TransportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "transport error: {}", self.kind)?;
+        if !self.may_have_reached_server {
+            f.write_str(" (the request was not sent)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for TransportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl From<std::io::Error> for TransportError {
+    /// An I/O error from a custom transport: connect-phase kinds (refused, address unavailable)
+    /// mean nothing was sent; timeouts are [`TransportErrorKind::Timeout`]; anything else may
+    /// have reached the server.
+    fn from(e: std::io::Error) -> Self {
+        use std::io::ErrorKind as K;
+        let (kind, reached) = match e.kind() {
+            K::ConnectionRefused | K::AddrNotAvailable | K::AddrInUse => {
+                (TransportErrorKind::Connect, false)
+            }
+            K::TimedOut | K::WouldBlock => (TransportErrorKind::Timeout, true),
+            K::ConnectionReset | K::ConnectionAborted | K::BrokenPipe | K::UnexpectedEof => {
+                (TransportErrorKind::Connection, true)
+            }
+            _ => (TransportErrorKind::Other, true),
+        };
+        TransportError::new(kind, reached).with_source(e)
+    }
+}
+
+/// Why the local source of an upload failed.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[non_exhaustive]
+pub enum SourceErrorKind {
+    /// The file could not be opened or measured.
+    Open,
+    /// Reading the file or reader failed while the request was being sent.
+    Read,
+    /// The file or reader yielded more or fewer bytes than the length it was declared with (the
+    /// file changed since it was measured).
+    LengthChanged,
+    /// The upload needs a stream but none was given (an `UploadFile::from_stream` passed to
+    /// the client's `execute`; use its upload methods).
+    Missing,
+}
+
+/// The local file or reader of an upload failed. The request was not completed and is not retried.
+#[derive(Debug)]
+pub struct SourceError {
+    kind: SourceErrorKind,
+    path: Option<PathBuf>,
+    source: Option<std::io::Error>,
+}
+
+impl SourceError {
+    /// An upload-source failure of `kind`, for the file at `path` if there is one, caused by
+    /// `source` if an I/O error did.
+    #[must_use]
+    pub fn new(
+        kind: SourceErrorKind,
+        path: Option<PathBuf>,
+        source: Option<std::io::Error>,
+    ) -> Self {
+        Self { kind, path, source }
+    }
+
+    /// What went wrong.
+    #[must_use]
+    pub fn kind(&self) -> SourceErrorKind {
+        self.kind
+    }
+
+    /// The file's path, for uploads from a path.
+    #[must_use]
+    pub fn path(&self) -> Option<&std::path::Path> {
+        self.path.as_deref()
+    }
+}
+
+impl fmt::Display for SourceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.kind {
+            SourceErrorKind::Open => "cannot open the file to upload",
+            SourceErrorKind::Read => "cannot read the file to upload",
+            SourceErrorKind::LengthChanged => {
+                "the file to upload changed length since it was measured"
+            }
+            SourceErrorKind::Missing => "this upload streams its content but no stream was given",
+        };
+        f.write_str(what)?;
+        if let Some(path) = &self.path {
+            write!(f, " ({})", path.display())?;
+        }
+        if let Some(e) = &self.source {
+            write!(f, ": {e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for SourceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
