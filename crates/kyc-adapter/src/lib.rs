@@ -7,8 +7,10 @@
 
 pub mod env;
 pub mod error;
+mod token;
 
 pub use env::{
     ENV_AUDIENCE, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_ENVIRONMENT, FromEnvError,
 };
 pub use error::{Error, SourceError, SourceErrorKind, TransportError, TransportErrorKind};
+pub use token::TokenInfo;

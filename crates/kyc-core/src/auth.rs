@@ -193,6 +193,7 @@ pub enum TokenDecision<'a> {
 #[derive(Debug, Clone)]
 struct Cached {
     token: AccessToken,
+    token_type: String,
     expires_at: SystemTime,
     refresh_at: SystemTime,
 }
@@ -255,6 +256,7 @@ impl TokenCache {
             .cached
             .insert(Cached {
                 token: grant.access_token,
+                token_type: grant.token_type,
                 expires_at,
                 refresh_at,
             })
@@ -276,6 +278,12 @@ impl TokenCache {
     /// Forgets the cached token (after a revoke, for instance).
     pub fn clear(&mut self) {
         self.cached = None;
+    }
+
+    /// The cached token's `token_type` (`Bearer` unless the server said otherwise), if there is one.
+    #[must_use]
+    pub fn token_type(&self) -> Option<&str> {
+        self.cached.as_ref().map(|c| c.token_type.as_str())
     }
 
     /// When the cached token expires, if there is one.

@@ -15,11 +15,8 @@ use tokio::time::Instant;
 
 use crate::error::{Error, TransportError, TransportErrorKind};
 
-/// What `TokenState::token` returns: the token and when it expires.
-pub(crate) struct Current {
-    pub(crate) token: AccessToken,
-    pub(crate) expires_at: Option<SystemTime>,
-}
+/// What the token state hands out: the token with its type and expiry.
+pub(crate) use kyc_adapter::TokenInfo as Current;
 
 struct State {
     cache: TokenCache,
@@ -69,10 +66,9 @@ impl TokenState {
             }
         }
         match st.cache.decide(config, credentials, SystemTime::now()) {
-            Ok(TokenDecision::Use(token)) => Step::Done(Ok(Arc::new(Current {
-                token: token.clone(),
-                expires_at: st.cache.expires_at(),
-            }))),
+            Ok(TokenDecision::Use(token)) => {
+                Step::Done(Ok(Arc::new(Current::from_cache(&st.cache, token))))
+            }
             Ok(TokenDecision::Fetch(request)) => Step::Fetch(*request),
             Err(e) => Step::Done(Err(e.into())),
         }
@@ -116,10 +112,7 @@ impl TokenState {
         let outcome = match result {
             Ok((grant, sent_at)) => {
                 let token = st.cache.store(grant, sent_at).clone();
-                Ok(Arc::new(Current {
-                    token,
-                    expires_at: st.cache.expires_at(),
-                }))
+                Ok(Arc::new(Current::from_cache(&st.cache, &token)))
             }
             Err(e) => Err(Arc::new(e)),
         };

@@ -184,15 +184,7 @@ impl Transport for Unavailable {
     }
 }
 
-/// The current access token and when it expires, as [`Client::token`] returns it.
-#[derive(Clone, PartialEq, Eq, Debug)]
-#[non_exhaustive]
-pub struct TokenInfo {
-    /// The bearer token (`Debug` redacts it).
-    pub access_token: AccessToken,
-    /// When it expires, as the token response said.
-    pub expires_at: Option<SystemTime>,
-}
+pub use kyc_adapter::TokenInfo;
 
 impl Client {
     /// Starts a client for `config` (environment, base URL, paths) and `credentials`.
@@ -284,7 +276,7 @@ impl Client {
         let mut token: Option<AccessToken> = None;
         loop {
             if call.authenticated() && token.is_none() {
-                token = Some(self.current_token(deadline).await?.token.clone());
+                token = Some(self.current_token(deadline).await?.access_token.clone());
             }
             let request = build(token.as_ref())?;
             let (mut parts, body) = request.into_parts();
@@ -386,10 +378,7 @@ impl Client {
     pub async fn token(&self) -> Result<TokenInfo, Error> {
         let deadline = deadline_after(self.inner.overall_timeout);
         let current = self.current_token(deadline).await?;
-        Ok(TokenInfo {
-            access_token: current.token.clone(),
-            expires_at: current.expires_at,
-        })
+        Ok((*current).clone())
     }
 
     /// Revokes the client's token at Pomelo and forgets it here; the next call fetches a new one.

@@ -8,11 +8,8 @@ use kyc_core::{AccessToken, Config, Credentials, TokenCache, TokenDecision, Toke
 
 use crate::error::{Error, TransportError, TransportErrorKind};
 
-/// What `TokenState::token` returns: the token and when it expires.
-pub(crate) struct Current {
-    pub(crate) token: AccessToken,
-    pub(crate) expires_at: Option<SystemTime>,
-}
+/// What the token state hands out: the token with its type and expiry.
+pub(crate) use kyc_adapter::TokenInfo as Current;
 
 struct State {
     cache: TokenCache,
@@ -103,10 +100,7 @@ impl TokenState {
             }
             let request = match st.cache.decide(config, credentials, now)? {
                 TokenDecision::Use(token) => {
-                    return Ok(Arc::new(Current {
-                        token: token.clone(),
-                        expires_at: st.cache.expires_at(),
-                    }));
+                    return Ok(Arc::new(Current::from_cache(&st.cache, token)));
                 }
                 TokenDecision::Fetch(request) => *request,
             };
@@ -124,10 +118,7 @@ impl TokenState {
             let outcome = match result {
                 Ok((grant, sent_at)) => {
                     let token = st.cache.store(grant, sent_at).clone();
-                    Ok(Arc::new(Current {
-                        token,
-                        expires_at: st.cache.expires_at(),
-                    }))
+                    Ok(Arc::new(Current::from_cache(&st.cache, &token)))
                 }
                 Err(e) => Err(Arc::new(e)),
             };

@@ -147,15 +147,7 @@ impl ClientBuilder {
     }
 }
 
-/// The current access token and when it expires, as [`Client::token`] returns it.
-#[derive(Clone, PartialEq, Eq, Debug)]
-#[non_exhaustive]
-pub struct TokenInfo {
-    /// The bearer token (`Debug` redacts it).
-    pub access_token: AccessToken,
-    /// When it expires, as the token response said.
-    pub expires_at: Option<SystemTime>,
-}
+pub use kyc_adapter::TokenInfo;
 
 impl Client {
     /// Starts a client for `config` (environment, base URL, paths) and `credentials`.
@@ -244,7 +236,7 @@ impl Client {
         let mut token: Option<AccessToken> = None;
         loop {
             if call.authenticated() && token.is_none() {
-                token = Some(self.current_token(deadline)?.token.clone());
+                token = Some(self.current_token(deadline)?.access_token.clone());
             }
             let request = build(token.as_ref())?;
             let (mut parts, body) = request.into_parts();
@@ -329,10 +321,7 @@ impl Client {
     pub fn token(&self) -> Result<TokenInfo, Error> {
         let deadline = deadline_after(self.inner.overall_timeout);
         let current = self.current_token(deadline)?;
-        Ok(TokenInfo {
-            access_token: current.token.clone(),
-            expires_at: current.expires_at,
-        })
+        Ok((*current).clone())
     }
 
     /// Revokes the client's token at Pomelo and forgets it here; the next call fetches a new one.
