@@ -23,12 +23,7 @@ use crate::search::SearchAll;
 use crate::transport::{AttemptTimeout, BoxFuture, IntoSendBody, SendBody, SourceCell, Transport};
 use crate::upload::{NoStream, PathSource, ReaderSource, UploadSource};
 
-/// Default time one attempt may take, connection to last response byte: 60 s (as kyc-ureq).
-pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Default time one logical call may take, token fetch, retries and back-off included: 3 min (as
-/// kyc-ureq). A retry whose delay would end after it is not made.
-pub const DEFAULT_OVERALL_TIMEOUT: Duration = Duration::from_secs(180);
+pub use kyc_adapter::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
 
 /// How long after an attempt's timeout the client stops waiting for a transport that ignores
 /// [`AttemptTimeout`]; the default transport's own timeout fires first.

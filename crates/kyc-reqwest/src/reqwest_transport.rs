@@ -1,18 +1,10 @@
 //! The default [`Transport`]: reqwest, converting the core's `http::Request` to reqwest and the
 //! whole response back, untouched.
 
-use std::time::Duration;
-
 use crate::error::{TransportError, TransportErrorKind};
 use crate::transport::{AttemptTimeout, BoxFuture, SendBody, Transport};
 
-/// Default limit on a response body: 10 MiB (as kyc-ureq). Pomelo's JSON answers are a few
-/// kilobytes; a larger body is refused as [`TransportErrorKind::ResponseTooLarge`] rather than
-/// truncated.
-pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 10 * 1024 * 1024;
-
-/// Default time allowed to set up a connection (TCP, TLS), as kyc-ureq.
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub use kyc_adapter::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY};
 
 /// Sends requests with a [`reqwest::Client`] (connection pool with keep-alive).
 ///

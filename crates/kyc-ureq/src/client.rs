@@ -22,13 +22,7 @@ use crate::transport::{AttemptTimeout, IntoSendBody, SourceCell, Transport};
 use crate::upload::{NoStream, PathSource, ReaderSource, UploadSource};
 use crate::ureq_transport::{DEFAULT_MAX_RESPONSE_BODY, UreqTransport};
 
-/// Default time one attempt may take, connection to last response byte: 60 s (long enough for a
-/// 16 MiB upload over a slow uplink).
-pub const DEFAULT_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Default time one logical call may take, token fetch, retries and back-off included: 3 min. A
-/// retry whose delay would end after it is not made.
-pub const DEFAULT_OVERALL_TIMEOUT: Duration = Duration::from_secs(180);
+pub use kyc_adapter::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
 
 /// A blocking client for Pomelo's Identity API.
 ///

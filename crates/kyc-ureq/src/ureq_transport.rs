@@ -7,12 +7,7 @@ use crate::client::DEFAULT_ATTEMPT_TIMEOUT;
 use crate::error::{TransportError, TransportErrorKind};
 use crate::transport::{AttemptTimeout, SendBody, Transport};
 
-/// Default limit on a response body: 10 MiB. Pomelo's JSON answers are a few kilobytes; a larger
-/// body is refused as [`TransportErrorKind::ResponseTooLarge`] rather than truncated.
-pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 10 * 1024 * 1024;
-
-/// Default time allowed to set up a connection (DNS, TCP, TLS).
-pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+pub use kyc_adapter::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY};
 
 /// Sends requests with a ureq 3 [`ureq::Agent`] (connection pool with keep-alive).
 ///
