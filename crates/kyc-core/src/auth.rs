@@ -1,5 +1,6 @@
 //! OAuth client-credentials: the token and revoke requests, and [`TokenCache`], the state machine
-//! that decides whether a cached token may be used or a new one must be fetched.
+//! that decides whether a cached token may still be used. Who fetches a new one, and what the
+//! other callers do meanwhile, is [`TokenSlot`](crate::TokenSlot)'s.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::body::Body;
 use crate::config::Config;
-use crate::endpoint::{self, Endpoint, IdempotencyKey, build_request};
-use crate::error::{Error, InvalidInput};
+use crate::endpoint::{self, Endpoint, IdempotencyKey};
+use crate::error::{BodySnippet, DecodeError, DecodeReason, Error, InvalidInput};
 use crate::secret::{AccessToken, ClientSecret, Credentials};
 
 /// Lifetime assumed for a token whose response gives neither `expires_in` nor a JWT `exp`: short, so
@@ -26,10 +27,8 @@ struct ClientCredentialsBody<'a> {
     grant_type: &'static str,
 }
 
-fn credentials_body(
-    config: &Config,
-    credentials: &Credentials,
-) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
+/// Refuses empty credentials, before any request.
+pub(crate) fn check_credentials(credentials: &Credentials) -> Result<(), InvalidInput> {
     if credentials.client_id.is_empty() {
         return Err(InvalidInput::Empty { what: "client id" });
     }
@@ -38,6 +37,14 @@ fn credentials_body(
             what: "client secret",
         });
     }
+    Ok(())
+}
+
+fn credentials_body(
+    config: &Config,
+    credentials: &Credentials,
+) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
+    check_credentials(credentials)?;
     endpoint::json_body(&ClientCredentialsBody {
         client_id: &credentials.client_id,
         client_secret: &credentials.client_secret,
@@ -58,6 +65,11 @@ impl Endpoint for RequestToken<'_> {
     type Body = Body;
     const METHOD: Method = Method::POST;
     const AUTHENTICATED: bool = false;
+
+    fn idempotent() -> bool {
+        // Pomelo returns the same token until it expires: asking twice changes nothing.
+        true
+    }
 
     fn path_and_query(&self, _: &Config) -> Result<String, InvalidInput> {
         Ok("/oauth/token".to_owned())
@@ -83,6 +95,18 @@ impl Endpoint for RequestToken<'_> {
             scope: Option<String>,
         }
         let wire: Wire = endpoint::decode_json(status, headers, body)?;
+        if !endpoint::usable_as_bearer(&wire.access_token) {
+            // A token that cannot go into a header would fail every call until it expired: it is
+            // a broken token response, never cached.
+            return Err(DecodeError {
+                status,
+                request_id: crate::error::request_id(headers),
+                path: "access_token".to_owned(),
+                reason: DecodeReason::Data,
+                raw_body: BodySnippet::new(&[]),
+            }
+            .into());
+        }
         let expires_in = wire
             .expires_in
             .and_then(|n| {
@@ -114,6 +138,10 @@ impl Endpoint for RevokeToken<'_> {
     type Body = Body;
     const METHOD: Method = Method::POST;
     const AUTHENTICATED: bool = false;
+
+    fn idempotent() -> bool {
+        true
+    }
 
     fn path_and_query(&self, _: &Config) -> Result<String, InvalidInput> {
         Ok("/oauth/token/revoke".to_owned())
@@ -180,16 +208,6 @@ fn jwt_exp(token: &str) -> Option<SystemTime> {
     UNIX_EPOCH.checked_add(Duration::from_secs(secs))
 }
 
-/// What to do for a call that needs a token.
-#[derive(Debug)]
-pub enum TokenDecision<'a> {
-    /// Use this token.
-    Use(&'a AccessToken),
-    /// No usable token: send this request, parse its response with
-    /// [`parse_response::<RequestToken>`](crate::parse_response) and [`TokenCache::store`] it.
-    Fetch(Box<http::Request<Body>>),
-}
-
 #[derive(Debug, Clone)]
 struct Cached {
     token: AccessToken,
@@ -226,24 +244,6 @@ impl TokenCache {
             .as_ref()
             .filter(|c| now < c.refresh_at)
             .map(|c| &c.token)
-    }
-
-    /// Uses the cached token, or says which request fetches a new one.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidInput`] when the credentials are empty.
-    pub fn decide(
-        &self,
-        config: &Config,
-        credentials: &Credentials,
-        now: SystemTime,
-    ) -> Result<TokenDecision<'_>, Error> {
-        match self.valid_token(now) {
-            Some(token) => Ok(TokenDecision::Use(token)),
-            None => build_request(config, &RequestToken { credentials }, None, None)
-                .map(|r| TokenDecision::Fetch(Box::new(r))),
-        }
     }
 
     /// Stores a freshly received grant (received at `now`) and returns its token.
@@ -296,7 +296,7 @@ impl TokenCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Environment, parse_response};
+    use crate::{Environment, build_request, parse_response};
     use proptest::prelude::*;
 
     fn jwt(exp: u64) -> String {
@@ -319,10 +319,15 @@ mod tests {
     fn token_request_is_a_json_client_credentials_grant() {
         let config = Config::new(Environment::Sandbox).unwrap();
         let creds = Credentials::new("cli-1", "top-secret");
-        let cache = TokenCache::new(Duration::from_secs(60));
-        let TokenDecision::Fetch(req) = cache.decide(&config, &creds, UNIX_EPOCH).unwrap() else {
-            panic!("an empty cache must fetch");
-        };
+        let req = build_request(
+            &config,
+            &RequestToken {
+                credentials: &creds,
+            },
+            None,
+            None,
+        )
+        .unwrap();
         assert_eq!(req.method(), Method::POST);
         assert_eq!(req.uri(), "https://api-sandbox.pomelo.la/oauth/token");
         assert_eq!(req.headers()["content-type"], "application/json");

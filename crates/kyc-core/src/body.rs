@@ -4,6 +4,8 @@
 use std::fmt;
 use std::io::{self, Read};
 
+use crate::exchange::{SourceError, SourceErrorKind};
+
 /// A complete request body held in memory (JSON, or an empty body).
 #[derive(Clone, PartialEq, Eq, Default)]
 pub struct Body(Vec<u8>);
@@ -160,17 +162,16 @@ impl MultipartBody {
     /// with [`io::ErrorKind::InvalidData`] if `file` ends early or holds more bytes, so a file that
     /// changed since it was measured can never produce a body that disagrees with `Content-Length`.
     pub fn into_reader<R: Read>(self, file: R) -> MultipartReader<R> {
-        let (inline, remaining, streamed) = match self.content {
-            FileContent::Bytes(bytes) => (bytes, 0, false),
-            FileContent::Stream { len } => (bytes::Bytes::new(), len, true),
+        let (inline, check) = match self.content {
+            FileContent::Bytes(bytes) => (bytes, None),
+            FileContent::Stream { len } => (bytes::Bytes::new(), Some(LengthCheck::new(len))),
         };
         MultipartReader {
             head: io::Cursor::new(self.head),
             inline: io::Cursor::new(inline),
             file,
-            remaining,
+            check,
             tail: io::Cursor::new(self.tail),
-            checked_end: !streamed,
         }
     }
 }
@@ -196,9 +197,9 @@ pub struct MultipartReader<R> {
     head: io::Cursor<Vec<u8>>,
     inline: io::Cursor<bytes::Bytes>,
     file: R,
-    remaining: u64,
+    /// The length rule of a streamed file part (`None` for content held in memory).
+    check: Option<LengthCheck>,
     tail: io::Cursor<Vec<u8>>,
-    checked_end: bool,
 }
 
 impl<R: Read> Read for MultipartReader<R> {
@@ -214,31 +215,157 @@ impl<R: Read> Read for MultipartReader<R> {
         if n > 0 {
             return Ok(n);
         }
-        if self.remaining > 0 {
-            let want = usize::try_from(self.remaining)
-                .unwrap_or(usize::MAX)
-                .min(buf.len());
-            let slot = buf.get_mut(..want).unwrap_or_default();
-            let n = self.file.read(slot)?;
-            if n == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "the file ended before its declared length",
-                ));
+        if let Some(check) = &mut self.check {
+            if !check.is_complete() {
+                let want = check.want(buf.len());
+                let slot = buf.get_mut(..want).unwrap_or_default();
+                let n = self.file.read(slot)?;
+                check.advance(n)?;
+                if n > 0 {
+                    return Ok(n);
+                }
             }
-            self.remaining -= n as u64;
-            return Ok(n);
-        }
-        if !self.checked_end {
-            let mut probe = [0u8; 1];
-            if self.file.read(&mut probe)? != 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    "the file is longer than its declared length",
-                ));
-            }
-            self.checked_end = true;
         }
         self.tail.read(buf)
+    }
+}
+
+/// The exact-length rule of a streamed file part: its source must yield exactly the length the
+/// body declared in `Content-Length`, so a file that changed since it was measured never produces
+/// a body that disagrees with its headers. [`MultipartReader`] applies it to a `Read`; an async
+/// adapter applies it to its own stream with the same calls.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub struct LengthCheck {
+    remaining: u64,
+    complete: bool,
+}
+
+impl LengthCheck {
+    /// A source declared `len` bytes long.
+    #[must_use]
+    pub fn new(len: u64) -> Self {
+        Self {
+            remaining: len,
+            complete: false,
+        }
+    }
+
+    /// Bytes still expected.
+    #[must_use]
+    pub fn remaining(&self) -> u64 {
+        self.remaining
+    }
+
+    /// Whether the source ended exactly at its declared length.
+    #[must_use]
+    pub fn is_complete(&self) -> bool {
+        self.complete
+    }
+
+    /// How many bytes to ask the source for next, with room for `capacity`: at most what remains,
+    /// and one byte once nothing remains, to find out whether the source is longer than declared.
+    #[must_use]
+    pub fn want(&self, capacity: usize) -> usize {
+        if self.remaining == 0 {
+            1.min(capacity)
+        } else {
+            usize::try_from(self.remaining)
+                .unwrap_or(usize::MAX)
+                .min(capacity)
+        }
+    }
+
+    /// Counts `n` bytes just read from the source (`0`: the source ended).
+    ///
+    /// # Errors
+    ///
+    /// [`io::ErrorKind::InvalidData`] when the source ended before its declared length or holds
+    /// more bytes.
+    pub fn advance(&mut self, n: usize) -> io::Result<()> {
+        let invalid = |what| Err(io::Error::new(io::ErrorKind::InvalidData, what));
+        match (n, self.remaining) {
+            (0, 0) => {
+                self.complete = true;
+                Ok(())
+            }
+            (0, _) => invalid("the file ended before its declared length"),
+            (n, remaining) => match remaining.checked_sub(n as u64) {
+                Some(left) if remaining > 0 => {
+                    self.remaining = left;
+                    Ok(())
+                }
+                _ => invalid("the file is longer than its declared length"),
+            },
+        }
+    }
+}
+
+/// A request body as [`Next::Send`](crate::Next::Send) hands it to the adapter.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum OutgoingBody {
+    /// Bytes held in memory: JSON, or nothing.
+    Full(Body),
+    /// A multipart upload. Its file part is held in memory, or must be streamed from the
+    /// adapter's source ([`OutgoingBody::needs_stream`]).
+    Multipart(MultipartBody),
+}
+
+impl OutgoingBody {
+    /// Whether the file part must be supplied as a stream when the request is sent.
+    #[must_use]
+    pub fn needs_stream(&self) -> bool {
+        matches!(
+            self,
+            OutgoingBody::Multipart(m) if matches!(m.content(), FileContent::Stream { .. })
+        )
+    }
+
+    /// The whole body in memory, reading a streamed file part from `stream` (exactly its declared
+    /// length), for HTTP stacks that take a body whole.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceErrorKind::Missing`](crate::SourceErrorKind::Missing) when the file part is
+    /// streamed and `stream` is `None`; otherwise the stream's failure as
+    /// [`SourceError::while_sending`].
+    pub fn into_vec(self, stream: Option<&mut dyn Read>) -> Result<Vec<u8>, SourceError> {
+        match self {
+            OutgoingBody::Full(body) => Ok(body.into_bytes()),
+            OutgoingBody::Multipart(multipart) => match multipart.into_bytes() {
+                Ok(bytes) => Ok(bytes),
+                Err(multipart) => {
+                    let stream = stream
+                        .ok_or_else(|| SourceError::new(SourceErrorKind::Missing, None, None))?;
+                    let mut out = Vec::new();
+                    multipart
+                        .into_reader(stream)
+                        .read_to_end(&mut out)
+                        .map_err(|e| SourceError::while_sending(e, None))?;
+                    Ok(out)
+                }
+            },
+        }
+    }
+}
+
+impl RequestBody for OutgoingBody {
+    fn content_length(&self) -> u64 {
+        match self {
+            OutgoingBody::Full(body) => body.content_length(),
+            OutgoingBody::Multipart(multipart) => multipart.content_length(),
+        }
+    }
+}
+
+impl From<Body> for OutgoingBody {
+    fn from(body: Body) -> Self {
+        OutgoingBody::Full(body)
+    }
+}
+
+impl From<MultipartBody> for OutgoingBody {
+    fn from(body: MultipartBody) -> Self {
+        OutgoingBody::Multipart(body)
     }
 }

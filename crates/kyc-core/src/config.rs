@@ -89,6 +89,10 @@ pub const DEFAULT_MAX_UPLOAD_BYTES: u64 = 16 * 1024 * 1024;
 /// Default safety margin before a token's expiry at which it is no longer handed out.
 pub const DEFAULT_TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
+/// Default cap on the pages one walk over a search fetches ([`Pager`](crate::Pager)): 1,000
+/// (100,000 sessions at the largest page size).
+pub const DEFAULT_MAX_PAGES: u32 = 1000;
+
 /// A validated client configuration. Build it with [`Config::builder`] or [`Config::new`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct Config {
@@ -98,6 +102,8 @@ pub struct Config {
     pub(crate) paths: Paths,
     pub(crate) max_upload_bytes: u64,
     pub(crate) token_margin: Duration,
+    pub(crate) first_page: u32,
+    pub(crate) max_pages: u32,
 }
 
 impl fmt::Debug for Config {
@@ -108,6 +114,8 @@ impl fmt::Debug for Config {
             .field("paths", &self.paths)
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("token_margin", &self.token_margin)
+            .field("first_page", &self.first_page)
+            .field("max_pages", &self.max_pages)
             .finish()
     }
 }
@@ -132,6 +140,8 @@ impl Config {
             paths: Paths::default(),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             token_margin: DEFAULT_TOKEN_MARGIN,
+            first_page: 0,
+            max_pages: DEFAULT_MAX_PAGES,
             allow_insecure_http: false,
         }
     }
@@ -172,6 +182,18 @@ impl Config {
         self.token_margin
     }
 
+    /// The number of a search's first page: `0` (the default, decision 4) or `1`.
+    #[must_use]
+    pub fn first_page(&self) -> u32 {
+        self.first_page
+    }
+
+    /// The most pages one walk over a search fetches.
+    #[must_use]
+    pub fn max_pages(&self) -> u32 {
+        self.max_pages
+    }
+
     /// Whether this configuration targets Pomelo's production API: the production environment, or
     /// a custom base URL on production's host. Test-only operations refuse to run then.
     #[must_use]
@@ -202,6 +224,8 @@ pub struct ConfigBuilder {
     paths: Paths,
     max_upload_bytes: u64,
     token_margin: Duration,
+    first_page: u32,
+    max_pages: u32,
     allow_insecure_http: bool,
 }
 
@@ -254,6 +278,19 @@ impl ConfigBuilder {
         self
     }
 
+    /// Sets the number of a search's first page: `0` (default) or `1`, for a server that numbers
+    /// pages from 1.
+    pub fn first_page(mut self, first: u32) -> Self {
+        self.first_page = first;
+        self
+    }
+
+    /// Sets the most pages one walk over a search fetches (at least 1).
+    pub fn max_pages(mut self, pages: u32) -> Self {
+        self.max_pages = pages;
+        self
+    }
+
     /// Allows a plain `http://` base URL on a non-loopback host. Tokens and personal data then
     /// travel unencrypted: only for a trusted network, e.g. a TLS-terminating sidecar.
     pub fn danger_allow_insecure_http(mut self) -> Self {
@@ -271,6 +308,7 @@ impl ConfigBuilder {
     /// - [`InvalidInput::InvalidPathTemplate`]: a path that does not start with `/`, contains `?`
     ///   or `#`, or a get/cancel template without `{session_id}`.
     /// - [`InvalidInput::Empty`]: an empty audience.
+    /// - [`InvalidInput::InvalidSetting`]: a first page other than 0 or 1, a page cap of 0.
     pub fn build(self) -> Result<Config, InvalidInput> {
         let (default_url, default_audience) = self.environment.defaults();
         let raw_url = self.base_url.as_deref().unwrap_or(default_url);
@@ -288,6 +326,18 @@ impl ConfigBuilder {
         validate_template("cancel session", &p.cancel_session, true)?;
         validate_template("search sessions", &p.search_sessions, false)?;
         validate_template("clean validations", &p.clean_validations, false)?;
+        if self.first_page > 1 {
+            return Err(InvalidInput::InvalidSetting {
+                setting: "first page",
+                reason: "must be 0 or 1",
+            });
+        }
+        if self.max_pages == 0 {
+            return Err(InvalidInput::InvalidSetting {
+                setting: "max pages",
+                reason: "must be at least 1",
+            });
+        }
         Ok(Config {
             environment: self.environment,
             base_url,
@@ -295,6 +345,8 @@ impl ConfigBuilder {
             paths: self.paths,
             max_upload_bytes: self.max_upload_bytes,
             token_margin: self.token_margin,
+            first_page: self.first_page,
+            max_pages: self.max_pages,
         })
     }
 }

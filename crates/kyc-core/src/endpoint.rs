@@ -9,7 +9,7 @@ use http::{HeaderMap, Method, StatusCode};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::de::DeserializeOwned;
 
-use crate::body::RequestBody;
+use crate::body::{OutgoingBody, RequestBody};
 use crate::config::Config;
 use crate::error::{
     ApiError, BodySnippet, DecodeError, DecodeReason, Error, InvalidInput, request_id,
@@ -27,7 +27,7 @@ pub trait Endpoint {
     /// What a successful response decodes into.
     type Output;
     /// The request body type ([`crate::Body`] for JSON, [`crate::MultipartBody`] for uploads).
-    type Body: RequestBody;
+    type Body: RequestBody + Into<OutgoingBody>;
 
     /// The HTTP method.
     const METHOD: Method;
@@ -35,6 +35,14 @@ pub trait Endpoint {
     const CREATES: bool = false;
     /// Whether the call needs a bearer token (every call but the OAuth ones).
     const AUTHENTICATED: bool = true;
+
+    /// Whether sending the request again has the same effect as sending it once, so that it may
+    /// be retried after it may have reached the server even without an idempotency key. By
+    /// default, whether the method is idempotent (RFC 9110 §9.2.2); the OAuth calls say `true`.
+    #[must_use]
+    fn idempotent() -> bool {
+        crate::retry::is_idempotent(&Self::METHOD)
+    }
 
     /// The path (percent-encoded, starting with `/`) and query, relative to the base URL.
     ///
@@ -190,16 +198,7 @@ pub fn build_request<E: Endpoint>(
     }
     if E::AUTHENTICATED {
         let token = token.ok_or(InvalidInput::MissingAccessToken)?;
-        let secret = token.expose_secret();
-        let mut bearer = String::with_capacity("Bearer ".len() + secret.len());
-        bearer.push_str("Bearer ");
-        bearer.push_str(secret);
-        let mut value =
-            HeaderValue::try_from(bearer).map_err(|_| InvalidInput::InvalidHeaderValue {
-                what: "access token",
-            })?;
-        value.set_sensitive(true);
-        headers.insert(AUTHORIZATION, value);
+        headers.insert(AUTHORIZATION, bearer(token)?);
     }
     if E::CREATES {
         let key = idempotency_key.ok_or(InvalidInput::MissingIdempotencyKey)?;
@@ -208,6 +207,25 @@ pub fn build_request<E: Endpoint>(
         headers.insert(&IDEMPOTENCY_HEADER_NAME, value);
     }
     Ok(request)
+}
+
+/// `Bearer <token>`, marked sensitive so `http`'s `Debug` does not print it.
+fn bearer(token: &AccessToken) -> Result<HeaderValue, InvalidInput> {
+    let secret = token.expose_secret();
+    let mut bearer = String::with_capacity("Bearer ".len() + secret.len());
+    bearer.push_str("Bearer ");
+    bearer.push_str(secret);
+    let mut value =
+        HeaderValue::try_from(bearer).map_err(|_| InvalidInput::InvalidHeaderValue {
+            what: "access token",
+        })?;
+    value.set_sensitive(true);
+    Ok(value)
+}
+
+/// Whether `token` can be sent in an `Authorization` header.
+pub(crate) fn usable_as_bearer(token: &AccessToken) -> bool {
+    !token.expose_secret().is_empty() && bearer(token).is_ok()
 }
 
 /// Reads `response` as the answer to `E`: 2xx decodes into `E::Output`, anything else becomes

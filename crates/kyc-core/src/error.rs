@@ -21,6 +21,32 @@ pub enum Error {
     /// The server answered 2xx but the body is not what the API promises.
     #[error(transparent)]
     Decode(#[from] Box<DecodeError>),
+    /// A walk over a search's pages stopped before the server said it was over.
+    #[error(transparent)]
+    Pagination(#[from] PaginationError),
+}
+
+/// Why a walk over a search's pages ([`Pager`](crate::Pager)) stopped early. The sessions of the
+/// pages fetched before were all yielded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum PaginationError {
+    /// A page held only sessions already yielded: the server seems to ignore `page[number]`, or
+    /// to number its pages otherwise (see `POMELO_FIRST_PAGE`).
+    #[error(
+        "page {page} of the search held no session not seen on an earlier page: the server \
+         seems to ignore page[number]; stopped"
+    )]
+    NoNewSessions {
+        /// The page number requested.
+        page: u32,
+    },
+    /// The walk reached the configured page cap ([`ConfigBuilder::max_pages`](crate::ConfigBuilder::max_pages)).
+    #[error("stopped after {pages} pages, the configured cap; more may follow")]
+    PageCap {
+        /// How many pages were fetched.
+        pages: u32,
+    },
 }
 
 impl Error {
@@ -28,7 +54,7 @@ impl Error {
     #[must_use]
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            Error::InvalidInput(_) => None,
+            Error::InvalidInput(_) | Error::Pagination(_) => None,
             Error::Api(e) => Some(e.status),
             Error::Decode(e) => Some(e.status),
         }
@@ -38,7 +64,7 @@ impl Error {
     #[must_use]
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Error::InvalidInput(_) => None,
+            Error::InvalidInput(_) | Error::Pagination(_) => None,
             Error::Api(e) => e.request_id.as_deref(),
             Error::Decode(e) => e.request_id.as_deref(),
         }
@@ -73,6 +99,14 @@ pub enum InvalidInput {
          ConfigBuilder::danger_allow_insecure_http"
     )]
     InsecureBaseUrl,
+    /// A setting has a value it cannot take (`reason` says why).
+    #[error("invalid {setting}: {reason}")]
+    InvalidSetting {
+        /// Which setting.
+        setting: &'static str,
+        /// Why it was refused.
+        reason: &'static str,
+    },
     /// A configured path template is unusable (`reason` says why).
     #[error("invalid path template for {operation}: {reason}")]
     InvalidPathTemplate {
@@ -145,6 +179,10 @@ pub enum InvalidInput {
     /// A request body could not be serialised (a custom field holds a value JSON cannot hold).
     #[error("the request body cannot be serialised as JSON")]
     Unserialisable,
+    /// A call driver was polled again after it finished (an adapter's loop went on after
+    /// [`Next::Done`](crate::Next::Done)).
+    #[error("this call has already finished")]
+    Finished,
 }
 
 /// How many bytes of a response body an error keeps.

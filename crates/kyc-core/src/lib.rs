@@ -11,17 +11,21 @@
 //! - OAuth client credentials and a token cache state machine ([`TokenCache`]).
 //! - Every KYC operation as a request type linked to its response type: [`CreateSession`],
 //!   [`UploadFile`], [`GetSession`], [`CancelSession`], [`GetReport`], [`SearchSessions`],
-//!   [`CleanValidations`], plus [`RequestToken`] and [`RevokeToken`].
+//!   [`CleanValidations`], plus [`RequestToken`] and [`RevokeToken`]; the walk over every page of
+//!   a search ([`Pager`]), bounded whatever the server says.
 //! - One generic request builder ([`build_request`]) and response parser ([`parse_response`]) with
 //!   typed errors ([`Error`]).
-//! - The retry decision ([`RetryPolicy::decide`]), the call driver that every adapter's send loop
-//!   follows ([`Call`]: retries, one token refresh and replay on a `401`, deadlines) and idempotency
-//!   keys ([`IdempotencyKey`]).
+//! - The whole lifecycle of a call ([`exchange`]): [`Call`] validates, holds the idempotency key
+//!   ([`IdempotencyKey`]), obtains the token through the [`TokenSlot`] every call of a client
+//!   shares (one fetch at a time, retried as the [`RetryPolicy`] says, refusals remembered), sends
+//!   each attempt with its time budget, retries, replays once with a new token after a `401`, and
+//!   stops at the deadline. An adapter's loop only sends, sleeps and waits as it says.
 //! - Webhooks: signature verification, signing and typed events ([`webhook`]).
 //!
 //! # Out of scope
 //!
-//! - Sending requests, TLS, timeouts, sleeping, threads: the adapters' job.
+//! - Sending requests, TLS, enforcing the time budget of an attempt, sleeping, locks and
+//!   wake-ups: the adapters' job.
 //! - Reading the clock or drawing randomness: callers pass `now` and random bytes.
 //!
 //! # Determinism
@@ -62,15 +66,55 @@
 //! assert_eq!(session.id.as_str(), "iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR");
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Bring your own HTTP stack
+//!
+//! A complete adapter (tokens, retries, the replay after a `401`, deadlines, streamed uploads)
+//! over any function that sends an `http::Request<Vec<u8>>`: hyper directly, a WASM `fetch`, a
+//! company's instrumented client. These are its 60 lines; `kyc-ureq` and `kyc-reqwest` are the
+//! same loop with a lock around the [`TokenSlot`] so that threads and tasks share it. The
+//! workspace's conformance suite runs this very code as a third adapter against the simulator.
+//!
+#![doc = "```"]
+#![doc = include_str!("../doc/own_stack.rs")]
+#![doc = r##"
+// A fake Pomelo: a token, then a 503 before the session.
+let mut seen = Vec::new();
+let fake = |req: http::Request<Vec<u8>>| -> Result<http::Response<Vec<u8>>, std::io::Error> {
+    seen.push(format!("{} {}", req.method(), req.uri().path()));
+    let (status, body): (u16, &[u8]) = match (req.uri().path(), seen.len()) {
+        ("/oauth/token", _) => (200, br#"{"access_token": "tok-1", "expires_in": 3600}"#),
+        (_, 2) => (503, b""),
+        _ => (200, br#"{"data": {"id": "iss-1", "status": "VALIDATED"}}"#),
+    };
+    Ok(http::Response::builder().status(status).body(body.to_vec()).unwrap())
+};
+let mut settings = Settings::new(
+    kyc_core::Config::new(kyc_core::Environment::Sandbox)?,
+    kyc_core::Credentials::new("client-id", "client-secret"),
+);
+settings.retry = kyc_core::RetryPolicy::default()
+    .backoff(std::time::Duration::from_millis(1), std::time::Duration::from_millis(5));
+let mut client = OwnStack::new(settings, fake);
+let session = client.call(&kyc_core::GetSession::new("iss-1"), None)?;
+assert_eq!(session.status, Some(kyc_core::SessionStatus::Validated));
+assert!(client.token().is_ok()); // the cached token: no request
+drop(client);
+assert_eq!(seen, ["POST /oauth/token", "GET /identity/v1/sessions/iss-1",
+                  "GET /identity/v1/sessions/iss-1"]);
+# Ok::<(), Box<dyn std::error::Error>>(())
+"##]
+#![doc = "```"]
 
 mod auth;
 mod body;
-mod call;
 mod config;
 mod endpoint;
 pub mod enums;
 mod error;
+pub mod exchange;
 mod model;
+mod pager;
 mod retry;
 mod search;
 mod secret;
@@ -78,13 +122,13 @@ mod session;
 mod upload;
 pub mod webhook;
 
-pub use auth::{
-    RequestToken, RevokeToken, TokenCache, TokenDecision, TokenGrant, UNKNOWN_TOKEN_LIFETIME,
+pub use auth::{RequestToken, RevokeToken, TokenCache, TokenGrant, UNKNOWN_TOKEN_LIFETIME};
+pub use body::{
+    Body, FileContent, LengthCheck, MultipartBody, MultipartReader, OutgoingBody, RequestBody,
 };
-pub use body::{Body, FileContent, MultipartBody, MultipartReader, RequestBody};
-pub use call::{AttemptFacts, AttemptOutcome, Call, Next, jitter_from_random};
 pub use config::{
-    Config, ConfigBuilder, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_TOKEN_MARGIN, Environment, Paths,
+    Config, ConfigBuilder, DEFAULT_MAX_PAGES, DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_TOKEN_MARGIN,
+    Environment, Paths,
 };
 pub use endpoint::{
     Endpoint, IDEMPOTENCY_HEADER, IdempotencyKey, build_request, encode_segment, parse_response,
@@ -93,15 +137,20 @@ pub use endpoint::{
 pub use enums::{Country, DocumentType, FlowType, IntegrationMethod, SessionStatus, StepStatus};
 pub use error::{
     ApiError, ApiErrorBody, ApiErrorDetail, BODY_SNIPPET_LIMIT, BodySnippet, DecodeError,
-    DecodeReason, Error, InvalidInput,
+    DecodeReason, Error, InvalidInput, PaginationError,
+};
+pub use exchange::{
+    AttemptTimeout, Call, CallError, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT,
+    DEFAULT_TOKEN_REFUSAL_MEMORY, Exchange, Next, Now, Outgoing, Purpose, Reply, Settings,
+    SourceError, SourceErrorKind, TokenCall, TokenInfo, TokenSlot, TransportError,
+    TransportErrorKind,
 };
 pub use model::{
     CleanResult, Extra, FileInfo, Pagination, Report, Session, SessionCreated, SessionId,
     SessionPage, Step,
 };
-pub use retry::{
-    Outcome, RetryDecision, RetryPolicy, is_idempotent, is_retryable_status, retry_after,
-};
+pub use pager::{Pager, PagerStep};
+pub use retry::RetryPolicy;
 pub use search::{Date, SearchSessions, Sort};
 pub use secret::{AccessToken, ClientSecret, Credentials, Pii};
 pub use session::{

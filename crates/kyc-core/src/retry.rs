@@ -1,5 +1,6 @@
 //! The retry decision: a pure function of the call, the outcome of the last attempt, the attempt
-//! number and a jitter value the caller drew. Adapters sleep and resend; they decide nothing.
+//! number and a jitter value drawn from the call's random bytes. The call driver
+//! ([`Call`](crate::Call)) applies it; adapters sleep and resend, they decide nothing.
 
 use std::time::{Duration, SystemTime};
 
@@ -8,8 +9,7 @@ use http::{HeaderMap, Method, StatusCode};
 
 /// What happened to one attempt.
 #[derive(Clone, Copy, Debug)]
-#[non_exhaustive]
-pub enum Outcome<'a> {
+pub(crate) enum Outcome<'a> {
     /// A response arrived.
     Response {
         /// Its status.
@@ -27,8 +27,7 @@ pub enum Outcome<'a> {
 
 /// What to do after an attempt.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-#[non_exhaustive]
-pub enum RetryDecision {
+pub(crate) enum RetryDecision {
     /// Send the same request again after this delay.
     RetryAfter(Duration),
     /// Do not retry: hand the outcome to the caller.
@@ -94,21 +93,21 @@ impl RetryPolicy {
         self
     }
 
-    /// Decides whether to retry after attempt number `attempt` (1 for the first) of a call with
-    /// `method`, `has_idempotency_key` telling whether it carries an `x-idempotency-key`.
+    /// Decides whether to retry after attempt number `attempt` (1 for the first) of a call;
+    /// `replay_safe` says whether sending it again cannot repeat its effect (an idempotent method
+    /// or endpoint, or an idempotency key the server honours).
     ///
     /// - Retries 408, 429, 500, 502, 503, 504 and transport failures, while attempts remain.
-    /// - Never retries a call that is not idempotent (POST, PATCH) and has no key once the request
-    ///   may have reached the server: only a failure before sending is retried then.
+    /// - Never retries a call that is not replay-safe once the request may have reached the server:
+    ///   only a failure before sending is retried then.
     /// - Waits `base × 2^(attempt−1)`, capped at `max_delay`, scaled by `0.5 + jitter / 2` (equal
     ///   jitter; `jitter` is a random number in `[0, 1]` the caller drew, clamped).
     /// - A `Retry-After` (seconds or HTTP date, read against `now`) replaces the back-off when
     ///   longer, clamped to `max_retry_after`.
     #[must_use]
-    pub fn decide(
+    pub(crate) fn decide(
         &self,
-        method: &Method,
-        has_idempotency_key: bool,
+        replay_safe: bool,
         outcome: Outcome<'_>,
         attempt: u32,
         jitter: f64,
@@ -117,7 +116,6 @@ impl RetryPolicy {
         if attempt >= self.max_attempts {
             return RetryDecision::Stop;
         }
-        let replay_safe = is_idempotent(method) || has_idempotency_key;
         let retry_after = match outcome {
             Outcome::Response { status, headers } => {
                 if !is_retryable_status(status) || !replay_safe {
@@ -158,7 +156,7 @@ impl RetryPolicy {
 
 /// Whether `method` may be replayed without changing the outcome (RFC 9110 §9.2.2).
 #[must_use]
-pub fn is_idempotent(method: &Method) -> bool {
+pub(crate) fn is_idempotent(method: &Method) -> bool {
     matches!(
         *method,
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS | Method::TRACE
@@ -167,13 +165,13 @@ pub fn is_idempotent(method: &Method) -> bool {
 
 /// Whether a response with `status` is worth retrying: 408, 429, 500, 502, 503, 504.
 #[must_use]
-pub fn is_retryable_status(status: StatusCode) -> bool {
+pub(crate) fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
 /// Reads `Retry-After` as delay-seconds or as an HTTP date relative to `now`.
 #[must_use]
-pub fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {
     let text = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = text.parse::<u64>() {
         return Some(Duration::from_secs(secs));
@@ -205,13 +203,11 @@ mod tests {
             status: StatusCode::SERVICE_UNAVAILABLE,
             headers: &h,
         };
-        let delays: Vec<_> = (1..6)
-            .map(|a| p.decide(&Method::GET, false, out, a, 1.0, NOW))
-            .collect();
+        let delays: Vec<_> = (1..6).map(|a| p.decide(true, out, a, 1.0, NOW)).collect();
         let ms = |d| RetryDecision::RetryAfter(Duration::from_millis(d));
         assert_eq!(delays, vec![ms(250), ms(500), ms(1000), ms(2000), ms(4000)]);
-        assert_eq!(p.decide(&Method::GET, false, out, 9, 1.0, NOW), ms(8000));
-        assert_eq!(p.decide(&Method::GET, false, out, 1, 0.0, NOW), ms(125));
+        assert_eq!(p.decide(true, out, 9, 1.0, NOW), ms(8000));
+        assert_eq!(p.decide(true, out, 1, 0.0, NOW), ms(125));
     }
 
     #[test]
@@ -223,7 +219,7 @@ mod tests {
             headers: &h,
         };
         assert_eq!(
-            p.decide(&Method::GET, false, out, 1, 0.5, NOW),
+            p.decide(true, out, 1, 0.5, NOW),
             RetryDecision::RetryAfter(Duration::from_secs(7))
         );
         let h = headers(Some("86400"));
@@ -232,7 +228,7 @@ mod tests {
             headers: &h,
         };
         assert_eq!(
-            p.decide(&Method::GET, false, out, 1, 0.5, NOW),
+            p.decide(true, out, 1, 0.5, NOW),
             RetryDecision::RetryAfter(Duration::from_secs(30))
         );
         let h = headers(Some("Thu, 01 Jan 1970 00:00:12 GMT"));
@@ -241,7 +237,7 @@ mod tests {
             headers: &h,
         };
         assert_eq!(
-            p.decide(&Method::GET, false, out, 1, 0.5, NOW),
+            p.decide(true, out, 1, 0.5, NOW),
             RetryDecision::RetryAfter(Duration::from_secs(12))
         );
     }
@@ -254,28 +250,22 @@ mod tests {
             status: StatusCode::BAD_GATEWAY,
             headers: &h,
         };
-        assert_eq!(
-            p.decide(&Method::POST, false, served, 1, 0.5, NOW),
-            RetryDecision::Stop
-        );
+        assert_eq!(p.decide(false, served, 1, 0.5, NOW), RetryDecision::Stop);
         assert!(matches!(
-            p.decide(&Method::POST, true, served, 1, 0.5, NOW),
+            p.decide(true, served, 1, 0.5, NOW),
             RetryDecision::RetryAfter(_)
         ));
         let unsent = Outcome::Transport {
             may_have_reached_server: false,
         };
         assert!(matches!(
-            p.decide(&Method::POST, false, unsent, 1, 0.5, NOW),
+            p.decide(false, unsent, 1, 0.5, NOW),
             RetryDecision::RetryAfter(_)
         ));
         let maybe = Outcome::Transport {
             may_have_reached_server: true,
         };
-        assert_eq!(
-            p.decide(&Method::POST, false, maybe, 1, 0.5, NOW),
-            RetryDecision::Stop
-        );
+        assert_eq!(p.decide(false, maybe, 1, 0.5, NOW), RetryDecision::Stop);
     }
 
     fn method() -> impl Strategy<Value = Method> {
@@ -315,7 +305,7 @@ mod tests {
             } else {
                 Outcome::Response { status, headers: &h }
             };
-            let decision = p.decide(&method, has_key, outcome, attempt, jitter, NOW);
+            let decision = p.decide(is_idempotent(&method) || has_key, outcome, attempt, jitter, NOW);
             let replay_safe = is_idempotent(&method) || has_key;
             match decision {
                 RetryDecision::Stop => {}

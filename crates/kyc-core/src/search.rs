@@ -242,10 +242,16 @@ impl SearchSessions {
         self
     }
 
-    /// The page this search asks for (0 when unset).
+    /// The `page[number]` this search sends, if it sends one.
     #[must_use]
-    pub fn current_page(&self) -> u32 {
-        self.page_number.unwrap_or(0)
+    pub fn page(&self) -> Option<u32> {
+        self.page_number
+    }
+
+    /// The `page[size]` this search sends, if it sends one.
+    #[must_use]
+    pub fn size(&self) -> Option<u32> {
+        self.page_size
     }
 
     /// The query parameters in the order they are sent, decoded.
@@ -318,28 +324,6 @@ impl SearchSessions {
             });
         }
         Ok(pairs)
-    }
-
-    /// The request for the page after `page`, which answered this search; `None` when `page` was
-    /// the last (or was empty, or had no pagination metadata).
-    pub fn next_page(&self, page: &SessionPage) -> Option<SearchSessions> {
-        if page.sessions.is_empty() {
-            return None;
-        }
-        let pagination = page.pagination.as_ref()?;
-        let current = pagination
-            .current_page
-            .unwrap_or(u64::from(self.current_page()));
-        let next = current.checked_add(1)?;
-        let more = match pagination.total_pages {
-            Some(total) => next < total,
-            None => {
-                let size = pagination.page_size.or(self.page_size.map(u64::from));
-                size.is_some_and(|s| page.sessions.len() as u64 >= s)
-            }
-        };
-        let next = u32::try_from(next).ok()?;
-        more.then(|| self.clone().page_number(next))
     }
 }
 

@@ -11,7 +11,7 @@ use kyc_core::{
     AccessToken, CancelSession, CleanValidations, Config, Country, CreateSession, Credentials,
     Date, DocumentType, Environment, Error, Extra, FlowType, GetReport, GetSession, IdempotencyKey,
     IntegrationMethod, PersonalData, Pii, RequestToken, SearchSessions, SessionStatus, Sort,
-    TermsData, TokenCache, TokenDecision, TokenGrant, UploadFile, build_request, parse_response,
+    TermsData, TokenCache, TokenGrant, UploadFile, build_request, parse_response,
 };
 use proptest::prelude::*;
 
@@ -405,30 +405,6 @@ fn search_query_uses_pomelos_syntax() {
     assert!(Date::parse("2023-02-29").is_err() && Date::parse("2024-02-29").is_ok());
 }
 
-#[test]
-fn next_page_follows_the_pagination_and_stops() {
-    let search = SearchSessions::new().page_size(2);
-    let page = |current: u64, total: u64, n: usize| {
-        let sessions: Vec<_> = (0..n)
-            .map(|i| serde_json::json!({"id": format!("iss-{i}")}))
-            .collect();
-        let body = serde_json::json!({"data": sessions, "meta": {"pagination": {"current_page": current, "total_pages": total}}});
-        let response = http::Response::builder()
-            .status(200)
-            .body(serde_json::to_vec(&body).unwrap())
-            .unwrap();
-        parse_response::<SearchSessions, _>(&response).unwrap()
-    };
-    let next = search.next_page(&page(0, 3, 2)).unwrap();
-    assert_eq!(next.current_page(), 1);
-    assert_eq!(next.next_page(&page(1, 3, 2)).unwrap().current_page(), 2);
-    assert!(search.next_page(&page(2, 3, 2)).is_none());
-    assert!(
-        search.next_page(&page(0, 3, 0)).is_none(),
-        "an empty page ends the walk"
-    );
-}
-
 // ---------------------------------------------------------------- paths
 
 #[test]
@@ -542,9 +518,7 @@ proptest! {
         let creds = Credentials::new("client-id", secret.clone());
         let c = config();
         let mut cache = TokenCache::new(Duration::from_secs(60));
-        let TokenDecision::Fetch(token_request) = cache.decide(&c, &creds, UNIX_EPOCH).unwrap() else {
-            panic!("empty cache must fetch");
-        };
+        let token_request = build_request(&c, &RequestToken { credentials: &creds }, None, None).unwrap();
         let body = serde_json::json!({"access_token": access, "expires_in": 3600});
         let response = http::Response::builder().status(200).body(serde_json::to_vec(&body).unwrap()).unwrap();
         let grant: TokenGrant = parse_response::<RequestToken<'_>, _>(&response).unwrap();

@@ -10,18 +10,14 @@
 //!
 //! # How a call runs
 //!
-//! [`Client::execute`] is the one path every method takes:
-//!
-//! 1. **Token**: the shared [`kyc_core::TokenCache`] hands out the cached token or says to fetch
-//!    one. Only one task fetches (single flight); the others wait for its result.
-//! 2. **Build** with [`kyc_core::build_request`]. A creating call gets an idempotency key made of
-//!    128 random bits, drawn once per call and sent on every attempt.
-//! 3. **Send** through the [`Transport`] ([`ReqwestTransport`] by default) with a per-attempt
-//!    timeout, capped by the call's overall deadline.
-//! 4. **Next** as the core's call driver ([`kyc_core::Call`]) says: `tokio::time::sleep` and
-//!    retry (random jitter, `Retry-After` honoured, never past the deadline), or after a `401` to
-//!    the token used, one new token and one replay, or stop.
-//! 5. **Parse** with [`kyc_core::parse_response`].
+//! Every method builds a kyc-core request type and runs it through [`Client::execute`], which is
+//! a short loop over [`kyc_core::Call`], the same driver kyc-ureq runs: it says *send this request
+//! within this time*, *wait until then* or *done*, and decides everything else — the token (one
+//! task fetches for all, through the shared [`kyc_core::TokenSlot`]; the others wait on a
+//! `tokio::sync::Notify`, each until its own deadline; a task dropped mid-fetch hands the fetch to
+//! the next at once), retries (jitter, `Retry-After`, never past the deadline), the one replay
+//! with a new token after a `401`, and the idempotency key of a creating call. This crate converts
+//! requests to reqwest and back, sleeps without blocking, and streams uploads.
 //!
 //! The client needs a tokio runtime with the time driver (reqwest needs tokio anyway).
 //!
@@ -84,7 +80,8 @@
 //!
 //! [`Client::upload_path`] streams the file with `tokio::fs`: it reads its first bytes to detect
 //! the format, its length from the file system, and sends the multipart body with
-//! `Content-Length` (not chunked) straight from the file, re-opening it for each retry.
+//! `Content-Length` (not chunked) straight from the file; it opens the file once, and every retry
+//! reads that same open file from its start.
 //! [`Client::upload_reader`] streams any `tokio::io::AsyncRead`, which can be read only once: it
 //! is not retried once bytes were read from it. [`Client::upload_bytes`] sends bytes held in
 //! memory.
@@ -104,7 +101,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod auth;
 mod client;
 mod env;
 mod error;
@@ -116,16 +112,17 @@ mod upload;
 #[cfg(test)]
 mod tests;
 
-pub use client::{
-    Client, ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, TokenInfo,
-};
+pub use client::{Client, ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
 pub use env::{
     ENV_AUDIENCE, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_ENVIRONMENT, FromEnvError,
 };
-pub use error::{Error, SourceError, SourceErrorKind, TransportError, TransportErrorKind};
+pub use error::{
+    AttemptTimeout, Error, SourceError, SourceErrorKind, TransportError, TransportErrorKind,
+};
+pub use kyc_core::TokenInfo;
 pub use reqwest_transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY, ReqwestTransport};
 pub use search::SearchAll;
-pub use transport::{AttemptTimeout, BodyStream, BoxFuture, IntoSendBody, SendBody, Transport};
+pub use transport::{BodyStream, BoxFuture, SendBody, Transport};
 
 /// Re-exported so transports build requests and responses with the same `http` version.
 pub use http;

@@ -1,5 +1,5 @@
-//! Lazy pagination over a search: the core says which page comes next, this stream fetches it
-//! when the previous one is used up.
+//! Lazy pagination over a search: kyc-core's [`Pager`] says which page comes next and when to
+//! stop; this stream fetches each page when the previous one is used up.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use futures_core::{FusedStream, Stream};
-use kyc_core::{SearchSessions, Session, SessionPage};
+use kyc_core::{Pager, PagerStep, SearchSessions, Session, SessionPage};
 
 use crate::client::Client;
 use crate::error::Error;
@@ -15,45 +15,44 @@ use crate::transport::BoxFuture;
 
 /// Every session matching a search, fetched page by page; see [`Client::search_all`].
 ///
-/// A [`Stream`] of `Ok(session)` in the server's order, ending after an empty page or the last page
-/// ([`SearchSessions::next_page`] decides). A failed page is yielded as one `Err` and ends the
-/// stream. `Unpin`: use it with `futures_util::StreamExt::next` directly.
+/// A [`Stream`] of `Ok(session)` in the server's order, each session once, ending when the
+/// [`Pager`] says so. A failed page, or a walk the pager stops early (a server that ignores
+/// `page[number]`, the page cap), is yielded as one `Err` after every session already fetched,
+/// and ends the stream. `Unpin`: use it with `futures_util::StreamExt::next` directly.
 pub struct SearchAll {
     client: Client,
-    next: Option<SearchSessions>,
+    pager: Pager,
     buffered: VecDeque<Session>,
-    pages_fetched: u64,
-    in_flight: Option<InFlight>,
+    in_flight: Option<BoxFuture<'static, Result<SessionPage, Error>>>,
+    ended: bool,
 }
-
-type InFlight = BoxFuture<'static, (SearchSessions, Result<SessionPage, Error>)>;
 
 impl SearchAll {
     pub(crate) fn new(client: Client, search: SearchSessions) -> Self {
+        let pager = Pager::new(client.config(), search);
         Self {
             client,
-            next: Some(search),
+            pager,
             buffered: VecDeque::new(),
-            pages_fetched: 0,
             in_flight: None,
+            ended: false,
         }
     }
 
     /// How many pages were fetched so far.
     #[must_use]
     pub fn pages_fetched(&self) -> u64 {
-        self.pages_fetched
+        u64::from(self.pager.pages_fetched())
     }
 }
 
 impl fmt::Debug for SearchAll {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SearchAll")
-            .field("next", &self.next)
+            .field("pager", &self.pager)
             .field("buffered", &self.buffered.len())
-            .field("pages_fetched", &self.pages_fetched)
             .field("fetching", &self.in_flight.is_some())
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -66,36 +65,46 @@ impl Stream for SearchAll {
             if let Some(session) = this.buffered.pop_front() {
                 return Poll::Ready(Some(Ok(session)));
             }
+            if this.ended {
+                return Poll::Ready(None);
+            }
             if let Some(fetch) = this.in_flight.as_mut() {
-                let (search, result) = match fetch.as_mut().poll(cx) {
+                let result = match fetch.as_mut().poll(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(done) => done,
+                    Poll::Ready(result) => result,
                 };
                 this.in_flight = None;
                 match result {
                     Ok(page) => {
-                        this.pages_fetched += 1;
-                        this.next = search.next_page(&page);
-                        this.buffered.extend(page.sessions);
+                        this.buffered.extend(this.pager.receive(page));
                         continue;
                     }
-                    Err(e) => return Poll::Ready(Some(Err(e))),
+                    Err(e) => {
+                        this.ended = true;
+                        return Poll::Ready(Some(Err(e)));
+                    }
                 }
             }
-            let Some(search) = this.next.take() else {
-                return Poll::Ready(None);
-            };
-            let client = this.client.clone();
-            this.in_flight = Some(Box::pin(async move {
-                let result = client.search_sessions(&search).await;
-                (search, result)
-            }));
+            match this.pager.next_step() {
+                PagerStep::Fetch(search) => {
+                    let client = this.client.clone();
+                    this.in_flight =
+                        Some(Box::pin(
+                            async move { client.search_sessions(&search).await },
+                        ));
+                }
+                PagerStep::Failed(e) => {
+                    this.ended = true;
+                    return Poll::Ready(Some(Err(Error::Core(e.into()))));
+                }
+                _ => this.ended = true,
+            }
         }
     }
 }
 
 impl FusedStream for SearchAll {
     fn is_terminated(&self) -> bool {
-        self.buffered.is_empty() && self.next.is_none() && self.in_flight.is_none()
+        self.ended && self.buffered.is_empty()
     }
 }

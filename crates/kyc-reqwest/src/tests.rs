@@ -65,6 +65,8 @@ fn client_with(
             .max_attempts(4)
             .backoff(Duration::from_millis(1), Duration::from_millis(5)),
     )
+    // Refused credentials are remembered this long (issue #18).
+    .token_refusal_memory(Duration::from_millis(200))
     .build();
     (client, seen)
 }
@@ -111,6 +113,10 @@ fn tasks_share_one_token_fetch_and_its_failure() {
     }
     assert_eq!(count(&seen, TOKEN), 1, "one fetch, its failure shared");
     fail.store(0, Ordering::SeqCst);
+    // Within the refusal memory: refused again without a request.
+    assert!(run_many(&client).iter().all(Result::is_err));
+    assert_eq!(count(&seen, TOKEN), 1);
+    std::thread::sleep(Duration::from_millis(250));
     assert!(run_many(&client).iter().all(Result::is_ok));
     assert_eq!(count(&seen, TOKEN), 2);
     assert_eq!(count(&seen, "/identity/v1/sessions/iss-1"), 10);

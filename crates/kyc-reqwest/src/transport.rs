@@ -10,11 +10,11 @@ use std::io;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use futures_core::Stream;
-use kyc_core::{Body, FileContent, MultipartBody, RequestBody};
+use kyc_core::{FileContent, LengthCheck, OutgoingBody, RequestBody};
+use tokio::io::{AsyncRead, ReadBuf};
 
 use crate::error::{SourceError, SourceErrorKind, TransportError};
 
@@ -27,7 +27,7 @@ pub type BodyStream = Pin<Box<dyn Stream<Item = io::Result<Bytes>> + Send>>;
 /// Sends one request and returns the complete response: its status, every header and every body
 /// byte, whatever the status (a `404` or `503` is a response, not an error).
 ///
-/// The request carries an [`AttemptTimeout`] in its extensions: the time this attempt may take,
+/// The request carries an [`AttemptTimeout`](crate::AttemptTimeout) in its extensions: the time this attempt may take,
 /// already shortened to the call's overall deadline. Respect it when the stack allows (the client
 /// also stops waiting a little after it).
 ///
@@ -76,11 +76,6 @@ where
         Box::pin(async move { fut.await.map_err(Into::into) })
     }
 }
-
-/// The time one attempt may take (connect, send, receive the whole response), found in each
-/// request's extensions. Already capped by the remaining time of the call's overall deadline.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct AttemptTimeout(pub Duration);
 
 /// A request body as a transport receives it: bytes in memory, or a stream of a known length (a
 /// streamed upload). The length is also in the request's `Content-Length` header.
@@ -215,49 +210,43 @@ impl Stream for Once {
     }
 }
 
-/// A core request body the client can send: JSON bytes ([`Body`]) or a multipart upload
-/// ([`MultipartBody`]), whose file part may be streamed.
-pub trait IntoSendBody: RequestBody + Send {
-    /// Whether the body's file content must be supplied as a stream.
-    fn needs_stream(&self) -> bool;
+/// Size of the chunks read from a file or reader.
+const CHUNK: usize = 64 * 1024;
 
-    /// Converts the body, taking streamed file content from `file`.
+/// A reader of a streamed file part, as an upload source lends it to one attempt.
+pub(crate) type FileReader = Box<dyn AsyncRead + Send + Unpin>;
+
+impl SendBody {
+    /// The body of a request the core built: JSON bytes as they are, a multipart upload as a
+    /// stream of its head, its file (shared from memory, or read from `file`) and its tail. A file
+    /// that yields more or fewer bytes than declared fails the stream with
+    /// [`io::ErrorKind::InvalidData`] ([`kyc_core::LengthCheck`]), so the body never disagrees
+    /// with `Content-Length`.
     ///
     /// # Errors
     ///
-    /// [`SourceErrorKind::Missing`] when the content is streamed and `file` is `None`.
-    fn into_send_body(self, file: Option<BodyStream>) -> Result<SendBody, SourceError>;
-}
-
-impl IntoSendBody for Body {
-    fn needs_stream(&self) -> bool {
-        false
-    }
-
-    fn into_send_body(self, _: Option<BodyStream>) -> Result<SendBody, SourceError> {
-        Ok(SendBody::from_bytes(self.into_bytes()))
-    }
-}
-
-impl IntoSendBody for MultipartBody {
-    fn needs_stream(&self) -> bool {
-        matches!(self.content(), FileContent::Stream { .. })
-    }
-
-    fn into_send_body(self, file: Option<BodyStream>) -> Result<SendBody, SourceError> {
-        let len = self.content_length();
-        let head = Bytes::copy_from_slice(self.head());
-        let tail = Bytes::copy_from_slice(self.tail());
-        let middle: BodyStream = match self.content() {
+    /// [`SourceErrorKind::Missing`] when the file part is streamed and `file` is `None`.
+    pub(crate) fn from_core(
+        body: OutgoingBody,
+        file: Option<FileReader>,
+    ) -> Result<SendBody, SourceError> {
+        let multipart = match body {
+            OutgoingBody::Multipart(multipart) => multipart,
+            other => return Ok(SendBody::from_bytes(other.into_vec(None)?)),
+        };
+        let len = multipart.content_length();
+        let head = Bytes::copy_from_slice(multipart.head());
+        let tail = Bytes::copy_from_slice(multipart.tail());
+        let middle: BodyStream = match multipart.content() {
             // In-memory content is shared, never copied into a second buffer.
             FileContent::Bytes(bytes) => Box::pin(Once(Some(bytes.clone()))),
             content => {
-                let inner =
+                let reader =
                     file.ok_or_else(|| SourceError::new(SourceErrorKind::Missing, None, None))?;
-                Box::pin(LengthChecked {
-                    inner,
-                    remaining: content.len(),
-                    done: false,
+                Box::pin(Checked {
+                    reader: Some(reader),
+                    check: LengthCheck::new(content.len()),
+                    buf: Vec::new(),
                 })
             }
         };
@@ -275,47 +264,47 @@ impl IntoSendBody for MultipartBody {
     }
 }
 
-/// Passes a stream through, failing with [`io::ErrorKind::InvalidData`] when it yields more or
-/// fewer bytes than declared, so the body never disagrees with `Content-Length`.
-struct LengthChecked {
-    inner: BodyStream,
-    remaining: u64,
-    done: bool,
+/// A file part read in chunks under kyc-core's exact-length rule.
+struct Checked {
+    /// `None` once the part ended (or failed).
+    reader: Option<FileReader>,
+    check: LengthCheck,
+    buf: Vec<u8>,
 }
 
-impl Stream for LengthChecked {
+impl Stream for Checked {
     type Item = io::Result<Bytes>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        if self.done {
+        let this = &mut *self;
+        let Some(reader) = this.reader.as_mut() else {
+            return Poll::Ready(None);
+        };
+        this.buf.resize(this.check.want(CHUNK), 0);
+        let mut read = ReadBuf::new(&mut this.buf);
+        let n = match Pin::new(reader).poll_read(cx, &mut read) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            Poll::Ready(Err(e)) => {
+                this.reader = None;
+                return Poll::Ready(Some(Err(e)));
+            }
+            Poll::Ready(Ok(())) => read.filled().len(),
+        };
+        if let Err(e) = this.check.advance(n) {
+            this.reader = None;
+            return Poll::Ready(Some(Err(e)));
+        }
+        if n == 0 {
+            this.reader = None;
             return Poll::Ready(None);
         }
-        let fail = |what: &str| Some(Err(io::Error::new(io::ErrorKind::InvalidData, what)));
-        match self.inner.as_mut().poll_next(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(None) => {
-                self.done = true;
-                if self.remaining == 0 {
-                    Poll::Ready(None)
-                } else {
-                    Poll::Ready(fail("the file ended before its declared length"))
-                }
-            }
-            Poll::Ready(Some(Ok(chunk))) => match self.remaining.checked_sub(chunk.len() as u64) {
-                Some(left) => {
-                    self.remaining = left;
-                    Poll::Ready(Some(Ok(chunk)))
-                }
-                None => {
-                    self.done = true;
-                    Poll::Ready(fail("the file is longer than its declared length"))
-                }
-            },
-            Poll::Ready(Some(Err(e))) => {
-                self.done = true;
-                Poll::Ready(Some(Err(e)))
-            }
-        }
+        Poll::Ready(Some(Ok(Bytes::copy_from_slice(
+            this.buf.get(..n).unwrap_or_default(),
+        ))))
     }
 }
 
@@ -383,13 +372,12 @@ impl Stream for Watched {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::upload::exact;
     use kyc_core::{Config, DocumentType, Endpoint, Environment, IdempotencyKey, UploadFile};
 
-    fn multipart(upload: &UploadFile) -> MultipartBody {
+    fn multipart(upload: &UploadFile) -> OutgoingBody {
         let config = Config::new(Environment::Sandbox).unwrap();
         let key = IdempotencyKey::from_random_bytes([1; 16]);
-        upload.body(&config, Some(&key)).unwrap().1
+        upload.body(&config, Some(&key)).unwrap().1.into()
     }
 
     fn block_on<F: Future>(f: F) -> F::Output {
@@ -399,55 +387,61 @@ mod tests {
             .block_on(f)
     }
 
-    #[test]
-    fn a_streamed_upload_yields_head_file_and_tail_with_the_declared_length() {
-        let file = b"\xFF\xD8\xFFjpeg-bytes".to_vec();
-        let upload = UploadFile::from_stream(
-            "iss-1",
-            "usr-1",
-            DocumentType::Selfie,
-            "s.jpg",
-            &file,
-            file.len() as u64,
-        );
-        let body = multipart(&upload);
-        assert!(body.needs_stream());
-        assert!(matches!(
-            body.clone().into_send_body(None),
-            Err(e) if e.kind() == SourceErrorKind::Missing
-        ));
-        let expected = body.content_length();
-        let whole = {
-            let mut v = body.head().to_vec();
-            v.extend_from_slice(&file);
-            v.extend_from_slice(body.tail());
-            v
-        };
-        let stream = exact(std::io::Cursor::new(file.clone()), file.len() as u64);
-        let send = body.into_send_body(Some(Box::pin(stream))).unwrap();
-        assert!(send.is_streamed());
-        assert_eq!(send.len(), expected);
-        assert_eq!(block_on(send.into_bytes()).unwrap(), whole);
+    fn file(bytes: &[u8]) -> Option<FileReader> {
+        Some(Box::new(std::io::Cursor::new(bytes.to_vec())))
     }
 
     #[test]
-    fn a_watched_stream_reports_a_short_source_in_the_cell() {
+    fn a_streamed_upload_is_head_file_and_tail_with_the_declared_length() {
+        let bytes = b"\xFF\xD8\xFFjpeg-bytes".to_vec();
         let upload = UploadFile::from_stream(
             "iss-1",
             "usr-1",
             DocumentType::Selfie,
             "s.jpg",
-            b"\xFF\xD8\xFF",
-            100,
+            &bytes,
+            bytes.len() as u64,
         );
-        let stream = exact(std::io::Cursor::new(b"\xFF\xD8\xFF".to_vec()), 100);
-        let body = multipart(&upload)
-            .into_send_body(Some(Box::pin(stream)))
-            .unwrap();
-        let cell = SourceCell::default();
-        let err = block_on(body.watched(&cell).into_bytes()).unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
-        assert_eq!(cell.take().unwrap().kind(), io::ErrorKind::InvalidData);
+        let body = multipart(&upload);
+        assert!(matches!(
+            SendBody::from_core(body.clone(), None),
+            Err(e) if e.kind() == SourceErrorKind::Missing
+        ));
+        let expected = body.content_length();
+        let send = SendBody::from_core(body.clone(), file(&bytes)).unwrap();
+        assert!(send.is_streamed());
+        assert_eq!(send.len(), expected);
+        let whole = block_on(send.into_bytes()).unwrap();
+        assert_eq!(whole.len() as u64, expected);
+        let mut reference = Vec::new();
+        std::io::Read::read_to_end(
+            &mut match body {
+                OutgoingBody::Multipart(m) => m.into_reader(std::io::Cursor::new(bytes)),
+                _ => unreachable!(),
+            },
+            &mut reference,
+        )
+        .unwrap();
+        assert_eq!(whole, reference, "the same bytes as the blocking reader");
+    }
+
+    #[test]
+    fn a_file_shorter_or_longer_than_declared_fails_the_stream() {
+        for actual in [&b"\xFF\xD8\xFF"[..], &[0xFF; 200][..]] {
+            let upload = UploadFile::from_stream(
+                "iss-1",
+                "usr-1",
+                DocumentType::Selfie,
+                "s.jpg",
+                b"\xFF\xD8\xFF",
+                100,
+            );
+            let body = SendBody::from_core(multipart(&upload), file(actual)).unwrap();
+            let cell = SourceCell::default();
+            let err = block_on(body.watched(&cell).into_bytes()).unwrap_err();
+            assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+            assert_eq!(cell.take().unwrap().kind(), io::ErrorKind::InvalidData);
+        }
     }
 
     #[test]
@@ -460,8 +454,8 @@ mod tests {
             b"\xFF\xD8\xFF rest".to_vec(),
         );
         let body = multipart(&upload);
-        let expected = body.clone().into_bytes().unwrap();
-        let send = body.into_send_body(None).unwrap();
+        let expected = body.clone().into_vec(None).unwrap();
+        let send = SendBody::from_core(body, None).unwrap();
         assert_eq!(send.len(), expected.len() as u64);
         assert_eq!(block_on(send.into_bytes()).unwrap(), expected);
     }

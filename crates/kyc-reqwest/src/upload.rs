@@ -1,43 +1,48 @@
 //! Where the file bytes of a streamed upload come from, attempt after attempt (the same rules as
 //! kyc-ureq):
 //!
-//! - From a path: the file is re-opened for every attempt, so every retry sends it whole.
+//! - From a path: the file is opened once, and every attempt reads that same open file from its
+//!   start; a file modified in place (its length or modification time moved) fails the call.
 //! - From a reader: the reader is read once. An attempt that failed before reading any of its bytes
 //!   (connection refused, say) may be retried; once a byte was read, the call is not retried,
 //!   whatever the retry policy says, because the bytes cannot be read again.
 //! - From bytes: nothing is streamed (the core holds the bytes); every retry is possible.
+//!
+//! The exact-length rule is applied once, where the multipart body is assembled
+//! ([`SendBody::from_core`](crate::SendBody)).
 
-use std::io;
+use std::io::{self, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
+use std::time::SystemTime;
 
-use bytes::Bytes;
-use futures_core::Stream;
 use kyc_core::FileKind;
-use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, ReadBuf};
 
 use crate::error::{SourceError, SourceErrorKind};
-use crate::transport::{BodyStream, BoxFuture};
-
-/// Size of the chunks read from a file or reader.
-const CHUNK: usize = 64 * 1024;
+use crate::transport::{BoxFuture, FileReader};
 
 /// A source of file bytes for streamed uploads.
 pub(crate) trait UploadSource: Send {
-    /// A stream of the whole file for one attempt.
-    fn open(&mut self) -> BoxFuture<'_, Result<BodyStream, SourceError>>;
+    /// A reader of the whole file for one attempt.
+    fn open(&mut self) -> BoxFuture<'_, Result<FileReader, SourceError>>;
 
     /// Whether another attempt can get the whole file again.
     fn can_replay(&self) -> bool;
+
+    /// The file's path, for errors.
+    fn path(&self) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// No stream: for calls whose body is in memory.
 pub(crate) struct NoStream;
 
 impl UploadSource for NoStream {
-    fn open(&mut self) -> BoxFuture<'_, Result<BodyStream, SourceError>> {
+    fn open(&mut self) -> BoxFuture<'_, Result<FileReader, SourceError>> {
         Box::pin(async { Err(SourceError::new(SourceErrorKind::Missing, None, None)) })
     }
 
@@ -47,7 +52,7 @@ impl UploadSource for NoStream {
 }
 
 /// Reads up to [`FileKind::SNIFF_LEN`] leading bytes (fewer only at end of file).
-pub(crate) async fn read_leading<R: AsyncRead + Unpin>(reader: &mut R) -> io::Result<Vec<u8>> {
+async fn read_leading<R: AsyncRead + Unpin>(reader: &mut R) -> io::Result<Vec<u8>> {
     let mut leading = Vec::with_capacity(FileKind::SNIFF_LEN);
     reader
         .take(FileKind::SNIFF_LEN as u64)
@@ -56,114 +61,73 @@ pub(crate) async fn read_leading<R: AsyncRead + Unpin>(reader: &mut R) -> io::Re
     Ok(leading)
 }
 
-/// A file re-opened for every attempt.
+/// A file opened once and read from its start by every attempt.
 pub(crate) struct PathSource {
     path: PathBuf,
+    file: tokio::fs::File,
     len: u64,
+    modified: Option<SystemTime>,
 }
 
 impl PathSource {
-    /// Opens `path` once to measure it and read its leading bytes.
-    pub(crate) async fn measure(path: &Path) -> Result<(Self, Vec<u8>, u64), SourceError> {
-        let fail = |e| SourceError::new(SourceErrorKind::Open, Some(path.to_owned()), Some(e));
-        let mut file = tokio::fs::File::open(path).await.map_err(fail)?;
-        let len = file.metadata().await.map_err(fail)?.len();
+    /// Opens `path`, measures it and reads its leading bytes.
+    pub(crate) async fn open_path(path: &Path) -> Result<(Self, Vec<u8>, u64), SourceError> {
+        let fail = |kind, e| SourceError::new(kind, Some(path.to_owned()), Some(e));
+        let mut file = tokio::fs::File::open(path)
+            .await
+            .map_err(|e| fail(SourceErrorKind::Open, e))?;
+        let meta = file
+            .metadata()
+            .await
+            .map_err(|e| fail(SourceErrorKind::Open, e))?;
         let leading = read_leading(&mut file)
             .await
-            .map_err(|e| SourceError::new(SourceErrorKind::Read, Some(path.to_owned()), Some(e)))?;
-        Ok((
-            Self {
-                path: path.to_owned(),
-                len,
-            },
-            leading,
-            len,
-        ))
+            .map_err(|e| fail(SourceErrorKind::Read, e))?;
+        let source = Self {
+            path: path.to_owned(),
+            file,
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        };
+        Ok((source, leading, meta.len()))
     }
 }
 
 impl UploadSource for PathSource {
-    fn open(&mut self) -> BoxFuture<'_, Result<BodyStream, SourceError>> {
+    fn open(&mut self) -> BoxFuture<'_, Result<FileReader, SourceError>> {
         Box::pin(async move {
-            let file = tokio::fs::File::open(&self.path).await.map_err(|e| {
-                SourceError::new(SourceErrorKind::Open, Some(self.path.clone()), Some(e))
-            })?;
-            let stream: BodyStream = Box::pin(exact(file, self.len));
-            Ok(stream)
+            let path = Some(self.path.clone());
+            let fail = |kind, e| SourceError::new(kind, path.clone(), e);
+            let meta = self
+                .file
+                .metadata()
+                .await
+                .map_err(|e| fail(SourceErrorKind::Read, Some(e)))?;
+            if meta.len() != self.len {
+                return Err(fail(SourceErrorKind::LengthChanged, None));
+            }
+            if meta.modified().ok() != self.modified {
+                return Err(fail(SourceErrorKind::Changed, None));
+            }
+            let mut file = self
+                .file
+                .try_clone()
+                .await
+                .map_err(|e| fail(SourceErrorKind::Read, Some(e)))?;
+            file.seek(SeekFrom::Start(0))
+                .await
+                .map_err(|e| fail(SourceErrorKind::Read, Some(e)))?;
+            let reader: FileReader = Box::new(file);
+            Ok(reader)
         })
     }
 
     fn can_replay(&self) -> bool {
         true
     }
-}
 
-/// A stream of exactly `len` bytes from `reader`: fails with [`io::ErrorKind::InvalidData`] if
-/// the reader ends early or holds more bytes, so a file that changed since it was measured can
-/// never produce a body that disagrees with `Content-Length`.
-pub(crate) fn exact<R: AsyncRead + Send + Unpin + 'static>(
-    reader: R,
-    len: u64,
-) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
-    Exact {
-        reader: Some(reader),
-        remaining: len,
-        buf: Vec::new(),
-    }
-}
-
-struct Exact<R> {
-    /// `None` once the stream ended (or failed).
-    reader: Option<R>,
-    remaining: u64,
-    buf: Vec<u8>,
-}
-
-impl<R: AsyncRead + Unpin> Stream for Exact<R> {
-    type Item = io::Result<Bytes>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        let Some(reader) = this.reader.as_mut() else {
-            return Poll::Ready(None);
-        };
-        // One byte of room past the declared end detects a source that is too long.
-        let want = usize::try_from(this.remaining)
-            .unwrap_or(usize::MAX)
-            .clamp(1, CHUNK);
-        this.buf.resize(want, 0);
-        let mut read = ReadBuf::new(&mut this.buf);
-        match Pin::new(reader).poll_read(cx, &mut read) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {
-                cx.waker().wake_by_ref();
-                Poll::Pending
-            }
-            Poll::Ready(Err(e)) => {
-                this.reader = None;
-                Poll::Ready(Some(Err(e)))
-            }
-            Poll::Ready(Ok(())) => {
-                let n = read.filled().len();
-                let fail = |what: &str| {
-                    Poll::Ready(Some(Err(io::Error::new(io::ErrorKind::InvalidData, what))))
-                };
-                if this.remaining == 0 {
-                    this.reader = None;
-                    return if n == 0 {
-                        Poll::Ready(None)
-                    } else {
-                        fail("the file is longer than its declared length")
-                    };
-                }
-                if n == 0 {
-                    this.reader = None;
-                    return fail("the file ended before its declared length");
-                }
-                this.remaining -= n as u64;
-                Poll::Ready(Some(Ok(Bytes::copy_from_slice(read.filled()))))
-            }
-        }
+    fn path(&self) -> Option<PathBuf> {
+        Some(self.path.clone())
     }
 }
 
@@ -175,7 +139,7 @@ struct Slot<R> {
 
 /// A caller's reader, lent to the attempt that streams it, counting what was read.
 pub(crate) struct ReaderSource<R> {
-    leading: Bytes,
+    leading: Vec<u8>,
     slot: Arc<Mutex<Slot<R>>>,
 }
 
@@ -191,14 +155,14 @@ impl<R: AsyncRead + Send + Unpin + 'static> ReaderSource<R> {
             .await
             .map_err(|e| SourceError::new(SourceErrorKind::Read, None, Some(e)))?;
         let mut source = Self::whole(reader);
-        source.leading = Bytes::from(leading.clone());
+        source.leading.clone_from(&leading);
         Ok((source, leading))
     }
 
     /// Streams `reader` from its first byte (nothing read ahead).
     pub(crate) fn whole(reader: R) -> Self {
         Self {
-            leading: Bytes::new(),
+            leading: Vec::new(),
             slot: Arc::new(Mutex::new(Slot {
                 reader: Some(reader),
                 consumed: 0,
@@ -207,12 +171,12 @@ impl<R: AsyncRead + Send + Unpin + 'static> ReaderSource<R> {
     }
 }
 
-/// Streams the lent reader; gives it back on drop while none of its bytes were read.
+/// Reads the leading bytes, then the lent reader; gives the reader back on drop while none of
+/// its bytes were read, so an attempt that never read leaves it for the next.
 struct Lent<R> {
-    leading: Option<Bytes>,
+    leading: io::Cursor<Vec<u8>>,
     reader: Option<R>,
     slot: Arc<Mutex<Slot<R>>>,
-    buf: Vec<u8>,
 }
 
 impl<R> Drop for Lent<R> {
@@ -226,53 +190,43 @@ impl<R> Drop for Lent<R> {
     }
 }
 
-impl<R: AsyncRead + Unpin> Stream for Lent<R> {
-    type Item = io::Result<Bytes>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+impl<R: AsyncRead + Unpin> AsyncRead for Lent<R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         let this = &mut *self;
-        if let Some(leading) = this.leading.take().filter(|l| !l.is_empty()) {
-            return Poll::Ready(Some(Ok(leading)));
+        let before = buf.filled().len();
+        if Pin::new(&mut this.leading).poll_read(cx, buf).is_ready() && buf.filled().len() > before
+        {
+            return Poll::Ready(Ok(()));
         }
         if this.reader.is_none() {
-            // Taken at the first read, so an attempt that never reads leaves it for the next.
-            match lock(&this.slot).reader.take() {
-                Some(reader) => this.reader = Some(reader),
-                None => return Poll::Ready(None),
-            }
+            // Taken at the first read.
+            this.reader = lock(&this.slot).reader.take();
         }
         let Some(reader) = this.reader.as_mut() else {
-            return Poll::Ready(None);
+            return Poll::Ready(Ok(()));
         };
-        this.buf.resize(CHUNK, 0);
-        let mut read = ReadBuf::new(&mut this.buf);
-        match Pin::new(reader).poll_read(cx, &mut read) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e))),
-            Poll::Ready(Ok(())) => {
-                let n = read.filled().len();
-                lock(&this.slot).consumed += n as u64;
-                if n == 0 {
-                    return Poll::Ready(None);
-                }
-                Poll::Ready(Some(Ok(Bytes::copy_from_slice(read.filled()))))
-            }
+        let polled = Pin::new(reader).poll_read(cx, buf);
+        if polled.is_ready() {
+            lock(&this.slot).consumed += (buf.filled().len() - before) as u64;
         }
+        polled
     }
 }
 
 impl<R: AsyncRead + Send + Unpin + 'static> UploadSource for ReaderSource<R> {
-    fn open(&mut self) -> BoxFuture<'_, Result<BodyStream, SourceError>> {
+    fn open(&mut self) -> BoxFuture<'_, Result<FileReader, SourceError>> {
         let lent = Lent {
-            leading: Some(self.leading.clone()),
+            leading: io::Cursor::new(self.leading.clone()),
             reader: None,
             slot: self.slot.clone(),
-            buf: Vec::new(),
         };
         Box::pin(async move {
-            // The declared length is enforced where the multipart body is assembled.
-            let stream: BodyStream = Box::pin(lent);
-            Ok(stream)
+            let reader: FileReader = Box::new(lent);
+            Ok(reader)
         })
     }
 
@@ -293,14 +247,6 @@ mod tests {
             .block_on(f)
     }
 
-    async fn collect(mut s: BodyStream) -> io::Result<Vec<u8>> {
-        let mut out = Vec::new();
-        while let Some(chunk) = std::future::poll_fn(|cx| s.as_mut().poll_next(cx)).await {
-            out.extend_from_slice(&chunk?);
-        }
-        Ok(out)
-    }
-
     #[test]
     fn a_reader_replays_only_while_none_of_its_bytes_were_read() {
         block_on(async {
@@ -314,21 +260,43 @@ mod tests {
                 source.can_replay(),
                 "an unread attempt gives the reader back"
             );
-            let all = collect(source.open().await.unwrap()).await.unwrap();
+            let mut all = Vec::new();
+            source
+                .open()
+                .await
+                .unwrap()
+                .read_to_end(&mut all)
+                .await
+                .unwrap();
             assert_eq!(all, b"%PDF-1.7 rest of file");
             assert!(!source.can_replay());
         });
     }
 
     #[test]
-    fn exact_refuses_short_and_long_sources() {
+    fn a_path_is_read_whole_by_every_attempt_until_it_changes() {
         block_on(async {
-            let ok = collect(Box::pin(exact(io::Cursor::new(b"abc".to_vec()), 3))).await;
-            assert_eq!(ok.unwrap(), b"abc");
-            let short = collect(Box::pin(exact(io::Cursor::new(b"ab".to_vec()), 3))).await;
-            assert_eq!(short.unwrap_err().kind(), io::ErrorKind::InvalidData);
-            let long = collect(Box::pin(exact(io::Cursor::new(b"abcd".to_vec()), 3))).await;
-            assert_eq!(long.unwrap_err().kind(), io::ErrorKind::InvalidData);
+            let dir = std::env::temp_dir().join(format!("kyc-reqwest-path-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).unwrap();
+            let path = dir.join("doc.pdf");
+            std::fs::write(&path, b"%PDF-1.7 original").unwrap();
+            let (mut source, _, len) = PathSource::open_path(&path).await.unwrap();
+            assert_eq!(len, 17);
+            for _ in 0..2 {
+                let mut all = Vec::new();
+                source
+                    .open()
+                    .await
+                    .unwrap()
+                    .read_to_end(&mut all)
+                    .await
+                    .unwrap();
+                assert_eq!(all, b"%PDF-1.7 original");
+            }
+            std::fs::write(&path, b"%PDF-1.7 longer than before").unwrap();
+            let err = source.open().await.err().unwrap();
+            assert_eq!(err.kind(), SourceErrorKind::LengthChanged);
+            std::fs::remove_dir_all(&dir).unwrap();
         });
     }
 }

@@ -1,24 +1,23 @@
-//! The client: one generic execute path (token → build → send with retries → 401 replay → parse)
-//! and one method per KYC operation on top of it.
+//! The client: the loop every call runs over kyc-core's driver (send, wait, done), and one method
+//! per KYC operation on top of it.
 
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar};
 use std::time::{Duration, Instant, SystemTime};
 
+use kyc_adapter::{Running, Tokens, random_bytes};
 use kyc_core::{
-    AccessToken, AttemptFacts, AttemptOutcome, Call, CancelSession, CleanResult, CleanValidations,
-    Config, CreateSession, Credentials, DocumentType, Endpoint, FileInfo, GetReport, GetSession,
-    IdempotencyKey, Next, Report, RequestToken, RetryPolicy, RevokeToken, SearchSessions, Session,
-    SessionCreated, SessionId, SessionPage, UploadFile, build_request, jitter_from_random,
-    parse_response,
+    CancelSession, CleanResult, CleanValidations, Config, CreateSession, Credentials, DocumentType,
+    Endpoint, Exchange, FileInfo, GetReport, GetSession, IdempotencyKey, Next, Now, Outgoing,
+    Reply, Report, RetryPolicy, RevokeToken, SearchSessions, Session, SessionCreated, SessionId,
+    SessionPage, Settings, TokenCall, TokenInfo, UploadFile,
 };
 
-use crate::auth::TokenState;
-use crate::error::{Error, SourceError, SourceErrorKind, TransportError, TransportErrorKind};
+use crate::error::{Error, SourceError};
 use crate::search::SearchAll;
-use crate::transport::{AttemptTimeout, IntoSendBody, SourceCell, Transport};
+use crate::transport::{SendBody, SourceCell, Transport};
 use crate::upload::{NoStream, PathSource, ReaderSource, UploadSource};
 use crate::ureq_transport::{DEFAULT_MAX_RESPONSE_BODY, UreqTransport};
 
@@ -26,7 +25,7 @@ pub use kyc_adapter::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
 
 /// A blocking client for Pomelo's Identity API.
 ///
-/// Cheap to clone; clones share the token cache, the transport (and so ureq's connection pool) and
+/// Cheap to clone; clones share the token slot, the transport (and so ureq's connection pool) and
 /// the settings. `Send + Sync`: use one from many threads.
 #[derive(Clone)]
 pub struct Client {
@@ -34,23 +33,17 @@ pub struct Client {
 }
 
 struct Inner {
-    config: Config,
-    credentials: Credentials,
+    settings: Settings,
     transport: Box<dyn Transport>,
-    retry: RetryPolicy,
-    attempt_timeout: Duration,
-    overall_timeout: Duration,
-    tokens: TokenState,
+    tokens: Tokens,
+    /// Wakes the threads waiting on the token slot.
+    woken: Condvar,
 }
 
 impl fmt::Debug for Client {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Client")
-            .field("config", &self.inner.config)
-            .field("credentials", &self.inner.credentials)
-            .field("retry", &self.inner.retry)
-            .field("attempt_timeout", &self.inner.attempt_timeout)
-            .field("overall_timeout", &self.inner.overall_timeout)
+            .field("settings", &self.inner.settings)
             .finish_non_exhaustive()
     }
 }
@@ -58,24 +51,16 @@ impl fmt::Debug for Client {
 /// Builds a [`Client`]; every setting but the configuration and credentials has a default.
 #[must_use]
 pub struct ClientBuilder {
-    config: Config,
-    credentials: Credentials,
+    settings: Settings,
     transport: Option<Box<dyn Transport>>,
-    retry: RetryPolicy,
-    attempt_timeout: Duration,
-    overall_timeout: Duration,
     max_response_body: u64,
 }
 
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("config", &self.config)
-            .field("credentials", &self.credentials)
+            .field("settings", &self.settings)
             .field("custom_transport", &self.transport.is_some())
-            .field("retry", &self.retry)
-            .field("attempt_timeout", &self.attempt_timeout)
-            .field("overall_timeout", &self.overall_timeout)
             .field("max_response_body", &self.max_response_body)
             .finish()
     }
@@ -92,26 +77,35 @@ impl ClientBuilder {
     /// Sets the retry policy (default: [`RetryPolicy::default`]; [`RetryPolicy::never`] disables
     /// retries).
     pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.retry = policy;
+        self.settings.retry = policy;
         self
     }
 
-    /// Sets the time one attempt may take (default [`DEFAULT_ATTEMPT_TIMEOUT`]).
+    /// Sets the time one attempt may take, connection to last response byte (default
+    /// [`DEFAULT_ATTEMPT_TIMEOUT`]).
     pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.attempt_timeout = timeout;
+        self.settings.attempt_timeout = timeout;
         self
     }
 
-    /// Sets the time one logical call may take, retries included (default
+    /// Sets the time one logical call may take, token fetch and retries included (default
     /// [`DEFAULT_OVERALL_TIMEOUT`]).
     pub fn overall_timeout(mut self, timeout: Duration) -> Self {
-        self.overall_timeout = timeout;
+        self.settings.overall_timeout = timeout;
+        self
+    }
+
+    /// Sets how long refused credentials are remembered (default
+    /// [`kyc_core::DEFAULT_TOKEN_REFUSAL_MEMORY`]; zero asks again on every call).
+    pub fn token_refusal_memory(mut self, memory: Duration) -> Self {
+        self.settings.token_refusal_memory = memory;
         self
     }
 
     /// Sets the largest response body the default transport reads (default
     /// [`DEFAULT_MAX_RESPONSE_BODY`]); a larger body is
-    /// [`TransportErrorKind::ResponseTooLarge`]. Ignored with a custom transport.
+    /// [`TransportErrorKind::ResponseTooLarge`](crate::TransportErrorKind). Ignored with a custom
+    /// transport.
     pub fn max_response_body(mut self, limit: u64) -> Self {
         self.max_response_body = limit;
         self
@@ -121,38 +115,34 @@ impl ClientBuilder {
     /// it.
     #[must_use]
     pub fn build(self) -> Client {
+        let timeout = self.settings.attempt_timeout;
         let transport = self.transport.unwrap_or_else(|| {
             Box::new(
-                UreqTransport::with_attempt_timeout(self.attempt_timeout)
+                UreqTransport::with_attempt_timeout(timeout)
                     .max_response_body(self.max_response_body),
             )
         });
         Client {
             inner: Arc::new(Inner {
-                tokens: TokenState::new(self.config.token_margin()),
-                config: self.config,
-                credentials: self.credentials,
+                tokens: Tokens::new(&self.settings),
+                settings: self.settings,
                 transport,
-                retry: self.retry,
-                attempt_timeout: self.attempt_timeout,
-                overall_timeout: self.overall_timeout,
+                woken: Condvar::new(),
             }),
         }
     }
 }
 
-pub use kyc_adapter::TokenInfo;
+fn now() -> Now {
+    Now::new(Instant::now(), SystemTime::now())
+}
 
 impl Client {
     /// Starts a client for `config` (environment, base URL, paths) and `credentials`.
     pub fn builder(config: Config, credentials: Credentials) -> ClientBuilder {
         ClientBuilder {
-            config,
-            credentials,
+            settings: Settings::new(config, credentials),
             transport: None,
-            retry: RetryPolicy::default(),
-            attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
-            overall_timeout: DEFAULT_OVERALL_TIMEOUT,
             max_response_body: DEFAULT_MAX_RESPONSE_BODY,
         }
     }
@@ -166,15 +156,20 @@ impl Client {
     /// The configuration in use.
     #[must_use]
     pub fn config(&self) -> &Config {
-        &self.inner.config
+        &self.inner.settings.config
     }
 
-    /// Runs any endpoint through the one generic path: token (when the endpoint needs one) →
-    /// [`build_request`] → send with retries → on a `401` to the token used, one token refresh and
-    /// one replay → [`parse_response`].
+    /// The settings every call follows.
+    #[must_use]
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// Runs any endpoint as one logical call: kyc-core's [`kyc_core::Call`] decides everything
+    /// (token, retries, the replay after a `401`, the deadline); this sends, sleeps and waits as
+    /// it says. A creating call draws its idempotency key here, once.
     ///
-    /// The idempotency key of a creating call is drawn once and sent on every attempt. Uploads
-    /// built with [`UploadFile::from_stream`] need a stream: use [`Client::upload_path`],
+    /// Uploads built with [`UploadFile::from_stream`] need a stream: use [`Client::upload_path`],
     /// [`Client::upload_reader`] or [`Client::upload_stream`] for those.
     ///
     /// # Errors
@@ -183,127 +178,105 @@ impl Client {
     /// [`Error::Transport`] when no response arrived; [`Error::Token`] when no token could be
     /// obtained; [`Error::Source`] for a streamed upload passed here; [`Error::Randomness`] when
     /// no idempotency key could be drawn.
-    pub fn execute<E>(&self, endpoint: &E) -> Result<E::Output, Error>
-    where
-        E: Endpoint,
-        E::Body: IntoSendBody,
-    {
-        self.execute_with(endpoint, &mut NoStream)
+    pub fn execute<E: Endpoint>(&self, endpoint: &E) -> Result<E::Output, Error> {
+        self.execute_with(endpoint, None, &mut NoStream)
     }
 
-    fn execute_with<E>(
+    /// As [`Client::execute`], under the caller's idempotency key (for a creating call: a job
+    /// that stored the key of an earlier attempt sends the same one again).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::execute`].
+    pub fn execute_with_key<E: Endpoint>(
         &self,
         endpoint: &E,
-        source: &mut dyn UploadSource,
-    ) -> Result<E::Output, Error>
-    where
-        E: Endpoint,
-        E::Body: IntoSendBody,
-    {
-        let inner = &*self.inner;
-        let deadline = deadline_after(inner.overall_timeout);
-        let key = if E::CREATES {
-            Some(random_idempotency_key()?)
-        } else {
-            None
-        };
-        // Refused input costs nothing: not even the token request.
-        kyc_core::validate(&inner.config, endpoint, key.as_ref())?;
-        let call = Call::for_endpoint::<E>(inner.retry.clone());
-        let response = self.run(call, deadline, source, |token| {
-            build_request(&inner.config, endpoint, token, key.as_ref()).map_err(Error::from)
-        })?;
-        parse_response::<E, _>(&response).map_err(Error::from)
+        key: IdempotencyKey,
+    ) -> Result<E::Output, Error> {
+        self.execute_with(endpoint, Some(key), &mut NoStream)
     }
 
-    /// Runs one logical call as its [`Call`] driver says: gets a token when the call needs one,
-    /// sends what `build` makes, then retries, replays with a new token or stops; returns the last
-    /// response, whatever its status.
-    fn run<B: IntoSendBody>(
+    fn execute_with<E: Endpoint>(
         &self,
-        mut call: Call,
-        deadline: Instant,
+        endpoint: &E,
+        key: Option<IdempotencyKey>,
         source: &mut dyn UploadSource,
-        mut build: impl FnMut(Option<&AccessToken>) -> Result<http::Request<B>, Error>,
-    ) -> Result<http::Response<Vec<u8>>, Error> {
+    ) -> Result<E::Output, Error> {
+        let settings = &self.inner.settings;
+        let random = random_bytes()?;
+        let call = match key {
+            Some(key) => {
+                kyc_core::Call::with_idempotency_key(settings, endpoint, key, random, now())
+            }
+            None => kyc_core::Call::new(settings, endpoint, random, now()),
+        }?;
+        self.drive(call, source)
+    }
+
+    /// The loop: do what the driver says until it is done.
+    fn drive<X: Exchange>(
+        &self,
+        exchange: X,
+        source: &mut dyn UploadSource,
+    ) -> Result<X::Output, Error> {
         let inner = &*self.inner;
-        let mut token: Option<AccessToken> = None;
+        let mut running = Running::new(exchange, &inner.tokens, || inner.woken.notify_all());
+        let mut slot = inner.tokens.lock();
         loop {
-            if call.authenticated() && token.is_none() {
-                token = Some(self.current_token(deadline)?.access_token.clone());
+            let next = running.exchange.poll(now(), &mut slot);
+            if slot.take_wake() {
+                inner.woken.notify_all();
             }
-            let request = build(token.as_ref())?;
-            let (mut parts, body) = request.into_parts();
-            let stream = if body.needs_stream() {
-                Some(source.open()?)
-            } else {
-                None
-            };
-            let cell = SourceCell::default();
-            let body = body.into_send_body(stream)?.watched(&cell);
-            let budget = call
-                .attempt_budget(inner.attempt_timeout, time_left(deadline))
-                .ok_or_else(|| {
-                    TransportError::new(TransportErrorKind::Timeout, false)
-                        .with_source("the call's overall deadline passed")
-                })?;
-            parts.extensions.insert(AttemptTimeout(budget));
-            let result = inner.transport.send(http::Request::from_parts(parts, body));
-            if let Some(e) = cell.take() {
-                let kind = if e.kind() == std::io::ErrorKind::InvalidData {
-                    SourceErrorKind::LengthChanged
-                } else {
-                    SourceErrorKind::Read
-                };
-                return Err(SourceError::new(kind, None, Some(e)).into());
-            }
-            let outcome = match &result {
-                Ok(response) => AttemptOutcome::Response {
-                    status: response.status(),
-                    headers: response.headers(),
-                },
-                // A request the HTTP stack refuses as built fails the same way every time.
-                Err(e) if e.kind() == TransportErrorKind::InvalidRequest => {
-                    AttemptOutcome::Unrepeatable
-                }
-                Err(e) => AttemptOutcome::Transport {
-                    may_have_reached_server: e.may_have_reached_server(),
-                },
-            };
-            let next = call.next(
-                outcome,
-                AttemptFacts {
-                    now: SystemTime::now(),
-                    jitter: random_jitter(),
-                    time_left: time_left(deadline),
-                    body_replayable: source.can_replay(),
-                    token: token.as_ref(),
-                },
-            );
             match next {
-                Next::RetryAfter(delay) => std::thread::sleep(delay),
-                Next::RefreshTokenAndReplay { rejected } => {
-                    inner.tokens.on_unauthorized(&rejected);
-                    token = None;
+                Next::Send(out) => {
+                    drop(slot);
+                    let reply = self.send(*out, source);
+                    slot = inner.tokens.lock();
+                    running.exchange.receive(reply, source.can_replay());
                 }
-                _ => return result.map_err(Error::from),
+                Next::Wait(until) => {
+                    let left = until.saturating_duration_since(Instant::now());
+                    slot = match inner.woken.wait_timeout(slot, left) {
+                        Ok((slot, _)) => slot,
+                        Err(poisoned) => poisoned.into_inner().0,
+                    };
+                }
+                Next::Done(result) => {
+                    running.finish();
+                    return result;
+                }
             }
         }
     }
 
-    fn current_token(&self, deadline: Instant) -> Result<Arc<crate::auth::Current>, Error> {
-        let inner = &*self.inner;
-        inner
-            .tokens
-            .token(&inner.config, &inner.credentials, deadline, |request| {
-                let sent_at = SystemTime::now();
-                let call = Call::for_endpoint::<RequestToken<'_>>(inner.retry.clone());
-                let response = self.run(call, deadline, &mut NoStream, |_| {
-                    Ok(copy_request(&request))
-                })?;
-                let grant = parse_response::<RequestToken<'_>, _>(&response)?;
-                Ok((grant, sent_at))
-            })
+    /// One attempt: the body from the core (and the source, for a streamed upload) through the
+    /// transport.
+    fn send(&self, out: Outgoing, source: &mut dyn UploadSource) -> Reply {
+        let (parts, body) = out.request.into_parts();
+        let stream = if body.needs_stream() {
+            match source.open() {
+                Ok(stream) => Some(stream),
+                Err(e) => return Reply::Source(e),
+            }
+        } else {
+            None
+        };
+        let cell = SourceCell::default();
+        let body = match SendBody::from_core(body, stream) {
+            Ok(body) => body.watched(&cell),
+            Err(e) => return Reply::Source(e),
+        };
+        let result = self
+            .inner
+            .transport
+            .send(http::Request::from_parts(parts, body));
+        if let Some(e) = cell.take() {
+            return Reply::Source(SourceError::while_sending(e, source.path()));
+        }
+        match result {
+            Ok(response) => Reply::Response(response),
+            Err(e) => Reply::Transport(e),
+        }
     }
 
     /// The current access token: the cached one while it is fresh, otherwise a new one (one
@@ -313,9 +286,8 @@ impl Client {
     ///
     /// [`Error::Token`] when the token request fails (wrong credentials: status `401`).
     pub fn token(&self) -> Result<TokenInfo, Error> {
-        let deadline = deadline_after(self.inner.overall_timeout);
-        let current = self.current_token(deadline)?;
-        Ok((*current).clone())
+        let call = TokenCall::new(&self.inner.settings, random_bytes()?, now())?;
+        self.drive(call, &mut NoStream)
     }
 
     /// Revokes the client's token at Pomelo and forgets it here; the next call fetches a new one.
@@ -325,9 +297,9 @@ impl Client {
     /// As [`Client::execute`]. The local token is forgotten even then.
     pub fn revoke_token(&self) -> Result<(), Error> {
         let result = self.execute(&RevokeToken {
-            credentials: &self.inner.credentials,
+            credentials: &self.inner.settings.credentials,
         });
-        self.inner.tokens.clear();
+        self.inner.tokens.lock().clear();
         result
     }
 
@@ -364,22 +336,18 @@ impl Client {
         file_name: impl Into<String>,
         bytes: Vec<u8>,
     ) -> Result<FileInfo, Error> {
-        self.upload_file(&UploadFile::from_bytes(
-            session_id,
-            entity_id,
-            document_type,
-            file_name,
-            bytes,
-        ))
+        let upload = UploadFile::from_bytes(session_id, entity_id, document_type, file_name, bytes);
+        self.upload_file(&upload)
     }
 
-    /// Uploads the file at `path`, streamed: the file is never held in memory, and it is re-opened
-    /// for each retry. The file name sent is the path's last component.
+    /// Uploads the file at `path`, streamed: the file is never held in memory. It is opened once,
+    /// and every attempt reads that open file from its start; a file modified in place between
+    /// attempts fails the call. The file name sent is the path's last component.
     ///
     /// # Errors
     ///
     /// As [`Client::upload_file`]; [`Error::Source`] when the file cannot be opened or read, or
-    /// changes length while it is sent.
+    /// changes while it is sent.
     pub fn upload_path(
         &self,
         session_id: impl Into<SessionId>,
@@ -388,14 +356,30 @@ impl Client {
         path: impl AsRef<Path>,
     ) -> Result<FileInfo, Error> {
         let path = path.as_ref();
-        let (mut source, leading, len) = PathSource::measure(path)?;
+        let (mut source, leading, len) = PathSource::open_path(path)?;
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         let upload =
             UploadFile::from_stream(session_id, entity_id, document_type, name, &leading, len);
-        self.execute_with(&upload, &mut source)
+        self.execute_with(&upload, None, &mut source)
+    }
+
+    /// Uploads with an [`UploadFile`] you built with [`UploadFile::from_stream`] (to set
+    /// [`UploadFile::country`] or other options), streaming the file at `path` as
+    /// [`Client::upload_path`] does: opened once, retried whole.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::upload_path`].
+    pub fn upload_prepared_path(
+        &self,
+        upload: &UploadFile,
+        path: impl AsRef<Path>,
+    ) -> Result<FileInfo, Error> {
+        let (mut source, _, _) = PathSource::open_path(path.as_ref())?;
+        self.execute_with(upload, None, &mut source)
     }
 
     /// Uploads `len` bytes read from `reader`, streamed.
@@ -406,8 +390,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// As [`Client::upload_path`]; [`SourceErrorKind::LengthChanged`] when the reader does not
-    /// yield exactly `len` bytes.
+    /// As [`Client::upload_path`]; [`SourceErrorKind::LengthChanged`](crate::SourceErrorKind)
+    /// when the reader does not yield exactly `len` bytes.
     pub fn upload_reader<R: Read + Send + 'static>(
         &self,
         session_id: impl Into<SessionId>,
@@ -426,12 +410,11 @@ impl Client {
             &leading,
             len,
         );
-        self.execute_with(&upload, &mut source)
+        self.execute_with(&upload, None, &mut source)
     }
 
-    /// Uploads with an [`UploadFile`] you built with [`UploadFile::from_stream`] (to set
-    /// [`UploadFile::country`] or other options), streaming the whole file from `reader` (its
-    /// first bytes included). Retries as [`Client::upload_reader`].
+    /// Uploads with an [`UploadFile`] you built with [`UploadFile::from_stream`], streaming the
+    /// whole file from `reader` (its first bytes included). Retries as [`Client::upload_reader`].
     ///
     /// # Errors
     ///
@@ -441,8 +424,7 @@ impl Client {
         upload: &UploadFile,
         reader: R,
     ) -> Result<FileInfo, Error> {
-        let mut source = ReaderSource::whole(reader);
-        self.execute_with(upload, &mut source)
+        self.execute_with(upload, None, &mut ReaderSource::whole(reader))
     }
 
     /// Reads a session.
@@ -485,7 +467,8 @@ impl Client {
     }
 
     /// Every session matching `search`, page after page, each page fetched when the previous one
-    /// is used up. Stops after an empty page, the last page, or the first error (yielded once).
+    /// is used up, as [`kyc_core::Pager`] says: never a page twice, at most
+    /// [`Config::max_pages`] pages, each session once.
     #[must_use]
     pub fn search_all(&self, search: SearchSessions) -> SearchAll {
         SearchAll::new(self.clone(), search)
@@ -501,42 +484,7 @@ impl Client {
     }
 }
 
-/// `timeout` from now; a timeout too large for the clock means "a year", which is never reached.
-fn deadline_after(timeout: Duration) -> Instant {
-    let now = Instant::now();
-    now.checked_add(timeout)
-        .or_else(|| now.checked_add(Duration::from_secs(365 * 24 * 3600)))
-        .unwrap_or(now)
-}
-
-/// A copy of a request with an in-memory body (the token request, resent on retries).
-fn copy_request(request: &http::Request<kyc_core::Body>) -> http::Request<kyc_core::Body> {
-    let mut copy = http::Request::new(request.body().clone());
-    *copy.method_mut() = request.method().clone();
-    *copy.uri_mut() = request.uri().clone();
-    *copy.version_mut() = request.version();
-    *copy.headers_mut() = request.headers().clone();
-    copy
-}
-
-/// 128 random bits from the operating system, as an idempotency key.
-fn random_idempotency_key() -> Result<IdempotencyKey, Error> {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|_| Error::Randomness)?;
-    Ok(IdempotencyKey::from_random_bytes(bytes))
-}
-
-/// A random number in `[0, 1)` for back-off jitter (0.5, the midpoint, if the source fails).
-fn random_jitter() -> f64 {
-    getrandom::u64().map_or(0.5, jitter_from_random)
-}
-
-/// Time left before `deadline` (zero once it passed).
-fn time_left(deadline: Instant) -> Duration {
-    deadline.saturating_duration_since(Instant::now())
-}
-
-/// `Client` must stay `Clone + Send + Sync` (shared by threads, clones share the cache).
+/// `Client` must stay `Clone + Send + Sync` (shared by threads, clones share the token slot).
 const _: fn() = || {
     fn check<T: Send + Sync + Clone>() {}
     check::<Client>();

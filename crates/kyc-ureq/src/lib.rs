@@ -8,20 +8,14 @@
 //!
 //! # How a call runs
 //!
-//! [`Client::execute`] is the one path every method takes:
-//!
-//! 1. **Token**: the shared [`kyc_core::TokenCache`] hands out the cached token or says to fetch
-//!    one. Only one thread fetches (single flight); the others wait for its result.
-//! 2. **Build** with [`kyc_core::build_request`]. A creating call gets an idempotency key made of
-//!    128 random bits, drawn once per call and sent on every attempt.
-//! 3. **Send** through the [`Transport`] ([`UreqTransport`] by default) with a per-attempt
-//!    timeout, capped by the call's overall deadline.
-//! 4. **Retry** as the core's call driver ([`kyc_core::Call`], over
-//!    [`kyc_core::RetryPolicy::decide`]) says, sleeping the delay it returns (with random jitter,
-//!    `Retry-After` honoured); it never returns a delay that would pass the deadline.
-//! 5. **401**: the same driver answers a `401` to the token used with "refresh and replay": the
-//!    token is dropped from the cache; one new token, one replay.
-//! 6. **Parse** with [`kyc_core::parse_response`].
+//! Every method builds a kyc-core request type and runs it through [`Client::execute`], which is
+//! a short loop over [`kyc_core::Call`]: the driver says *send this request within this time*,
+//! *wait until then* or *done*, and decides everything else — the token (one thread fetches for
+//! all, through the shared [`kyc_core::TokenSlot`]; the others wait on a condition variable, each
+//! until its own deadline), retries (jitter, `Retry-After`, never past the deadline), the one
+//! replay with a new token after a `401`, and the idempotency key of a creating call (128 random
+//! bits, the same on every attempt). This crate converts requests to ureq and back, sleeps, and
+//! streams uploads.
 //!
 //! # Example
 //!
@@ -73,13 +67,15 @@
 //!
 //! [`Client::upload_path`] streams the file: it reads its first bytes to detect the format, its
 //! length from the file system, and sends the multipart body with `Content-Length` (not chunked)
-//! straight from the file, re-opening it for each retry. [`Client::upload_reader`] streams any
+//! straight from the file; it opens the file once, and every retry reads that same open file from
+//! its start. [`Client::upload_reader`] streams any
 //! reader, which can be read only once: it is not retried once bytes were read from it.
 //! [`Client::upload_bytes`] sends bytes held in memory.
 //!
 //! # Timeouts and limits
 //!
-//! Per attempt [`DEFAULT_ATTEMPT_TIMEOUT`], per call [`DEFAULT_OVERALL_TIMEOUT`], response bodies
+//! Per attempt [`DEFAULT_ATTEMPT_TIMEOUT`] (connection to last response byte, as a whole), per call
+//! [`DEFAULT_OVERALL_TIMEOUT`], response bodies
 //! up to [`DEFAULT_MAX_RESPONSE_BODY`] (a larger body is
 //! [`TransportErrorKind::ResponseTooLarge`], never truncated). All configurable on
 //! [`ClientBuilder`].
@@ -92,7 +88,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod auth;
 mod client;
 mod env;
 mod error;
@@ -104,15 +99,16 @@ mod ureq_transport;
 #[cfg(test)]
 mod tests;
 
-pub use client::{
-    Client, ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT, TokenInfo,
-};
+pub use client::{Client, ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
 pub use env::{
     ENV_AUDIENCE, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_ENVIRONMENT, FromEnvError,
 };
-pub use error::{Error, SourceError, SourceErrorKind, TransportError, TransportErrorKind};
+pub use error::{
+    AttemptTimeout, Error, SourceError, SourceErrorKind, TransportError, TransportErrorKind,
+};
+pub use kyc_core::TokenInfo;
 pub use search::SearchAll;
-pub use transport::{AttemptTimeout, IntoSendBody, SendBody, Transport};
+pub use transport::{SendBody, Transport};
 pub use ureq_transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY, UreqTransport};
 
 /// Re-exported so transports build requests and responses with the same `http` version.

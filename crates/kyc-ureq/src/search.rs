@@ -1,50 +1,51 @@
-//! Lazy pagination over a search: the core says which page comes next, this iterator fetches it
-//! when the previous one is used up.
+//! Lazy pagination over a search: kyc-core's [`Pager`] says which page comes next and when to
+//! stop; this iterator fetches each page when the previous one is used up.
 
 use std::collections::VecDeque;
 use std::fmt;
 
-use kyc_core::{SearchSessions, Session};
+use kyc_core::{Pager, PagerStep, SearchSessions, Session};
 
 use crate::client::Client;
 use crate::error::Error;
 
 /// Every session matching a search, fetched page by page; see [`Client::search_all`].
 ///
-/// Yields `Ok(session)` in the server's order, then ends after an empty page or the last page
-/// ([`SearchSessions::next_page`] decides). A failed page is yielded as one `Err` and ends the
-/// iteration.
+/// Yields `Ok(session)` in the server's order, each session once, then ends when the [`Pager`]
+/// says so. A failed page, or a walk the pager stops early (a server that ignores
+/// `page[number]`, the page cap), is yielded as one `Err` after every session already fetched,
+/// and ends the iteration.
 pub struct SearchAll {
     client: Client,
-    next: Option<SearchSessions>,
+    pager: Pager,
     buffered: VecDeque<Session>,
-    pages_fetched: u64,
+    ended: bool,
 }
 
 impl SearchAll {
     pub(crate) fn new(client: Client, search: SearchSessions) -> Self {
+        let pager = Pager::new(client.config(), search);
         Self {
             client,
-            next: Some(search),
+            pager,
             buffered: VecDeque::new(),
-            pages_fetched: 0,
+            ended: false,
         }
     }
 
     /// How many pages were fetched so far.
     #[must_use]
     pub fn pages_fetched(&self) -> u64 {
-        self.pages_fetched
+        u64::from(self.pager.pages_fetched())
     }
 }
 
 impl fmt::Debug for SearchAll {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("SearchAll")
-            .field("next", &self.next)
+            .field("pager", &self.pager)
             .field("buffered", &self.buffered.len())
-            .field("pages_fetched", &self.pages_fetched)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -56,15 +57,25 @@ impl Iterator for SearchAll {
             if let Some(session) = self.buffered.pop_front() {
                 return Some(Ok(session));
             }
-            let search = self.next.take()?;
-            match self.client.search_sessions(&search) {
-                Ok(page) => {
-                    self.pages_fetched += 1;
-                    self.next = search.next_page(&page);
-                    self.buffered.extend(page.sessions);
-                }
-                Err(e) => return Some(Err(e)),
+            if self.ended {
+                return None;
             }
+            let failure = match self.pager.next_step() {
+                PagerStep::Fetch(search) => match self.client.search_sessions(&search) {
+                    Ok(page) => {
+                        self.buffered.extend(self.pager.receive(page));
+                        continue;
+                    }
+                    Err(e) => e,
+                },
+                PagerStep::Failed(e) => Error::Core(e.into()),
+                _ => {
+                    self.ended = true;
+                    return None;
+                }
+            };
+            self.ended = true;
+            return Some(Err(failure));
         }
     }
 }

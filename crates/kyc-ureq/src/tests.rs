@@ -185,7 +185,7 @@ fn concurrent_calls_share_one_token_request() {
 }
 
 #[test]
-fn a_failed_refresh_reaches_every_waiter_and_the_next_call_tries_again() {
+fn a_refused_refresh_reaches_every_waiter_is_remembered_then_tried_again() {
     let fail = Arc::new(AtomicUsize::new(1));
     let fail_in = fail.clone();
     let (builder, fake) = builder_with(move |seen, _| match seen.path.as_str() {
@@ -202,7 +202,9 @@ fn a_failed_refresh_reaches_every_waiter_and_the_next_call_tries_again() {
         }
         _ => respond(200, SESSION),
     });
-    let client = builder.build();
+    let client = builder
+        .token_refusal_memory(Duration::from_millis(300))
+        .build();
     let barrier = Arc::new(Barrier::new(6));
     let threads: Vec<_> = (0..6)
         .map(|_| {
@@ -226,6 +228,11 @@ fn a_failed_refresh_reaches_every_waiter_and_the_next_call_tries_again() {
     );
     assert_eq!(fake.count(GET), 0);
     fail.store(0, Ordering::SeqCst);
+    // Refused credentials are remembered for a while (issue #18): no token request meanwhile.
+    let remembered = client.get_session("iss-1").unwrap_err();
+    assert_eq!(remembered.status(), Some(http::StatusCode::UNAUTHORIZED));
+    assert_eq!(fake.count(TOKEN), 1);
+    std::thread::sleep(Duration::from_millis(350));
     client.get_session("iss-1").unwrap();
     assert_eq!(fake.count(TOKEN), 2);
 }

@@ -7,17 +7,17 @@
 use std::fmt;
 use std::io::{self, Read};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
 
-use kyc_core::{Body, FileContent, MultipartBody, RequestBody};
+use kyc_core::{FileContent, OutgoingBody, RequestBody};
 
 use crate::error::{SourceError, SourceErrorKind, TransportError};
 
 /// Sends one request and returns the complete response: its status, every header and every body
 /// byte, whatever the status (a `404` or `503` is a response, not an error).
 ///
-/// The request carries an [`AttemptTimeout`] in its extensions: the time this attempt may take,
-/// already shortened to the call's overall deadline. Respect it when the stack allows.
+/// The request carries an [`AttemptTimeout`](crate::AttemptTimeout) in its extensions: the time this attempt may take,
+/// already shortened to the call's overall deadline. Respect it whole (connect, send, response
+/// head and body together): the client cannot interrupt a blocking transport.
 ///
 /// Closures are transports: any `Fn(http::Request<SendBody>) -> Result<http::Response<Vec<u8>>, E>`
 /// with `E: Into<TransportError>` (for example [`TransportError`] or [`std::io::Error`]).
@@ -59,11 +59,6 @@ where
         self(request).map_err(Into::into)
     }
 }
-
-/// The time one attempt may take (connect, send, receive the whole response), found in each
-/// request's extensions. Already capped by the remaining time of the call's overall deadline.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct AttemptTimeout(pub Duration);
 
 /// A request body as a transport receives it: bytes in memory, or a reader of a known length
 /// (a streamed upload). The length is also in the request's `Content-Length` header.
@@ -181,43 +176,33 @@ impl fmt::Debug for SendBody {
     }
 }
 
-/// A core request body the client can send: JSON bytes ([`Body`]) or a multipart upload
-/// ([`MultipartBody`]), whose file part may be streamed.
-pub trait IntoSendBody: RequestBody {
-    /// Whether the body's file content must be supplied as a stream.
-    fn needs_stream(&self) -> bool;
-
-    /// Converts the body, reading streamed file content from `stream`.
+impl SendBody {
+    /// The body of a request the core built: JSON bytes as they are, a multipart upload as a
+    /// reader over its head, its file (from memory, or read from `stream`) and its tail, with its
+    /// exact length (a stream that yields more or fewer bytes fails, see
+    /// [`kyc_core::MultipartReader`]).
     ///
     /// # Errors
     ///
-    /// [`SourceErrorKind::Missing`] when the content is streamed and `stream` is `None`.
-    fn into_send_body(self, stream: Option<Box<dyn Read + Send>>) -> Result<SendBody, SourceError>;
-}
-
-impl IntoSendBody for Body {
-    fn needs_stream(&self) -> bool {
-        false
-    }
-
-    fn into_send_body(self, _: Option<Box<dyn Read + Send>>) -> Result<SendBody, SourceError> {
-        Ok(SendBody::from_bytes(self.into_bytes()))
-    }
-}
-
-impl IntoSendBody for MultipartBody {
-    fn needs_stream(&self) -> bool {
-        matches!(self.content(), FileContent::Stream { .. })
-    }
-
-    fn into_send_body(self, stream: Option<Box<dyn Read + Send>>) -> Result<SendBody, SourceError> {
-        let len = self.content_length();
-        let file: Box<dyn Read + Send> = match self.content() {
+    /// [`SourceErrorKind::Missing`] when the file part is streamed and `stream` is `None`.
+    pub fn from_core(
+        body: OutgoingBody,
+        stream: Option<Box<dyn Read + Send>>,
+    ) -> Result<SendBody, SourceError> {
+        let multipart = match body {
+            OutgoingBody::Multipart(multipart) => multipart,
+            other => {
+                let bytes = other.into_vec(None)?;
+                return Ok(SendBody::from_bytes(bytes));
+            }
+        };
+        let len = multipart.content_length();
+        let file: Box<dyn Read + Send> = match multipart.content() {
             // In-memory content is read from the shared bytes, never copied into a second buffer.
             FileContent::Bytes(_) => Box::new(io::empty()),
             _ => stream.ok_or_else(|| SourceError::new(SourceErrorKind::Missing, None, None))?,
         };
-        Ok(SendBody::from_reader(self.into_reader(file), len))
+        Ok(SendBody::from_reader(multipart.into_reader(file), len))
     }
 }
 
@@ -258,10 +243,10 @@ mod tests {
     use super::*;
     use kyc_core::{Config, DocumentType, Endpoint, Environment, IdempotencyKey, UploadFile};
 
-    fn multipart(upload: &UploadFile) -> MultipartBody {
+    fn multipart(upload: &UploadFile) -> OutgoingBody {
         let config = Config::new(Environment::Sandbox).unwrap();
         let key = IdempotencyKey::from_random_bytes([1; 16]);
-        upload.body(&config, Some(&key)).unwrap().1
+        upload.body(&config, Some(&key)).unwrap().1.into()
     }
 
     #[test]
@@ -278,13 +263,11 @@ mod tests {
         let body = multipart(&upload);
         assert!(body.needs_stream());
         assert!(matches!(
-            body.clone().into_send_body(None),
+            SendBody::from_core(body.clone(), None),
             Err(e) if e.kind() == SourceErrorKind::Missing
         ));
         let expected = body.content_length();
-        let send = body
-            .into_send_body(Some(Box::new(io::Cursor::new(file))))
-            .unwrap();
+        let send = SendBody::from_core(body, Some(Box::new(io::Cursor::new(file)))).unwrap();
         assert!(send.is_streamed());
         assert_eq!(send.len(), expected);
         let bytes = send.into_bytes().unwrap();
@@ -306,9 +289,11 @@ mod tests {
             b"\xFF\xD8\xFF",
             100,
         );
-        let body = multipart(&upload)
-            .into_send_body(Some(Box::new(io::Cursor::new(b"\xFF\xD8\xFF".to_vec()))))
-            .unwrap();
+        let body = SendBody::from_core(
+            multipart(&upload),
+            Some(Box::new(io::Cursor::new(b"\xFF\xD8\xFF".to_vec()))),
+        )
+        .unwrap();
         let cell = SourceCell::default();
         let err = body.watched(&cell).into_bytes().unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::InvalidData);

@@ -1,15 +1,19 @@
 //! Where the file bytes of a streamed upload come from, attempt after attempt.
 //!
-//! - From a path: the file is re-opened for every attempt, so every retry sends it whole.
+//! - From a path: the file is opened once, and every attempt reads that same open file from its
+//!   start, so a file replaced on disk between attempts cannot send other bytes under the same
+//!   idempotency key; a file modified in place (its length or modification time moved) fails the
+//!   call with a [`SourceError`] instead of being resent.
 //! - From a reader: the reader is read once. An attempt that failed before reading any of its bytes
 //!   (connection refused, say) may be retried; once a byte was read, the call is not retried,
 //!   whatever the retry policy says, because the bytes cannot be read again.
 //! - From bytes: nothing is streamed (the core holds the bytes); every retry is possible.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
 
 use kyc_core::FileKind;
 
@@ -22,6 +26,11 @@ pub(crate) trait UploadSource {
 
     /// Whether another attempt can get the whole file again.
     fn can_replay(&self) -> bool;
+
+    /// The file's path, for errors.
+    fn path(&self) -> Option<PathBuf> {
+        None
+    }
 }
 
 /// No stream: for calls whose body is in memory.
@@ -38,7 +47,7 @@ impl UploadSource for NoStream {
 }
 
 /// Reads up to [`FileKind::SNIFF_LEN`] leading bytes (fewer only at end of file).
-pub(crate) fn read_leading(reader: &mut impl Read) -> io::Result<Vec<u8>> {
+fn read_leading(reader: &mut impl Read) -> io::Result<Vec<u8>> {
     let mut leading = Vec::with_capacity(FileKind::SNIFF_LEN);
     reader
         .by_ref()
@@ -47,39 +56,62 @@ pub(crate) fn read_leading(reader: &mut impl Read) -> io::Result<Vec<u8>> {
     Ok(leading)
 }
 
-/// A file re-opened for every attempt.
+/// A file opened once and read from its start by every attempt.
 pub(crate) struct PathSource {
     path: PathBuf,
+    file: File,
+    len: u64,
+    modified: Option<SystemTime>,
 }
 
 impl PathSource {
-    /// Opens `path` once to measure it and read its leading bytes.
-    pub(crate) fn measure(path: &Path) -> Result<(Self, Vec<u8>, u64), SourceError> {
-        let fail = |e| SourceError::new(SourceErrorKind::Open, Some(path.to_owned()), Some(e));
-        let mut file = File::open(path).map_err(fail)?;
-        let len = file.metadata().map_err(fail)?.len();
-        let leading = read_leading(&mut file)
-            .map_err(|e| SourceError::new(SourceErrorKind::Read, Some(path.to_owned()), Some(e)))?;
-        Ok((
-            Self {
-                path: path.to_owned(),
-            },
-            leading,
-            len,
-        ))
+    /// Opens `path`, measures it and reads its leading bytes.
+    pub(crate) fn open_path(path: &Path) -> Result<(Self, Vec<u8>, u64), SourceError> {
+        let fail = |kind, e| SourceError::new(kind, Some(path.to_owned()), Some(e));
+        let mut file = File::open(path).map_err(|e| fail(SourceErrorKind::Open, e))?;
+        let meta = file
+            .metadata()
+            .map_err(|e| fail(SourceErrorKind::Open, e))?;
+        let leading = read_leading(&mut file).map_err(|e| fail(SourceErrorKind::Read, e))?;
+        let source = Self {
+            path: path.to_owned(),
+            file,
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        };
+        Ok((source, leading, meta.len()))
     }
 }
 
 impl UploadSource for PathSource {
     fn open(&mut self) -> Result<Box<dyn Read + Send>, SourceError> {
-        let file = File::open(&self.path).map_err(|e| {
-            SourceError::new(SourceErrorKind::Open, Some(self.path.clone()), Some(e))
-        })?;
+        let path = Some(self.path.clone());
+        let fail = |kind, e| SourceError::new(kind, path.clone(), e);
+        let meta = self
+            .file
+            .metadata()
+            .map_err(|e| fail(SourceErrorKind::Read, Some(e)))?;
+        if meta.len() != self.len {
+            return Err(fail(SourceErrorKind::LengthChanged, None));
+        }
+        if meta.modified().ok() != self.modified {
+            return Err(fail(SourceErrorKind::Changed, None));
+        }
+        let mut file = self
+            .file
+            .try_clone()
+            .map_err(|e| fail(SourceErrorKind::Read, Some(e)))?;
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| fail(SourceErrorKind::Read, Some(e)))?;
         Ok(Box::new(file))
     }
 
     fn can_replay(&self) -> bool {
         true
+    }
+
+    fn path(&self) -> Option<PathBuf> {
+        Some(self.path.clone())
     }
 }
 
@@ -100,16 +132,9 @@ impl<R: Read + Send + 'static> ReaderSource<R> {
     pub(crate) fn new(mut reader: R) -> Result<(Self, Vec<u8>), SourceError> {
         let leading = read_leading(&mut reader)
             .map_err(|e| SourceError::new(SourceErrorKind::Read, None, Some(e)))?;
-        Ok((
-            Self {
-                leading: leading.clone(),
-                shared: Arc::new(Mutex::new(Counted {
-                    inner: reader,
-                    consumed: 0,
-                })),
-            },
-            leading,
-        ))
+        let mut source = Self::whole(reader);
+        source.leading.clone_from(&leading);
+        Ok((source, leading))
     }
 
     /// Streams `reader` from its first byte (nothing read ahead).
@@ -174,5 +199,43 @@ mod tests {
     fn a_short_reader_gives_all_its_bytes_as_leading() {
         let (_, leading) = ReaderSource::new(io::Cursor::new(b"%PD".to_vec())).unwrap();
         assert_eq!(leading, b"%PD");
+    }
+
+    #[test]
+    fn a_path_is_read_whole_by_every_attempt_and_a_replaced_file_changes_nothing() {
+        let dir = std::env::temp_dir().join(format!("kyc-ureq-path-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("doc.pdf");
+        std::fs::write(&path, b"%PDF-1.7 original").unwrap();
+        let (mut source, leading, len) = PathSource::open_path(&path).unwrap();
+        assert_eq!((leading.as_slice(), len), (&b"%PDF-1.7"[..], 17));
+        let mut first = Vec::new();
+        source.open().unwrap().read_to_end(&mut first).unwrap();
+        // Replaced on disk by another file of the same length: the open file is still sent.
+        let other = dir.join("other.pdf");
+        std::fs::write(&other, b"%PDF-1.7 replaced").unwrap();
+        std::fs::rename(&other, &path).unwrap();
+        let mut second = Vec::new();
+        source.open().unwrap().read_to_end(&mut second).unwrap();
+        assert_eq!(first, second);
+        assert_eq!(first, b"%PDF-1.7 original");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_file_that_grows_between_attempts_is_refused() {
+        let dir = std::env::temp_dir().join(format!("kyc-ureq-grow-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("doc.pdf");
+        std::fs::write(&path, b"%PDF-1.7 original").unwrap();
+        let (mut source, _, _) = PathSource::open_path(&path).unwrap();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, b" more"))
+            .unwrap();
+        let err = source.open().err().unwrap();
+        assert_eq!(err.kind(), SourceErrorKind::LengthChanged);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -4,8 +4,9 @@
 use std::time::Duration;
 
 use crate::client::DEFAULT_ATTEMPT_TIMEOUT;
+use crate::error::AttemptTimeout;
 use crate::error::{TransportError, TransportErrorKind};
-use crate::transport::{AttemptTimeout, SendBody, Transport};
+use crate::transport::{SendBody, Transport};
 
 pub use kyc_adapter::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY};
 
@@ -19,18 +20,17 @@ pub use kyc_adapter::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY};
 ///
 /// # Timeouts
 ///
-/// The request's [`AttemptTimeout`] bounds each phase of the exchange (sending the request head,
-/// sending the body, waiting for the response head, reading the response body), not their sum:
-/// ureq's whole-request timeout re-arms the socket timeout on every read and write, which cut
-/// `get_session` throughput on loopback to a quarter (measured with the `get_session_rps`
-/// example). When the attempt timeout was shortened by the call's overall deadline, the
-/// whole-request timeout is used instead, so the deadline holds exactly. A transport built with
-/// [`UreqTransport::new`] or [`UreqTransport::with_attempt_timeout`] carries the usual phase
-/// timeouts in its agent and sends without any per-request configuration.
+/// The request's [`AttemptTimeout`] bounds the whole exchange: connecting, sending the request,
+/// waiting for the response head and reading the body, together (ureq's global timeout, which
+/// counts from the start of the request). A server that accepts and never answers, or trickles its
+/// head or body, is cut when the budget is spent. A transport built with [`UreqTransport::new`] or
+/// [`UreqTransport::with_attempt_timeout`] carries the usual budget in its agent, so the common
+/// request needs no per-request configuration; a budget shortened by the call's deadline is set on
+/// the request.
 #[derive(Debug, Clone)]
 pub struct UreqTransport {
     agent: ureq::Agent,
-    /// The phase timeout this transport's own agent was built with (`None` for a caller's agent,
+    /// The attempt budget this transport's own agent was built with (`None` for a caller's agent,
     /// whose settings cannot be trusted to match and are overridden per request).
     preset: Option<Duration>,
     max_response_body: u64,
@@ -54,16 +54,12 @@ impl UreqTransport {
     /// other timeout still works, through a per-request configuration).
     #[must_use]
     pub fn with_attempt_timeout(timeout: Duration) -> Self {
-        let phase = Some(timeout);
         let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false)
             .timeout_connect(Some(DEFAULT_CONNECT_TIMEOUT))
-            .timeout_send_request(phase)
-            .timeout_send_body(phase)
-            .timeout_recv_response(phase)
-            .timeout_recv_body(phase)
+            .timeout_global(Some(timeout))
             .user_agent(concat!("kyc-rs/", env!("CARGO_PKG_VERSION"), " (kyc-ureq)"))
             .build();
         Self {
@@ -74,8 +70,8 @@ impl UreqTransport {
     }
 
     /// A transport over an agent you configured (proxy, TLS roots, pool size…). The settings above
-    /// that the client relies on (status not an error, no redirects, per-attempt timeout) are
-    /// applied to each request, whatever the agent's defaults.
+    /// that the client relies on (status not an error, no redirects, the attempt's whole budget)
+    /// are applied to each request, whatever the agent's defaults.
     #[must_use]
     pub fn from_agent(agent: ureq::Agent) -> Self {
         Self {
@@ -148,15 +144,7 @@ impl UreqTransport {
             .http_status_as_error(false)
             .max_redirects(0)
             .max_redirects_will_error(false);
-        let configured = match (timeout, self.preset) {
-            // Shortened by the call's deadline: the whole exchange must fit, exactly.
-            (Some(t), Some(preset)) if t < preset => configured.timeout_global(Some(t)),
-            (t, _) => configured
-                .timeout_send_request(t)
-                .timeout_send_body(t)
-                .timeout_recv_response(t)
-                .timeout_recv_body(t),
-        };
+        let configured = configured.timeout_global(timeout);
         self.agent.run(configured.build())
     }
 }

@@ -1,39 +1,43 @@
-//! Errors by fault: what the core reports (invalid input, API refusal, undecodable body), what the
-//! transport reports (no usable response), and what the local upload source reports. No message
-//! contains a secret, a token or a body.
+//! The errors of a whole call, by fault: what the core reports (invalid input, API refusal,
+//! undecodable body), what the adapter's transport reports (no usable response, classified), and
+//! what the local upload source reports. They live in the core because the core runs the call's
+//! lifecycle (tokens, retries, deadlines) and decides on each of them; the transport's own error is
+//! kept boxed, so no HTTP-client type appears here. No message contains a secret, a token or a
+//! body.
 
 use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::error::{ApiError, DecodeError, Error, InvalidInput};
 use http::StatusCode;
-use kyc_core::{ApiError, DecodeError, InvalidInput};
 
-/// Everything a client call (`kyc_ureq::Client`, `kyc_reqwest::Client`) can report.
+/// Everything one call through an adapter (`kyc_ureq::Client`, `kyc_reqwest::Client`, or your
+/// own loop over [`Call`](crate::Call)) can report. The adapters re-export it as `Error`.
 #[derive(Debug)]
 #[non_exhaustive]
-pub enum Error {
+pub enum CallError {
     /// Refused before sending, answered with a non-2xx status, or a 2xx body that does not decode:
     /// the core's verdict, untouched.
-    Core(kyc_core::Error),
+    Core(Error),
     /// No usable response: connection, timeout, protocol or size-limit failure.
     Transport(Box<TransportError>),
     /// The access token could not be obtained, so the call was not sent. Every thread that waited
     /// for the same refresh gets the same shared cause.
-    Token(Arc<Error>),
+    Token(Arc<CallError>),
     /// The local file or reader of an upload could not be read.
     Source(Box<SourceError>),
     /// The operating system's random source failed (idempotency keys need 128 random bits).
     Randomness,
 }
 
-impl Error {
+impl CallError {
     /// The HTTP status of the response that caused this error, if a response did.
     #[must_use]
     pub fn status(&self) -> Option<StatusCode> {
         match self {
-            Error::Core(e) => e.status(),
-            Error::Token(e) => e.status(),
+            CallError::Core(e) => e.status(),
+            CallError::Token(e) => e.status(),
             _ => None,
         }
     }
@@ -42,8 +46,8 @@ impl Error {
     #[must_use]
     pub fn request_id(&self) -> Option<&str> {
         match self {
-            Error::Core(e) => e.request_id(),
-            Error::Token(e) => e.request_id(),
+            CallError::Core(e) => e.request_id(),
+            CallError::Token(e) => e.request_id(),
             _ => None,
         }
     }
@@ -52,8 +56,8 @@ impl Error {
     #[must_use]
     pub fn api_error(&self) -> Option<&ApiError> {
         match self {
-            Error::Core(kyc_core::Error::Api(e)) => Some(e),
-            Error::Token(e) => e.api_error(),
+            CallError::Core(Error::Api(e)) => Some(e),
+            CallError::Token(e) => e.api_error(),
             _ => None,
         }
     }
@@ -62,8 +66,8 @@ impl Error {
     #[must_use]
     pub fn decode_error(&self) -> Option<&DecodeError> {
         match self {
-            Error::Core(kyc_core::Error::Decode(e)) => Some(e),
-            Error::Token(e) => e.decode_error(),
+            CallError::Core(Error::Decode(e)) => Some(e),
+            CallError::Token(e) => e.decode_error(),
             _ => None,
         }
     }
@@ -72,8 +76,8 @@ impl Error {
     #[must_use]
     pub fn invalid_input(&self) -> Option<&InvalidInput> {
         match self {
-            Error::Core(kyc_core::Error::InvalidInput(e)) => Some(e),
-            Error::Token(e) => e.invalid_input(),
+            CallError::Core(Error::InvalidInput(e)) => Some(e),
+            CallError::Token(e) => e.invalid_input(),
             _ => None,
         }
     }
@@ -82,8 +86,8 @@ impl Error {
     #[must_use]
     pub fn transport_error(&self) -> Option<&TransportError> {
         match self {
-            Error::Transport(e) => Some(e),
-            Error::Token(e) => e.transport_error(),
+            CallError::Transport(e) => Some(e),
+            CallError::Token(e) => e.transport_error(),
             _ => None,
         }
     }
@@ -96,51 +100,51 @@ impl Error {
     }
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Core(e) => fmt::Display::fmt(e, f),
-            Error::Transport(e) => fmt::Display::fmt(e, f),
-            Error::Token(e) => write!(f, "could not obtain an access token: {e}"),
-            Error::Source(e) => fmt::Display::fmt(e, f),
-            Error::Randomness => f.write_str("the operating system's random source failed"),
+            CallError::Core(e) => fmt::Display::fmt(e, f),
+            CallError::Transport(e) => fmt::Display::fmt(e, f),
+            CallError::Token(e) => write!(f, "could not obtain an access token: {e}"),
+            CallError::Source(e) => fmt::Display::fmt(e, f),
+            CallError::Randomness => f.write_str("the operating system's random source failed"),
         }
     }
 }
 
-impl std::error::Error for Error {
+impl std::error::Error for CallError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
-            Error::Core(e) => e.source(),
-            Error::Transport(e) => Some(&**e),
-            Error::Token(e) => Some(&**e),
-            Error::Source(e) => Some(&**e),
-            Error::Randomness => None,
+            CallError::Core(e) => e.source(),
+            CallError::Transport(e) => Some(&**e),
+            CallError::Token(e) => Some(&**e),
+            CallError::Source(e) => Some(&**e),
+            CallError::Randomness => None,
         }
     }
 }
 
-impl From<kyc_core::Error> for Error {
-    fn from(e: kyc_core::Error) -> Self {
-        Error::Core(e)
+impl From<Error> for CallError {
+    fn from(e: Error) -> Self {
+        CallError::Core(e)
     }
 }
 
-impl From<InvalidInput> for Error {
+impl From<InvalidInput> for CallError {
     fn from(e: InvalidInput) -> Self {
-        Error::Core(e.into())
+        CallError::Core(e.into())
     }
 }
 
-impl From<TransportError> for Error {
+impl From<TransportError> for CallError {
     fn from(e: TransportError) -> Self {
-        Error::Transport(Box::new(e))
+        CallError::Transport(Box::new(e))
     }
 }
 
-impl From<SourceError> for Error {
+impl From<SourceError> for CallError {
     fn from(e: SourceError) -> Self {
-        Error::Source(Box::new(e))
+        CallError::Source(Box::new(e))
     }
 }
 
@@ -286,6 +290,9 @@ pub enum SourceErrorKind {
     /// The file or reader yielded more or fewer bytes than the length it was declared with (the
     /// file changed since it was measured).
     LengthChanged,
+    /// The file was modified since it was measured (its modification time moved): its bytes
+    /// may no longer be the ones the first attempt sent under the same idempotency key.
+    Changed,
     /// The upload needs a stream but none was given (an `UploadFile::from_stream` passed to
     /// the client's `execute`; use its upload methods).
     Missing,
@@ -322,6 +329,19 @@ impl SourceError {
     pub fn path(&self) -> Option<&std::path::Path> {
         self.path.as_deref()
     }
+
+    /// The failure of a source read while its bytes were being sent: `InvalidData`, which the
+    /// length checks of [`MultipartReader`](crate::MultipartReader) and [`LengthCheck`](crate::LengthCheck)
+    /// report, is [`SourceErrorKind::LengthChanged`]; anything else is [`SourceErrorKind::Read`].
+    #[must_use]
+    pub fn while_sending(error: std::io::Error, path: Option<PathBuf>) -> Self {
+        let kind = if error.kind() == std::io::ErrorKind::InvalidData {
+            SourceErrorKind::LengthChanged
+        } else {
+            SourceErrorKind::Read
+        };
+        Self::new(kind, path, Some(error))
+    }
 }
 
 impl fmt::Display for SourceError {
@@ -332,6 +352,7 @@ impl fmt::Display for SourceError {
             SourceErrorKind::LengthChanged => {
                 "the file to upload changed length since it was measured"
             }
+            SourceErrorKind::Changed => "the file to upload was modified since it was measured",
             SourceErrorKind::Missing => "this upload streams its content but no stream was given",
         };
         f.write_str(what)?;
