@@ -1,21 +1,6 @@
 //! [`Pager`]: the walk over every page of a search, sans-IO, bounded whatever the server says.
 //!
-//! Pomelo does not publish whether Identity numbers pages from 0 or 1, nor the shape of its
-//! pagination metadata (reference §4.4, §12.6). So the next page follows from the page
-//! *requested*, never from the server's word alone:
-//!
-//! - Page numbers start at the search's own `page[number]`, or at
-//!   [`Config::first_page`](crate::Config::first_page) (0 unless configured). The first page's
-//!   metadata teaches the server's numbering once: a first request without `page[number]` takes
-//!   the number the server gives it (0 or 1), and a server one ahead of ours (a 1-based server
-//!   answering `0` as `1`) is followed; so the walk neither skips nor repeats a page.
-//! - No page number is requested twice.
-//! - The walk ends on an empty page, after the last page (`total_pages` pages fetched; without
-//!   it, a page shorter than its size; without any metadata, after the first page, decision 4),
-//!   and fails at the page cap ([`Config::max_pages`](crate::Config::max_pages)) or when a page
-//!   holds no session not seen before (a server that ignores `page[number]`), after everything new
-//!   was yielded.
-//! - A session seen on an earlier page is not yielded again.
+//! See [`Pager`] for the rules.
 
 use std::collections::HashSet;
 
@@ -36,7 +21,25 @@ pub enum PagerStep {
     Failed(PaginationError),
 }
 
-/// The walk over every page of a search; see the [module documentation](self).
+/// The walk over every page of a search.
+///
+/// Pomelo does not publish whether Identity numbers pages from 0 or 1, nor the shape of its
+/// pagination metadata (reference §4.4, §12.6). So the next page follows from the page
+/// *requested*, never from the server's word alone:
+///
+/// - Page numbers start at the search's own `page[number]`, or at
+///   [`Config::first_page`](crate::Config::first_page) (0 unless configured). The first page's
+///   metadata teaches the server's numbering once: a first request without `page[number]` takes
+///   the number the server gives it (0 or 1), and a server one ahead of ours (a 1-based server
+///   answering `0` as `1`) is followed; so the walk neither skips nor repeats a page.
+/// - No page number is requested twice.
+/// - The walk ends on an empty page, after the last page (`total_pages` pages fetched; without
+///   it, a page shorter than its size; without any metadata, after the first page, decision 4),
+///   and fails at the page cap ([`Config::max_pages`](crate::Config::max_pages)) or when a page
+///   holds no session not seen before (a server that ignores `page[number]`), after everything new
+///   was yielded.
+/// - A session seen on an earlier page is not yielded again.
+///
 ///
 /// ```
 /// use kyc_core::{Config, Environment, Pager, PagerStep, SearchSessions, SessionPage};
