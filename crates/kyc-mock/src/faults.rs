@@ -39,8 +39,8 @@ impl Route {
 /// What an injected fault does instead of (or before) the normal answer.
 ///
 /// Every faulted request is still recorded in [`MockServer::requests`](crate::MockServer::requests).
-/// Except for [`Fault::Delay`], the request is not processed: nothing is created, uploaded or
-/// cancelled.
+/// Except for [`Fault::Delay`] and [`Fault::Trickle`], the request is not processed: nothing is
+/// created, uploaded or cancelled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
@@ -54,6 +54,15 @@ pub enum Fault {
     },
     /// Wait this long, then answer normally.
     Delay(Duration),
+    /// Process the request normally, send the response head after `head_after`, then its body a
+    /// piece at a time spread over `body_over` (its `Content-Length` exact): a slow network, or a
+    /// server that trickles to hold a client.
+    Trickle {
+        /// Wait before the response head.
+        head_after: Duration,
+        /// How long the body takes to arrive, in ten pieces.
+        body_over: Duration,
+    },
     /// Close the connection without writing any response.
     DropConnection,
     /// Send `200` with `Content-Type: application/json` and a `Content-Length` larger than the bytes

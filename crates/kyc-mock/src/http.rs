@@ -18,27 +18,59 @@ pub(crate) struct MockBody {
     fail_after_data: bool,
     /// Pause between the data and the error, so hyper flushes the data before aborting.
     pause: Option<Pin<Box<tokio::time::Sleep>>>,
+    /// For the trickle fault: the body goes out a piece at a time, this far apart.
+    trickle: Option<Trickle>,
+    /// The whole length, for the size hint (the data is drained as it is sent).
+    len: u64,
 }
+
+#[derive(Debug)]
+struct Trickle {
+    piece: usize,
+    interval: std::time::Duration,
+    wait: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+/// How many pieces a trickled body is sent in.
+const TRICKLE_PIECES: usize = 10;
 
 /// How long a truncated body waits after its data before failing (hyper flushes meanwhile).
 const TRUNCATION_PAUSE: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl MockBody {
     pub(crate) fn full(data: impl Into<Bytes>) -> Self {
+        let data = data.into();
         Self {
-            data: Some(data.into()),
+            len: data.len() as u64,
+            data: Some(data),
             fail_after_data: false,
             pause: None,
+            trickle: None,
         }
+    }
+
+    /// This body, sent in pieces spread over `over` (its length still exact).
+    pub(crate) fn trickled(mut self, over: std::time::Duration) -> Self {
+        let len = self.data.as_ref().map_or(0, Bytes::len);
+        let pieces = TRICKLE_PIECES.min(len.max(1));
+        self.trickle = Some(Trickle {
+            piece: len.div_ceil(pieces).max(1),
+            interval: over / u32::try_from(pieces).unwrap_or(1),
+            wait: None,
+        });
+        self
     }
 
     /// `data`, then an I/O error; the size stays unknown so that hyper trusts the
     /// `Content-Length` header set by the caller.
     pub(crate) fn truncated(data: impl Into<Bytes>) -> Self {
+        let data = data.into();
         Self {
-            data: Some(data.into()),
+            len: data.len() as u64,
+            data: Some(data),
             fail_after_data: true,
             pause: None,
+            trickle: None,
         }
     }
 }
@@ -52,6 +84,20 @@ impl Body for MockBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = self.get_mut();
+        if let Some(trickle) = &mut this.trickle {
+            let Some(data) = this.data.as_mut().filter(|d| !d.is_empty()) else {
+                return Poll::Ready(None);
+            };
+            let wait = trickle
+                .wait
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(trickle.interval)));
+            if wait.as_mut().poll(cx).is_pending() {
+                return Poll::Pending;
+            }
+            trickle.wait = None;
+            let piece = data.split_to(trickle.piece.min(data.len()));
+            return Poll::Ready(Some(Ok(Frame::data(piece))));
+        }
         if let Some(data) = this.data.take() {
             if !data.is_empty() {
                 return Poll::Ready(Some(Ok(Frame::data(data))));
@@ -80,7 +126,7 @@ impl Body for MockBody {
         if self.fail_after_data {
             SizeHint::default()
         } else {
-            SizeHint::with_exact(self.data.as_ref().map_or(0, |d| d.len() as u64))
+            SizeHint::with_exact(self.len)
         }
     }
 }

@@ -251,6 +251,14 @@ pub(crate) async fn serve(
             tokio::time::sleep(delay).await;
             respond(&shared, matched, &parts, body)
         }
+        Some(Fault::Trickle {
+            head_after,
+            body_over,
+        }) => {
+            let response = respond(&shared, matched, &parts, body);
+            tokio::time::sleep(head_after).await;
+            response.map(|b| b.trickled(body_over))
+        }
         Some(fault) => faulted(&fault),
         None => respond(&shared, matched, &parts, body),
     };
@@ -298,7 +306,7 @@ fn faulted(fault: &Fault) -> HttpResponse {
             with_body(status, "text/html; charset=utf-8", page.into_bytes())
         }
         // Handled by the caller; answering normally would be wrong, so say so.
-        Fault::DropConnection | Fault::Delay(_) => ApiError::new(
+        Fault::DropConnection | Fault::Delay(_) | Fault::Trickle { .. } => ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "injected_fault",
             "unexpected fault handling",

@@ -31,56 +31,46 @@ pub(crate) struct Failure {
     pub(crate) detail: String,
 }
 
-/// Builds a [`Failure`] from either client's `Error` (they have the same shape on purpose).
-macro_rules! summarise {
-    ($krate:ident, $e:expr) => {{
-        fn summary(e: &$krate::Error, during_token: bool) -> Failure {
-            let base = |kind, detail: String| Failure {
-                kind,
-                during_token,
-                status: e.status().map(|s| s.as_u16()),
-                has_request_id: e.request_id().is_some(),
-                detail,
-            };
-            match e {
-                $krate::Error::Token(inner) => summary(inner, true),
-                $krate::Error::Core(kyc_core::Error::InvalidInput(i)) => {
-                    base("invalid_input", format!("{i:?}"))
-                }
-                $krate::Error::Core(kyc_core::Error::Api(a)) => {
-                    let codes: Vec<String> = a
-                        .body
-                        .as_ref()
-                        .map(|b| b.codes().map(str::to_owned).collect())
-                        .unwrap_or_default();
-                    base(
-                        "api",
-                        format!("codes={codes:?} body_parsed={}", a.body.is_some()),
-                    )
-                }
-                $krate::Error::Core(kyc_core::Error::Decode(d)) => {
-                    base("decode", format!("path={} reason={:?}", d.path, d.reason))
-                }
-                $krate::Error::Core(other) => base("core_other", format!("{other:?}")),
-                $krate::Error::Transport(t) => base(
-                    "transport",
-                    format!("{:?} reached={}", t.kind(), t.may_have_reached_server()),
-                ),
-                $krate::Error::Source(s) => base("source", format!("{:?}", s.kind())),
-                $krate::Error::Randomness => base("randomness", String::new()),
-                other => base("unknown", format!("{other:?}")),
-            }
+/// Reduces any client's error to a [`Failure`]: all three share kyc-core's `CallError`.
+fn summary(e: &kyc_core::CallError, during_token: bool) -> Failure {
+    use kyc_core::CallError as E;
+    let base = |kind, detail: String| Failure {
+        kind,
+        during_token,
+        status: e.status().map(|s| s.as_u16()),
+        has_request_id: e.request_id().is_some(),
+        detail,
+    };
+    match e {
+        E::Token(inner) => summary(inner, true),
+        E::Core(kyc_core::Error::InvalidInput(i)) => base("invalid_input", format!("{i:?}")),
+        E::Core(kyc_core::Error::Api(a)) => {
+            let codes: Vec<String> = a
+                .body
+                .as_ref()
+                .map(|b| b.codes().map(str::to_owned).collect())
+                .unwrap_or_default();
+            base(
+                "api",
+                format!("codes={codes:?} body_parsed={}", a.body.is_some()),
+            )
         }
-        summary($e, false)
-    }};
+        E::Core(kyc_core::Error::Decode(d)) => {
+            base("decode", format!("path={} reason={:?}", d.path, d.reason))
+        }
+        E::Core(other) => base("core_other", format!("{other:?}")),
+        E::Transport(t) => base(
+            "transport",
+            format!("{:?} reached={}", t.kind(), t.may_have_reached_server()),
+        ),
+        E::Source(s) => base("source", format!("{:?}", s.kind())),
+        E::Randomness => base("randomness", String::new()),
+        other => base("unknown", format!("{other:?}")),
+    }
 }
 
-fn ureq_failure(e: kyc_ureq::Error) -> Failure {
-    summarise!(kyc_ureq, &e)
-}
-
-fn reqwest_failure(e: kyc_reqwest::Error) -> Failure {
-    summarise!(kyc_reqwest, &e)
+fn failure(e: kyc_core::CallError) -> Failure {
+    summary(&e, false)
 }
 
 /// Client settings a scenario may change; the same for both clients.
@@ -91,6 +81,8 @@ pub(crate) struct Settings {
     pub(crate) overall_timeout: Duration,
     pub(crate) max_response_body: Option<u64>,
     pub(crate) client_secret: Option<String>,
+    /// Point the client at a loopback port nobody listens on instead of the simulator.
+    pub(crate) unreachable: bool,
 }
 
 impl Default for Settings {
@@ -105,13 +97,20 @@ impl Default for Settings {
             overall_timeout: Duration::from_secs(30),
             max_response_body: None,
             client_secret: None,
+            unreachable: false,
         }
     }
 }
 
 fn config_for(server: &MockServer, settings: &Settings) -> (Config, Credentials) {
+    let base_url = if settings.unreachable {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    } else {
+        server.base_url().to_owned()
+    };
     let config = Config::builder(Environment::Sandbox)
-        .base_url(server.base_url())
+        .base_url(base_url)
         .audience(server.audience())
         .build()
         .unwrap();
@@ -190,16 +189,16 @@ impl Adapter for Ureq {
         self.0
             .token()
             .map(|t| !t.access_token.expose_secret().is_empty() && t.expires_at.is_some())
-            .map_err(ureq_failure)
+            .map_err(failure)
     }
     fn revoke_token(&self) -> Result<(), Failure> {
-        self.0.revoke_token().map_err(ureq_failure)
+        self.0.revoke_token().map_err(failure)
     }
     fn create_session(&self, session: &CreateSession) -> Result<SessionCreated, Failure> {
-        self.0.create_session(session).map_err(ureq_failure)
+        self.0.create_session(session).map_err(failure)
     }
     fn upload_file(&self, upload: &UploadFile) -> Result<FileInfo, Failure> {
-        self.0.upload_file(upload).map_err(ureq_failure)
+        self.0.upload_file(upload).map_err(failure)
     }
     fn upload_bytes(
         &self,
@@ -211,7 +210,7 @@ impl Adapter for Ureq {
     ) -> Result<FileInfo, Failure> {
         self.0
             .upload_bytes(session, entity, document, name, bytes)
-            .map_err(ureq_failure)
+            .map_err(failure)
     }
     fn upload_path(
         &self,
@@ -222,7 +221,7 @@ impl Adapter for Ureq {
     ) -> Result<FileInfo, Failure> {
         self.0
             .upload_path(session, entity, document, path)
-            .map_err(ureq_failure)
+            .map_err(failure)
     }
     fn upload_reader(
         &self,
@@ -242,27 +241,27 @@ impl Adapter for Ureq {
                 Cursor::new(bytes),
                 declared_len,
             )
-            .map_err(ureq_failure)
+            .map_err(failure)
     }
     fn get_session(&self, id: &str) -> Result<Session, Failure> {
-        self.0.get_session(id).map_err(ureq_failure)
+        self.0.get_session(id).map_err(failure)
     }
     fn cancel_session(&self, id: &str) -> Result<Option<Session>, Failure> {
-        self.0.cancel_session(id).map_err(ureq_failure)
+        self.0.cancel_session(id).map_err(failure)
     }
     fn report(&self, id: &str) -> Result<Report, Failure> {
-        self.0.report(id).map_err(ureq_failure)
+        self.0.report(id).map_err(failure)
     }
     fn search_sessions(&self, search: &SearchSessions) -> Result<SessionPage, Failure> {
-        self.0.search_sessions(search).map_err(ureq_failure)
+        self.0.search_sessions(search).map_err(failure)
     }
     fn search_all(&self, search: SearchSessions) -> (Vec<Result<Session, Failure>>, u64) {
         let mut all = self.0.search_all(search);
-        let items = all.by_ref().map(|r| r.map_err(ureq_failure)).collect();
+        let items = all.by_ref().map(|r| r.map_err(failure)).collect();
         (items, all.pages_fetched())
     }
     fn clean_validations(&self, clean: &CleanValidations) -> Result<CleanResult, Failure> {
-        self.0.clean_validations(clean).map_err(ureq_failure)
+        self.0.clean_validations(clean).map_err(failure)
     }
     fn concurrent_searches(
         &self,
@@ -280,7 +279,7 @@ impl Adapter for Ureq {
                     client
                         .search_sessions(&search)
                         .map(|p| p.sessions.len())
-                        .map_err(ureq_failure)
+                        .map_err(failure)
                 })
             })
             .collect();
@@ -326,19 +325,17 @@ impl Adapter for Reqwest {
     fn token(&self) -> Result<bool, Failure> {
         self.block(self.client.token())
             .map(|t| !t.access_token.expose_secret().is_empty() && t.expires_at.is_some())
-            .map_err(reqwest_failure)
+            .map_err(failure)
     }
     fn revoke_token(&self) -> Result<(), Failure> {
-        self.block(self.client.revoke_token())
-            .map_err(reqwest_failure)
+        self.block(self.client.revoke_token()).map_err(failure)
     }
     fn create_session(&self, session: &CreateSession) -> Result<SessionCreated, Failure> {
         self.block(self.client.create_session(session))
-            .map_err(reqwest_failure)
+            .map_err(failure)
     }
     fn upload_file(&self, upload: &UploadFile) -> Result<FileInfo, Failure> {
-        self.block(self.client.upload_file(upload))
-            .map_err(reqwest_failure)
+        self.block(self.client.upload_file(upload)).map_err(failure)
     }
     fn upload_bytes(
         &self,
@@ -352,7 +349,7 @@ impl Adapter for Reqwest {
             self.client
                 .upload_bytes(session, entity, document, name, bytes),
         )
-        .map_err(reqwest_failure)
+        .map_err(failure)
     }
     fn upload_path(
         &self,
@@ -362,7 +359,7 @@ impl Adapter for Reqwest {
         path: &Path,
     ) -> Result<FileInfo, Failure> {
         self.block(self.client.upload_path(session, entity, document, path))
-            .map_err(reqwest_failure)
+            .map_err(failure)
     }
     fn upload_reader(
         &self,
@@ -381,36 +378,34 @@ impl Adapter for Reqwest {
             Cursor::new(bytes),
             declared_len,
         ))
-        .map_err(reqwest_failure)
+        .map_err(failure)
     }
     fn get_session(&self, id: &str) -> Result<Session, Failure> {
-        self.block(self.client.get_session(id))
-            .map_err(reqwest_failure)
+        self.block(self.client.get_session(id)).map_err(failure)
     }
     fn cancel_session(&self, id: &str) -> Result<Option<Session>, Failure> {
-        self.block(self.client.cancel_session(id))
-            .map_err(reqwest_failure)
+        self.block(self.client.cancel_session(id)).map_err(failure)
     }
     fn report(&self, id: &str) -> Result<Report, Failure> {
-        self.block(self.client.report(id)).map_err(reqwest_failure)
+        self.block(self.client.report(id)).map_err(failure)
     }
     fn search_sessions(&self, search: &SearchSessions) -> Result<SessionPage, Failure> {
         self.block(self.client.search_sessions(search))
-            .map_err(reqwest_failure)
+            .map_err(failure)
     }
     fn search_all(&self, search: SearchSessions) -> (Vec<Result<Session, Failure>>, u64) {
         self.block(async {
             let mut all = self.client.search_all(search);
             let mut items = Vec::new();
             while let Some(item) = all.next().await {
-                items.push(item.map_err(reqwest_failure));
+                items.push(item.map_err(failure));
             }
             (items, all.pages_fetched())
         })
     }
     fn clean_validations(&self, clean: &CleanValidations) -> Result<CleanResult, Failure> {
         self.block(self.client.clean_validations(clean))
-            .map_err(reqwest_failure)
+            .map_err(failure)
     }
     fn concurrent_searches(
         &self,
@@ -430,7 +425,7 @@ impl Adapter for Reqwest {
                             .search_sessions(&search)
                             .await
                             .map(|p| p.sessions.len())
-                            .map_err(reqwest_failure)
+                            .map_err(failure)
                     })
                 })
                 .collect();
@@ -439,6 +434,188 @@ impl Adapter for Reqwest {
                 out.push(t.await.unwrap());
             }
             out
+        })
+    }
+}
+
+/// The 60-line adapter of kyc-core's crate documentation ("Bring your own HTTP stack"),
+/// compiled here from the very file the documentation shows, so the suite proves what the
+/// documentation promises.
+// Its items are `pub` for a reader of the documentation; here they are private to the suite.
+#[allow(unreachable_pub)]
+mod own_stack {
+    include!("../../../crates/kyc-core/doc/own_stack.rs");
+}
+
+/// The HTTP function the third adapter is given: kyc-ureq's transport, called with bodies in
+/// memory (any stack would do; this one classifies its failures the same way).
+type SendFn = Box<
+    dyn FnMut(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, kyc_core::TransportError>
+        + Send,
+>;
+
+/// The third client: kyc-core's documented adapter over a plain function. It has `&mut self`
+/// methods, so calls from several threads take turns.
+pub(crate) struct Own(std::sync::Mutex<own_stack::OwnStack<SendFn>>);
+
+impl Own {
+    pub(crate) fn new(server: &MockServer, settings: &Settings) -> Self {
+        use kyc_ureq::Transport as _;
+        let (config, credentials) = config_for(server, settings);
+        let mut core = kyc_core::Settings::new(config, credentials);
+        core.retry = settings.retry.clone();
+        core.attempt_timeout = settings.attempt_timeout;
+        core.overall_timeout = settings.overall_timeout;
+        let mut transport = kyc_ureq::UreqTransport::with_attempt_timeout(settings.attempt_timeout);
+        if let Some(limit) = settings.max_response_body {
+            transport = transport.max_response_body(limit);
+        }
+        let send: SendFn = Box::new(move |request: http::Request<Vec<u8>>| {
+            transport.send(request.map(kyc_ureq::SendBody::from_bytes))
+        });
+        Self(std::sync::Mutex::new(own_stack::OwnStack::new(core, send)))
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut own_stack::OwnStack<SendFn>) -> T) -> T {
+        f(&mut self.0.lock().unwrap())
+    }
+
+    fn call<E: kyc_core::Endpoint>(&self, endpoint: &E) -> Result<E::Output, Failure> {
+        self.with(|s| s.call(endpoint, None)).map_err(failure)
+    }
+}
+
+impl Adapter for Own {
+    fn name(&self) -> &'static str {
+        "own-stack"
+    }
+    fn token(&self) -> Result<bool, Failure> {
+        self.with(|s| s.token())
+            .map(|t| !t.access_token.expose_secret().is_empty() && t.expires_at.is_some())
+            .map_err(failure)
+    }
+    fn revoke_token(&self) -> Result<(), Failure> {
+        self.with(|s| {
+            let credentials = s.settings.credentials.clone();
+            let revoked = s.call(
+                &kyc_core::RevokeToken {
+                    credentials: &credentials,
+                },
+                None,
+            );
+            s.tokens.clear();
+            revoked
+        })
+        .map_err(failure)
+    }
+    fn create_session(&self, session: &CreateSession) -> Result<SessionCreated, Failure> {
+        self.call(session)
+    }
+    fn upload_file(&self, upload: &UploadFile) -> Result<FileInfo, Failure> {
+        self.call(upload)
+    }
+    fn upload_bytes(
+        &self,
+        session: &str,
+        entity: &str,
+        document: DocumentType,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> Result<FileInfo, Failure> {
+        self.call(&UploadFile::from_bytes(
+            session, entity, document, name, bytes,
+        ))
+    }
+    fn upload_path(
+        &self,
+        session: &str,
+        entity: &str,
+        document: DocumentType,
+        path: &Path,
+    ) -> Result<FileInfo, Failure> {
+        // Read whole: a file in memory is retried like a file re-read from disk.
+        let bytes = std::fs::read(path).map_err(|e| {
+            failure(
+                kyc_core::SourceError::new(
+                    kyc_core::SourceErrorKind::Open,
+                    Some(path.to_owned()),
+                    Some(e),
+                )
+                .into(),
+            )
+        })?;
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        self.upload_bytes(session, entity, document, &name, bytes)
+    }
+    fn upload_reader(
+        &self,
+        session: &str,
+        entity: &str,
+        document: DocumentType,
+        name: &str,
+        bytes: Vec<u8>,
+        declared_len: u64,
+    ) -> Result<FileInfo, Failure> {
+        let leading = bytes.get(..8).unwrap_or(&bytes).to_vec();
+        let upload =
+            UploadFile::from_stream(session, entity, document, name, &leading, declared_len);
+        let mut reader = Cursor::new(bytes);
+        self.with(|s| s.call(&upload, Some(&mut reader)))
+            .map_err(failure)
+    }
+    fn get_session(&self, id: &str) -> Result<Session, Failure> {
+        self.call(&kyc_core::GetSession::new(id))
+    }
+    fn cancel_session(&self, id: &str) -> Result<Option<Session>, Failure> {
+        self.call(&kyc_core::CancelSession::new(id))
+    }
+    fn report(&self, id: &str) -> Result<Report, Failure> {
+        self.call(&kyc_core::GetReport::new(id))
+    }
+    fn search_sessions(&self, search: &SearchSessions) -> Result<SessionPage, Failure> {
+        self.call(search)
+    }
+    fn search_all(&self, search: SearchSessions) -> (Vec<Result<Session, Failure>>, u64) {
+        let config = self.with(|s| s.settings.config.clone());
+        let mut pager = kyc_core::Pager::new(&config, search);
+        let mut items = Vec::new();
+        loop {
+            match pager.next_step() {
+                kyc_core::PagerStep::Fetch(page) => match self.call(&page) {
+                    Ok(page) => items.extend(pager.receive(page).into_iter().map(Ok)),
+                    Err(e) => {
+                        items.push(Err(e));
+                        break;
+                    }
+                },
+                kyc_core::PagerStep::Failed(e) => {
+                    items.push(Err(failure(kyc_core::CallError::Core(e.into()))));
+                    break;
+                }
+                _ => break,
+            }
+        }
+        (items, u64::from(pager.pages_fetched()))
+    }
+    fn clean_validations(&self, clean: &CleanValidations) -> Result<CleanResult, Failure> {
+        self.call(clean)
+    }
+    fn concurrent_searches(
+        &self,
+        n: usize,
+        search: &SearchSessions,
+    ) -> Vec<Result<usize, Failure>> {
+        let barrier = Barrier::new(n);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..n)
+                .map(|_| {
+                    scope.spawn(|| {
+                        barrier.wait();
+                        self.call(search).map(|p| p.sessions.len())
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
         })
     }
 }

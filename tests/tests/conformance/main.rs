@@ -1,6 +1,7 @@
-//! One conformance suite for both clients: every scenario is written once, run against kyc-ureq and
-//! kyc-reqwest, each with its own `kyc-mock` simulator on loopback, and must give identical results
-//! and identical wire requests (method, path, query, every header but `user-agent` and `host`, and
+//! One conformance suite for every client: each scenario is written once, run against kyc-ureq,
+//! kyc-reqwest and the 60-line adapter of kyc-core's documentation ("own-stack"), each with its
+//! own `kyc-mock` simulator on loopback, and must give identical results and identical wire
+//! requests (method, path, query, every header but `user-agent` and `host`, and
 //! body; random ids, tokens, idempotency keys, boundaries and timestamps normalised by order of
 //! first appearance, so their reuse pattern is compared too).
 
@@ -13,7 +14,7 @@ mod scenarios;
 
 use std::time::{Duration, Instant};
 
-use adapter::{Adapter, Failure, Reqwest, Settings, Ureq};
+use adapter::{Adapter, Failure, Own, Reqwest, Settings, Ureq};
 use kyc_mock::{MockConfig, MockServer, RecordedRequest};
 use normalise::Normaliser;
 
@@ -69,6 +70,10 @@ fn make_reqwest(server: &MockServer, settings: &Settings) -> Box<dyn Adapter> {
     Box::new(Reqwest::new(server, settings))
 }
 
+fn make_own(server: &MockServer, settings: &Settings) -> Box<dyn Adapter> {
+    Box::new(Own::new(server, settings))
+}
+
 fn run_one(
     make: fn(&MockServer, &Settings) -> Box<dyn Adapter>,
     mock: MockConfig,
@@ -115,12 +120,12 @@ fn completed(r: &RecordedRequest) -> bool {
         .is_none_or(|len| len == r.body.len())
 }
 
-/// Runs `scenario` against both clients and asserts identical transcripts and wire requests.
+/// Runs `scenario` against every client and asserts identical transcripts and wire requests.
 pub(crate) fn conform(
     mock: MockConfig,
     settings: Settings,
     scenario: impl Fn(&mut Ctx),
-) -> [Run; 2] {
+) -> [Run; 3] {
     conform_with(|| mock.clone(), settings, scenario)
 }
 
@@ -130,20 +135,23 @@ pub(crate) fn conform_with(
     mock: impl Fn() -> MockConfig,
     settings: Settings,
     scenario: impl Fn(&mut Ctx),
-) -> [Run; 2] {
-    let ureq = run_one(make_ureq, mock(), &settings, &scenario);
-    let reqwest = run_one(make_reqwest, mock(), &settings, &scenario);
-    assert_eq!(
-        ureq.transcript, reqwest.transcript,
-        "results differ between {} (left) and {} (right)",
-        ureq.adapter, reqwest.adapter
-    );
-    assert_eq!(
-        ureq.wire, reqwest.wire,
-        "wire requests differ between {} (left) and {} (right)",
-        ureq.adapter, reqwest.adapter
-    );
-    [ureq, reqwest]
+) -> [Run; 3] {
+    let runs =
+        [make_ureq, make_reqwest, make_own].map(|make| run_one(make, mock(), &settings, &scenario));
+    let [reference, others @ ..] = &runs;
+    for other in others {
+        assert_eq!(
+            reference.transcript, other.transcript,
+            "results differ between {} (left) and {} (right)",
+            reference.adapter, other.adapter
+        );
+        assert_eq!(
+            reference.wire, other.wire,
+            "wire requests differ between {} (left) and {} (right)",
+            reference.adapter, other.adapter
+        );
+    }
+    runs
 }
 
 /// The simulator as most scenarios use it: sessions complete at once.

@@ -449,6 +449,131 @@ fn an_attempt_that_outlives_its_timeout_is_a_timeout_error() {
 }
 
 #[test]
+fn a_server_that_trickles_its_head_or_body_is_cut_within_the_attempt_budget() {
+    let settings = Settings {
+        retry: RetryPolicy::never(),
+        attempt_timeout: Duration::from_millis(800),
+        ..Settings::default()
+    };
+    let runs = conform(mock(), settings, |ctx| {
+        let token = ctx.client.token();
+        ctx.check("token", token).unwrap();
+        let search = SearchSessions::new();
+        for (what, head_after, body_over) in [
+            ("silent", Duration::from_secs(5), Duration::ZERO),
+            (
+                "slow head, then body",
+                Duration::from_millis(600),
+                Duration::from_millis(600),
+            ),
+            ("slow body", Duration::ZERO, Duration::from_secs(3)),
+        ] {
+            ctx.server.inject_fault(
+                Route::SearchSessions,
+                Fault::Trickle {
+                    head_after,
+                    body_over,
+                },
+                1,
+            );
+            let started = std::time::Instant::now();
+            let cut = ctx.client.search_sessions(&search);
+            let elapsed = started.elapsed();
+            assert_eq!(
+                ctx.check(what, cut).unwrap_err().detail,
+                "Timeout reached=true",
+                "{what}"
+            );
+            // The attempt's whole budget (0.8 s), plus the 1 s of slack at most.
+            assert!(
+                elapsed < Duration::from_millis(1_800),
+                "{what}: {elapsed:?}"
+            );
+        }
+    });
+    for run in &runs {
+        assert_eq!(count(&run.requests, "GET", SEARCH), 3, "{}", run.adapter);
+    }
+}
+
+#[test]
+fn a_call_never_outlives_its_overall_deadline() {
+    // The case, halved: attempt 2 s, call 2.5 s, head after 1.5 s, body over 1.5 s more.
+    let settings = Settings {
+        retry: RetryPolicy::never(),
+        attempt_timeout: Duration::from_secs(2),
+        overall_timeout: Duration::from_millis(2_500),
+        ..Settings::default()
+    };
+    conform(mock(), settings, |ctx| {
+        ctx.server.inject_fault(
+            Route::SearchSessions,
+            Fault::Trickle {
+                head_after: Duration::from_millis(1_500),
+                body_over: Duration::from_millis(1_500),
+            },
+            1,
+        );
+        let started = std::time::Instant::now();
+        let slow = ctx.client.search_sessions(&SearchSessions::new());
+        let elapsed = started.elapsed();
+        assert_eq!(
+            ctx.check("slow", slow).unwrap_err().detail,
+            "Timeout reached=true"
+        );
+        assert!(elapsed < Duration::from_millis(3_500), "{elapsed:?}");
+    });
+}
+
+#[test]
+fn the_overall_deadline_bounds_retries() {
+    let settings = Settings {
+        retry: RetryPolicy::default()
+            .max_attempts(50)
+            .backoff(Duration::from_millis(1), Duration::from_millis(1)),
+        attempt_timeout: Duration::from_millis(300),
+        overall_timeout: Duration::from_millis(800),
+        ..Settings::default()
+    };
+    let runs = conform(mock(), settings, |ctx| {
+        let token = ctx.client.token();
+        ctx.check("token", token).unwrap();
+        ctx.server.inject_fault(
+            Route::SearchSessions,
+            Fault::Delay(Duration::from_secs(3)),
+            50,
+        );
+        let started = std::time::Instant::now();
+        let slow = ctx.client.search_sessions(&SearchSessions::new());
+        assert_eq!(
+            ctx.check("always slow", slow).unwrap_err().detail,
+            "Timeout reached=true"
+        );
+        assert!(started.elapsed() < Duration::from_millis(1_500));
+        ctx.server.clear_faults();
+    });
+    for run in &runs {
+        // 0.3 s, 0.3 s, and what is left of the 0.8 s.
+        assert_eq!(count(&run.requests, "GET", SEARCH), 3, "{}", run.adapter);
+    }
+}
+
+#[test]
+fn an_unreachable_server_is_a_connect_error_that_never_reached_it() {
+    let settings = Settings {
+        retry: RetryPolicy::never(),
+        unreachable: true,
+        ..Settings::default()
+    };
+    conform(mock(), settings, |ctx| {
+        let token = ctx.client.token();
+        let failure = ctx.check("token", token).unwrap_err();
+        assert_eq!(failure.detail, "Connect reached=false");
+        assert!(failure.during_token);
+    });
+}
+
+#[test]
 fn wrong_credentials_are_a_token_error_sent_once() {
     let settings = Settings {
         client_secret: Some("wrong-secret".into()),
