@@ -9,7 +9,7 @@
 # medians of one run. The whole suite runs BENCH_RUNS times (default 3) and the table shows the
 # median ratio with the spread, because on a shared 2-core machine one run can be skewed by load.
 # Target 6 counts the crates in `cargo tree -e normal` and times a clean release build.
-# Target 4 runs kyc-ureq's `get_session_rps` example, target 5 the two adapters' upload examples.
+# Target 4 runs kyc-bench's `get_session_rps`, target 5 its two upload programs.
 #
 # Environment:
 #   BENCH_RUNS          runs of the criterion suite (default 3)
@@ -118,7 +118,7 @@ fi
 
 # ---------------------------------------------------------------- targets 4 and 5 (adapters)
 
-# Target 4: kyc-ureq's `get_session_rps` example sends keep-alive get-session requests to a minimal
+# Target 4: kyc-bench's `get_session_rps` sends keep-alive get-session requests to a minimal
 # loopback server, alternating rounds between kyc-ureq and hand-written ureq code (which decodes
 # into a serde_json::Value); it prints each side's median round and the ratio. Run BENCH_RUNS
 # times; the table shows the median ratio and the spread.
@@ -128,10 +128,10 @@ target4() {
         return
     fi
     log "get_session_rps (kyc-ureq vs hand-written ureq)"
-    nice -n "$NICE" cargo build --release --locked -q -p kyc-ureq --example get_session_rps >&2
+    nice -n "$NICE" cargo build --release --locked -q -p kyc-bench --bin get_session_rps >&2
     local ours=() theirs=() ratios=() out
     for run in $(seq 1 "$RUNS"); do
-        out=$(nice -n "$NICE" "$TARGET_DIR/release/examples/get_session_rps" 3000)
+        out=$(nice -n "$NICE" "$TARGET_DIR/release/get_session_rps" 3000)
         echo "$out" >&2
         ours+=("$(sed -n 's/^kyc-ureq get_session: *\([0-9.]*\) req\/s.*/\1/p' <<<"$out")")
         theirs+=("$(sed -n 's/^hand-written ureq + Value: *\([0-9.]*\) req\/s.*/\1/p' <<<"$out")")
@@ -142,7 +142,7 @@ target4() {
     echo "| 4. kyc-ureq get-session req/s vs hand-written ureq (keep-alive, 1.5 KB body) | ≥ 0.9× | $(median_of "${ours[@]}") vs $(median_of "${theirs[@]}") req/s | $(summary "${ratios[@]}")× | — | $(met "$m" '>=' 0.9) |"
 }
 
-# Target 5: each adapter's upload example streams a 50 MB file from disk to a loopback sink and
+# Target 5: kyc-bench's upload program for each adapter streams a 50 MB file from disk to a loopback sink and
 # prints how much the process's peak RSS (VmHWM) rose during that upload.
 target5() {
     local row="| 5. peak RSS added by a 50 MB streamed upload (kyc-ureq; kyc-reqwest) | < 16 MB |"
@@ -151,11 +151,10 @@ target5() {
         return
     fi
     log "upload_rss (kyc-ureq) and upload_rss_reqwest (kyc-reqwest)"
-    nice -n "$NICE" cargo build --release --locked -q -p kyc-ureq --example upload_rss >&2
-    nice -n "$NICE" cargo build --release --locked -q -p kyc-reqwest --example upload_rss_reqwest >&2
+    nice -n "$NICE" cargo build --release --locked -q -p kyc-bench --bin upload_rss --bin upload_rss_reqwest >&2
     local u r
-    u=$("$TARGET_DIR/release/examples/upload_rss" | sed -n 's/^peak RSS increase, streamed from a path: \([0-9]*\) KiB.*/\1/p')
-    r=$("$TARGET_DIR/release/examples/upload_rss_reqwest" | sed -n 's/^peak RSS increase, streamed from a path: \([0-9]*\) KiB.*/\1/p')
+    u=$("$TARGET_DIR/release/upload_rss" | sed -n 's/^peak RSS increase, streamed from a path: \([0-9]*\) KiB.*/\1/p')
+    r=$("$TARGET_DIR/release/upload_rss_reqwest" | sed -n 's/^peak RSS increase, streamed from a path: \([0-9]*\) KiB.*/\1/p')
     local verdict=met
     { [ "$(met "$u" '<' 16384)" = met ] && [ "$(met "$r" '<' 16384)" = met ]; } || verdict="**missed**"
     echo "$row $(two "$(calc 'a / 1024' "$u")") MiB; $(two "$(calc 'a / 1024' "$r")") MiB | — | — | $verdict |"

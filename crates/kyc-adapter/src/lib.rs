@@ -10,7 +10,7 @@
 mod defaults;
 pub mod env;
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub use defaults::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY};
 pub use env::{
@@ -21,7 +21,27 @@ pub use kyc_core::{
     SourceError, SourceErrorKind, TokenInfo, TransportError, TransportErrorKind,
 };
 
-use kyc_core::{Exchange, Settings, TokenSlot};
+use kyc_core::{Call, Endpoint, Exchange, IdempotencyKey, Now, Settings, TokenSlot};
+
+/// One logical call of `endpoint` made at `now`: under the caller's idempotency key when given,
+/// otherwise with one drawn from the operating system's random source (which also seeds the
+/// back-off jitter).
+///
+/// # Errors
+///
+/// [`Error::Randomness`] when no random bytes could be drawn; the refusals of [`Call::new`].
+pub fn new_call<'a, E: Endpoint>(
+    settings: &'a Settings,
+    endpoint: &'a E,
+    key: Option<IdempotencyKey>,
+    now: Now,
+) -> Result<Call<'a, E>, Error> {
+    let random = random_bytes()?;
+    match key {
+        Some(key) => Call::with_idempotency_key(settings, endpoint, key, random, now),
+        None => Call::new(settings, endpoint, random, now),
+    }
+}
 
 /// 16 bytes from the operating system's random source, for one call (its idempotency key and
 /// its back-off jitter).
@@ -51,6 +71,40 @@ impl Tokens {
     /// Locks the slot.
     pub fn lock(&self) -> MutexGuard<'_, TokenSlot> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// What a client and its clones share: the settings every call follows, the transport, the
+/// token slot and the wake-up of the callers waiting on it (a `Condvar`, a `Notify`). Its
+/// `Debug` shows the settings only.
+pub struct Shared<T, W> {
+    /// The settings every call follows.
+    pub settings: Settings,
+    /// The transport.
+    pub transport: T,
+    /// The token slot.
+    pub tokens: Tokens,
+    /// Wakes the callers waiting on the token slot.
+    pub woken: W,
+}
+
+impl<T, W: Default> Shared<T, W> {
+    /// A client's shared state for `settings` and `transport`, with an empty token slot.
+    pub fn new(settings: Settings, transport: T) -> Self {
+        Self {
+            tokens: Tokens::new(&settings),
+            settings,
+            transport,
+            woken: W::default(),
+        }
+    }
+}
+
+impl<T, W> std::fmt::Debug for Shared<T, W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
     }
 }
 
@@ -94,4 +148,72 @@ impl<X: Exchange, W: Fn()> Drop for Running<'_, X, W> {
             }
         }
     }
+}
+
+/// Where the reader or stream of an upload leaves its first failure, so that the client tells a
+/// failing source from a failing connection whatever the HTTP stack makes of the error. Clones
+/// share the cell.
+#[derive(Clone, Default, Debug)]
+pub struct SourceCell(Arc<Mutex<Option<std::io::Error>>>);
+
+impl SourceCell {
+    /// The failure left, if any (and empties the cell).
+    #[must_use]
+    pub fn take(&self) -> Option<std::io::Error> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
+    }
+
+    /// Keeps a copy of `e` unless a failure is already kept.
+    pub fn put(&self, e: &std::io::Error) {
+        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if slot.is_none() {
+            *slot = Some(std::io::Error::new(e.kind(), e.to_string()));
+        }
+    }
+}
+
+/// Writes a send body's `Debug`: its length and whether it is streamed, never its bytes.
+///
+/// # Errors
+///
+/// The formatter's.
+pub fn debug_body(f: &mut std::fmt::Formatter<'_>, len: u64, streamed: bool) -> std::fmt::Result {
+    let how = if streamed { "streamed" } else { "bytes" };
+    write!(f, "SendBody({len} bytes, {how})")
+}
+
+/// The builder setters both clients share, written once: expands inside an adapter's
+/// `impl ClientBuilder` whose `settings` field is a [`kyc_core::Settings`].
+#[macro_export]
+macro_rules! settings_setters {
+    () => {
+        /// Sets the retry policy (default: [`RetryPolicy::default`](kyc_core::RetryPolicy);
+        /// [`RetryPolicy::never`](kyc_core::RetryPolicy::never) disables retries).
+        pub fn retry_policy(mut self, policy: kyc_core::RetryPolicy) -> Self {
+            self.settings.retry = policy;
+            self
+        }
+
+        /// Sets the time one attempt may take, connection to last response byte (default
+        /// [`DEFAULT_ATTEMPT_TIMEOUT`](kyc_core::DEFAULT_ATTEMPT_TIMEOUT)).
+        pub fn attempt_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.settings.attempt_timeout = timeout;
+            self
+        }
+
+        /// Sets the time one logical call may take, token fetch and retries included (default
+        /// [`DEFAULT_OVERALL_TIMEOUT`](kyc_core::DEFAULT_OVERALL_TIMEOUT)).
+        pub fn overall_timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.settings.overall_timeout = timeout;
+            self
+        }
+
+        /// Sets how long refused credentials are remembered (default
+        /// [`DEFAULT_TOKEN_REFUSAL_MEMORY`](kyc_core::DEFAULT_TOKEN_REFUSAL_MEMORY); zero asks
+        /// again on every call).
+        pub fn token_refusal_memory(mut self, memory: std::time::Duration) -> Self {
+            self.settings.token_refusal_memory = memory;
+            self
+        }
+    };
 }

@@ -1,9 +1,9 @@
 //! The commands that call the API: arguments become kyc-core request types, which run through
 //! kyc-ureq; results become JSON and errors become [`Failure`]s.
 //!
-//! Every request is first built once with kyc-core's [`build_request`] and placeholder token and
-//! key ([`Api::preflight`]): whatever kyc-core refuses (a malformed search, an empty or
-//! unsupported file, `clean` on production…) is reported as `invalid_input` before any request,
+//! Every request is first checked with kyc-core's [`kyc_core::validate`]: whatever kyc-core
+//! refuses (a malformed search, an empty or unsupported file, `clean` on production…) is
+//! reported as `invalid_input` before the credentials are even looked at, and before any request,
 //! the token request included, leaves this machine.
 
 use std::fs::File;
@@ -12,10 +12,9 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use kyc_core::{
-    AccessToken, CleanValidations, Config, Country, CreateSession, Credentials, Date, DocumentType,
-    Endpoint, FileKind, FlowType, GetReport, GetSession, IdempotencyKey, IntegrationMethod,
-    Pagination, PersonalData, Pii, RequestToken, SearchSessions, Session, SessionStatus, Sort,
-    TermsData, UploadFile, build_request,
+    CleanValidations, Config, Country, CreateSession, Credentials, Date, DocumentType, Endpoint,
+    FileKind, FlowType, GetReport, GetSession, IntegrationMethod, Pagination, PersonalData, Pii,
+    RequestToken, SearchSessions, Session, SessionStatus, Sort, TermsData, UploadFile,
 };
 use kyc_ureq::Client;
 use serde::Serialize;
@@ -75,19 +74,9 @@ impl Api {
         Ok(Credentials::new(id, secret))
     }
 
-    /// Builds `endpoint` once, with a placeholder token and key, so that anything kyc-core refuses
-    /// is reported before a request is sent.
-    fn preflight<E: Endpoint>(&self, endpoint: &E) -> Result<(), Failure> {
-        let token = AccessToken::new("preflight");
-        let key = IdempotencyKey::from_random_bytes([0; 16]);
-        build_request(&self.config, endpoint, Some(&token), Some(&key))
-            .map(drop)
-            .map_err(|e| Failure::core(&e))
-    }
-
     /// Checks `endpoint` and the credentials, then makes the client.
     fn client_for<E: Endpoint>(&self, endpoint: &E) -> Result<Client, Failure> {
-        self.preflight(endpoint)?;
+        kyc_core::validate(&self.config, endpoint).map_err(|e| Failure::core(&e.into()))?;
         let credentials = self.credentials()?;
         let mut builder = Client::builder(self.config.clone(), credentials);
         if let Some(timeout) = self.timeout {
@@ -285,7 +274,7 @@ pub(crate) fn upload(global: &GlobalArgs, args: &UploadArgs) -> Result<(), Failu
     let mut upload = UploadFile::from_stream(
         args.session.as_str(),
         args.entity.as_str(),
-        document.clone(),
+        document,
         name.as_str(),
         &leading,
         len,
@@ -295,19 +284,15 @@ pub(crate) fn upload(global: &GlobalArgs, args: &UploadArgs) -> Result<(), Failu
     }
     let client = api.client_for(&upload)?;
     let show_progress = std::io::stderr().is_terminal();
-    let info = if args.country.is_none() && !show_progress {
-        // From the path: kyc-ureq re-opens the file for every retry.
-        client.upload_path(args.session.as_str(), args.entity.as_str(), document, path)
-    } else {
-        // With a country to check, or a progress line to draw, the upload is prepared here and
-        // streamed from one reader (not retried once bytes of it were sent).
+    let info = if show_progress {
+        // A progress line needs to see the bytes go by: the upload is streamed from one reader
+        // (not retried once bytes of it were sent).
         let file = File::open(path).map_err(|e| open_failure(path, &e))?;
-        if show_progress {
-            let reader = Progress::new(file, len, name, Box::new(std::io::stderr()));
-            client.upload_stream(&upload, reader)
-        } else {
-            client.upload_stream(&upload, file)
-        }
+        let reader = Progress::new(file, len, name, Box::new(std::io::stderr()));
+        client.upload_stream(&upload, reader)
+    } else {
+        // From the path, opened once: every retry reads the same file from its start.
+        client.upload_prepared_path(&upload, path)
     }
     .map_err(|e| Failure::client(&e))?;
     output::json(&info)

@@ -6,12 +6,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use kyc_adapter::{Running, Tokens, random_bytes};
+use kyc_adapter::{Running, Shared, SourceCell, random_bytes};
 use kyc_core::{
     CancelSession, CleanResult, CleanValidations, Config, CreateSession, Credentials, DocumentType,
     Endpoint, Exchange, FileInfo, GetReport, GetSession, IdempotencyKey, Next, Now, Outgoing,
-    Reply, Report, RetryPolicy, RevokeToken, SearchSessions, Session, SessionCreated, SessionId,
-    SessionPage, Settings, TokenCall, TokenInfo, UploadFile,
+    Reply, Report, RevokeToken, SearchSessions, Session, SessionCreated, SessionId, SessionPage,
+    Settings, TokenCall, TokenInfo, UploadFile,
 };
 use tokio::io::AsyncRead;
 use tokio::sync::Notify;
@@ -19,7 +19,7 @@ use tokio::sync::Notify;
 use crate::error::{Error, SourceError, TransportError, TransportErrorKind};
 use crate::reqwest_transport::{DEFAULT_MAX_RESPONSE_BODY, ReqwestTransport};
 use crate::search::SearchAll;
-use crate::transport::{BoxFuture, SendBody, SourceCell, Transport};
+use crate::transport::{BoxFuture, SendBody, Transport};
 use crate::upload::{NoStream, PathSource, ReaderSource, UploadSource};
 
 pub use kyc_adapter::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
@@ -33,25 +33,9 @@ const TRANSPORT_GRACE: Duration = Duration::from_millis(250);
 /// Cheap to clone; clones share the token slot, the transport (and so reqwest's connection pool)
 /// and the settings. `Send + Sync`, and its futures are `Send`: use one from many tasks. Needs a
 /// tokio runtime with the time driver enabled (sleeps and timeouts).
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Client {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    settings: Settings,
-    transport: Box<dyn Transport>,
-    tokens: Tokens,
-    /// Wakes the tasks waiting on the token slot.
-    woken: Notify,
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("settings", &self.inner.settings)
-            .finish_non_exhaustive()
-    }
+    inner: Arc<Shared<Box<dyn Transport>, Notify>>,
 }
 
 /// Builds a [`Client`]; every setting but the configuration and credentials has a default.
@@ -90,33 +74,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Sets the retry policy (default: [`RetryPolicy::default`]; [`RetryPolicy::never`] disables
-    /// retries).
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.settings.retry = policy;
-        self
-    }
-
-    /// Sets the time one attempt may take, connection to last response byte (default
-    /// [`DEFAULT_ATTEMPT_TIMEOUT`]).
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.attempt_timeout = timeout;
-        self
-    }
-
-    /// Sets the time one logical call may take, token fetch and retries included (default
-    /// [`DEFAULT_OVERALL_TIMEOUT`]).
-    pub fn overall_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.overall_timeout = timeout;
-        self
-    }
-
-    /// Sets how long refused credentials are remembered (default
-    /// [`kyc_core::DEFAULT_TOKEN_REFUSAL_MEMORY`]; zero asks again on every call).
-    pub fn token_refusal_memory(mut self, memory: Duration) -> Self {
-        self.settings.token_refusal_memory = memory;
-        self
-    }
+    kyc_adapter::settings_setters!();
 
     /// Sets the largest response body the reqwest transport reads (default
     /// [`DEFAULT_MAX_RESPONSE_BODY`]); a larger body is
@@ -144,12 +102,7 @@ impl ClientBuilder {
             },
         };
         Client {
-            inner: Arc::new(Inner {
-                tokens: Tokens::new(&self.settings),
-                settings: self.settings,
-                transport,
-                woken: Notify::new(),
-            }),
+            inner: Arc::new(Shared::new(self.settings, transport)),
         }
     }
 }
@@ -197,12 +150,6 @@ impl Client {
         &self.inner.settings.config
     }
 
-    /// The settings every call follows.
-    #[must_use]
-    pub fn settings(&self) -> &Settings {
-        &self.inner.settings
-    }
-
     /// Runs any endpoint as one logical call: kyc-core's [`kyc_core::Call`] decides everything
     /// (token, retries, the replay after a `401`, the deadline); this sends, sleeps and waits as
     /// it says. A creating call draws its idempotency key here, once.
@@ -240,14 +187,7 @@ impl Client {
         key: Option<IdempotencyKey>,
         source: &mut dyn UploadSource,
     ) -> Result<E::Output, Error> {
-        let settings = &self.inner.settings;
-        let random = random_bytes()?;
-        let call = match key {
-            Some(key) => {
-                kyc_core::Call::with_idempotency_key(settings, endpoint, key, random, now())
-            }
-            None => kyc_core::Call::new(settings, endpoint, random, now()),
-        }?;
+        let call = kyc_adapter::new_call(&self.inner.settings, endpoint, key, now())?;
         self.drive(call, source).await
     }
 

@@ -109,9 +109,6 @@ mod search;
 mod transport;
 mod upload;
 
-#[cfg(test)]
-mod tests;
-
 pub use client::{Client, ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
 pub use env::{
     ENV_AUDIENCE, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_ENVIRONMENT, FromEnvError,

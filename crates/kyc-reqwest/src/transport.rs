@@ -8,13 +8,14 @@ use std::fmt;
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_core::Stream;
 use kyc_core::{FileContent, LengthCheck, OutgoingBody, RequestBody};
 use tokio::io::{AsyncRead, ReadBuf};
+
+use kyc_adapter::SourceCell;
 
 use crate::error::{SourceError, SourceErrorKind, TransportError};
 
@@ -190,12 +191,7 @@ impl SendBody {
 
 impl fmt::Debug for SendBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let how = if self.is_streamed() {
-            "streamed"
-        } else {
-            "bytes"
-        };
-        write!(f, "SendBody({} bytes, {how})", self.len)
+        kyc_adapter::debug_body(f, self.len, self.is_streamed())
     }
 }
 
@@ -331,23 +327,6 @@ impl Stream for Chain {
                 }
                 other => return other,
             }
-        }
-    }
-}
-
-/// Where a watched stream leaves its first error.
-#[derive(Clone, Default)]
-pub(crate) struct SourceCell(Arc<Mutex<Option<io::Error>>>);
-
-impl SourceCell {
-    pub(crate) fn take(&self) -> Option<io::Error> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
-    }
-
-    fn put(&self, e: &io::Error) {
-        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() {
-            *slot = Some(io::Error::new(e.kind(), e.to_string()));
         }
     }
 }

@@ -5,19 +5,19 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Condvar};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use kyc_adapter::{Running, Tokens, random_bytes};
+use kyc_adapter::{Running, Shared, SourceCell, random_bytes};
 use kyc_core::{
     CancelSession, CleanResult, CleanValidations, Config, CreateSession, Credentials, DocumentType,
     Endpoint, Exchange, FileInfo, GetReport, GetSession, IdempotencyKey, Next, Now, Outgoing,
-    Reply, Report, RetryPolicy, RevokeToken, SearchSessions, Session, SessionCreated, SessionId,
-    SessionPage, Settings, TokenCall, TokenInfo, UploadFile,
+    Reply, Report, RevokeToken, SearchSessions, Session, SessionCreated, SessionId, SessionPage,
+    Settings, TokenCall, TokenInfo, UploadFile,
 };
 
 use crate::error::{Error, SourceError};
 use crate::search::SearchAll;
-use crate::transport::{SendBody, SourceCell, Transport};
+use crate::transport::{SendBody, Transport};
 use crate::upload::{NoStream, PathSource, ReaderSource, UploadSource};
 use crate::ureq_transport::{DEFAULT_MAX_RESPONSE_BODY, UreqTransport};
 
@@ -27,25 +27,9 @@ pub use kyc_adapter::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
 ///
 /// Cheap to clone; clones share the token slot, the transport (and so ureq's connection pool) and
 /// the settings. `Send + Sync`: use one from many threads.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Client {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    settings: Settings,
-    transport: Box<dyn Transport>,
-    tokens: Tokens,
-    /// Wakes the threads waiting on the token slot.
-    woken: Condvar,
-}
-
-impl fmt::Debug for Client {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Client")
-            .field("settings", &self.inner.settings)
-            .finish_non_exhaustive()
-    }
+    inner: Arc<Shared<Box<dyn Transport>, Condvar>>,
 }
 
 /// Builds a [`Client`]; every setting but the configuration and credentials has a default.
@@ -74,33 +58,7 @@ impl ClientBuilder {
         self
     }
 
-    /// Sets the retry policy (default: [`RetryPolicy::default`]; [`RetryPolicy::never`] disables
-    /// retries).
-    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
-        self.settings.retry = policy;
-        self
-    }
-
-    /// Sets the time one attempt may take, connection to last response byte (default
-    /// [`DEFAULT_ATTEMPT_TIMEOUT`]).
-    pub fn attempt_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.attempt_timeout = timeout;
-        self
-    }
-
-    /// Sets the time one logical call may take, token fetch and retries included (default
-    /// [`DEFAULT_OVERALL_TIMEOUT`]).
-    pub fn overall_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.overall_timeout = timeout;
-        self
-    }
-
-    /// Sets how long refused credentials are remembered (default
-    /// [`kyc_core::DEFAULT_TOKEN_REFUSAL_MEMORY`]; zero asks again on every call).
-    pub fn token_refusal_memory(mut self, memory: Duration) -> Self {
-        self.settings.token_refusal_memory = memory;
-        self
-    }
+    kyc_adapter::settings_setters!();
 
     /// Sets the largest response body the default transport reads (default
     /// [`DEFAULT_MAX_RESPONSE_BODY`]); a larger body is
@@ -123,12 +81,7 @@ impl ClientBuilder {
             )
         });
         Client {
-            inner: Arc::new(Inner {
-                tokens: Tokens::new(&self.settings),
-                settings: self.settings,
-                transport,
-                woken: Condvar::new(),
-            }),
+            inner: Arc::new(Shared::new(self.settings, transport)),
         }
     }
 }
@@ -157,12 +110,6 @@ impl Client {
     #[must_use]
     pub fn config(&self) -> &Config {
         &self.inner.settings.config
-    }
-
-    /// The settings every call follows.
-    #[must_use]
-    pub fn settings(&self) -> &Settings {
-        &self.inner.settings
     }
 
     /// Runs any endpoint as one logical call: kyc-core's [`kyc_core::Call`] decides everything
@@ -202,14 +149,7 @@ impl Client {
         key: Option<IdempotencyKey>,
         source: &mut dyn UploadSource,
     ) -> Result<E::Output, Error> {
-        let settings = &self.inner.settings;
-        let random = random_bytes()?;
-        let call = match key {
-            Some(key) => {
-                kyc_core::Call::with_idempotency_key(settings, endpoint, key, random, now())
-            }
-            None => kyc_core::Call::new(settings, endpoint, random, now()),
-        }?;
+        let call = kyc_adapter::new_call(&self.inner.settings, endpoint, key, now())?;
         self.drive(call, source)
     }
 

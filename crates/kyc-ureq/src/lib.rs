@@ -96,9 +96,6 @@ mod transport;
 mod upload;
 mod ureq_transport;
 
-#[cfg(test)]
-mod tests;
-
 pub use client::{Client, ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
 pub use env::{
     ENV_AUDIENCE, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_ENVIRONMENT, FromEnvError,

@@ -6,9 +6,10 @@
 
 use std::fmt;
 use std::io::{self, Read};
-use std::sync::{Arc, Mutex, PoisonError};
 
 use kyc_core::{FileContent, OutgoingBody, RequestBody};
+
+use kyc_adapter::SourceCell;
 
 use crate::error::{SourceError, SourceErrorKind, TransportError};
 
@@ -167,12 +168,7 @@ impl SendBody {
 
 impl fmt::Debug for SendBody {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let how = if self.is_streamed() {
-            "streamed"
-        } else {
-            "bytes"
-        };
-        write!(f, "SendBody({} bytes, {how})", self.len)
+        kyc_adapter::debug_body(f, self.len, self.is_streamed())
     }
 }
 
@@ -203,23 +199,6 @@ impl SendBody {
             _ => stream.ok_or_else(|| SourceError::new(SourceErrorKind::Missing, None, None))?,
         };
         Ok(SendBody::from_reader(multipart.into_reader(file), len))
-    }
-}
-
-/// Where a watched reader leaves its first error.
-#[derive(Clone, Default)]
-pub(crate) struct SourceCell(Arc<Mutex<Option<io::Error>>>);
-
-impl SourceCell {
-    pub(crate) fn take(&self) -> Option<io::Error> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).take()
-    }
-
-    fn put(&self, e: &io::Error) {
-        let mut slot = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        if slot.is_none() {
-            *slot = Some(io::Error::new(e.kind(), e.to_string()));
-        }
     }
 }
 

@@ -23,7 +23,7 @@ const SEARCH: &str = "/identity/v1/sessions";
 
 fn data(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../crates/kyc-ureq/examples/data")
+        .join("../crates/kyc-cli/data")
         .join(name)
 }
 

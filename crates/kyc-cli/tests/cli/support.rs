@@ -205,12 +205,9 @@ impl Sim {
     }
 }
 
-/// A sample document shipped with the kyc-ureq example.
+/// A sample document shipped with the CLI (the ones `kyc demo` uploads).
 pub(crate) fn sample(name: &str) -> String {
-    format!(
-        "{}/../kyc-ureq/examples/data/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    )
+    format!("{}/data/{name}", env!("CARGO_MANIFEST_DIR"))
 }
 
 /// A fresh empty directory for a test's files.

@@ -108,7 +108,7 @@ impl<'a, E: Endpoint> Call<'a, E> {
         random: [u8; 16],
         now: Now,
     ) -> Result<Self, CallError> {
-        validate(&settings.config, endpoint, key.as_ref())?;
+        validate(&settings.config, endpoint)?;
         if E::AUTHENTICATED {
             crate::auth::check_credentials(&settings.credentials)?;
         }

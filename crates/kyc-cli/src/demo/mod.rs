@@ -1,12 +1,8 @@
-//! `kyc demo`: the kyc-ureq `kyc_flow` example's flow, run from the same source file.
+//! `kyc demo`: a whole KYC flow against a simulator started in-process, step by step (the
+//! README's first command).
 
 use crate::failure::Failure;
 
-// The one implementation of the flow lives with the kyc-ureq example (`cargo run -p kyc-ureq
-// --example kyc_flow`, the README's first command) and is compiled into this binary too. A path
-// into another crate is acceptable here because the workspace's crates are not published: both
-// always build from this repository.
-#[path = "../../kyc-ureq/examples/kyc_flow/flow.rs"]
 mod flow;
 
 /// Runs the flow, writing its readable lines on stdout.

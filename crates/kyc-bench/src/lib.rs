@@ -1,10 +1,10 @@
-//! A minimal HTTP/1.1 server on 127.0.0.1 shared by the measurement examples: it answers the token
+//! Measurement programs for kyc-rs (`src/bin/`, run by `scripts/bench.sh`; never by the tests) and
+//! what they share.
+//!
+//! A minimal HTTP/1.1 server on 127.0.0.1 shared by the measurement programs: it answers the token
 //! request, reads (and drops) every request body, answers everything else with what `respond`
 //! returns, and keeps connections alive. Not a simulator: no validation, no routing beyond
 //! `/oauth/token`. Nothing in a measurement should wait on it.
-
-// Each measurement example uses part of this module.
-#![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// Starts the server on a free loopback port and returns its base URL. `respond` receives the
 /// request body's length and returns the status and JSON body to send.
-pub(crate) fn spawn_server<F>(respond: F) -> std::io::Result<String>
+pub fn spawn_server<F>(respond: F) -> std::io::Result<String>
 where
     F: Fn(u64) -> (u16, String) + Send + Sync + 'static,
 {
@@ -85,7 +85,7 @@ fn serve(stream: TcpStream, respond: &dyn Fn(u64) -> (u16, String)) -> std::io::
 }
 
 /// Writes a temporary file of `len` bytes (at least 4) starting with JPEG magic, 1 MiB at a time.
-pub(crate) fn write_big_file(name: &str, len: u64) -> std::io::Result<PathBuf> {
+pub fn write_big_file(name: &str, len: u64) -> std::io::Result<PathBuf> {
     let path = std::env::temp_dir().join(format!("{name}-{}.jpg", std::process::id()));
     let mut file = std::fs::File::create(&path)?;
     let filler = vec![0x5Au8; 1024 * 1024];
@@ -100,7 +100,7 @@ pub(crate) fn write_big_file(name: &str, len: u64) -> std::io::Result<PathBuf> {
 }
 
 /// Peak resident set size of this process, in KiB (Linux: `VmHWM` in `/proc/self/status`).
-pub(crate) fn peak_rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
+pub fn peak_rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
     let status = std::fs::read_to_string("/proc/self/status")?;
     let line = status
         .lines()

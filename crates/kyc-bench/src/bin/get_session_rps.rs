@@ -2,15 +2,13 @@
 //! with hand-written ureq code doing the same request (keep-alive in both).
 //!
 //! ```text
-//! cargo run --release -p kyc-ureq --example get_session_rps [REQUESTS_PER_ROUND]
+//! cargo run --release -p kyc-bench --bin get_session_rps [REQUESTS_PER_ROUND]
 //! ```
 //!
 //! Both sides send `GET /identity/v1/sessions/iss-bench` with a bearer token to the same server
 //! and decode the ~2 KB JSON answer (kyc-ureq into its typed `Session`, the hand-written side into
 //! a `serde_json::Value`). Rounds alternate between the two sides so machine noise hits both
 //! alike; the median round of each side is reported, then the ratio (target ≥ 0.9).
-
-mod common;
 
 use std::time::Instant;
 
@@ -62,7 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(2_000);
     let body = session_json();
     let body_len = body.len();
-    let base_url = common::spawn_server(move |_| (200, body.clone()))?;
+    let base_url = kyc_bench::spawn_server(move |_| (200, body.clone()))?;
 
     let config = Config::builder(Environment::Sandbox)
         .base_url(&base_url)

@@ -3,13 +3,16 @@
 //! is async-specific (tasks sharing one token fetch, the reader lent to an attempt, the client's
 //! guard against a transport that never answers).
 
+// A panic in a test is a failed test: helpers may unwrap and index freely.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kyc_core::{Config, Credentials, DocumentType, Environment, RetryPolicy};
 
-use crate::{Client, Error, SendBody, SourceErrorKind, TransportError, TransportErrorKind};
+use kyc_reqwest::{Client, Error, SendBody, SourceErrorKind, TransportError, TransportErrorKind};
 
 type Reply = Result<http::Response<Vec<u8>>, TransportError>;
 

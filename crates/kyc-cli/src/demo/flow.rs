@@ -1,5 +1,4 @@
-//! The KYC flow itself, written to any `Write`: the `kyc_flow` example prints it on stdout, and
-//! `kyc demo` (crates/kyc-cli, which includes this file with `#[path]`) runs the very same code.
+//! The KYC flow itself, written to any `Write` (`kyc demo` gives it stdout).
 
 use std::io::{BufRead, BufReader, Cursor, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -18,23 +17,23 @@ const MAX_WEBHOOK_BYTES: usize = 64 * 1024;
 /// How long the flow waits for the verified "session validated" webhook.
 const WEBHOOK_WAIT: Duration = Duration::from_secs(15);
 
-/// The sample documents (tiny valid images from `examples/data/`), embedded so the flow runs from
+/// The sample documents (tiny valid images from `crates/kyc-cli/data/`), embedded so the flow runs from
 /// any directory and from an installed `kyc` binary.
 const DOCUMENTS: [(DocumentType, &str, &[u8]); 3] = [
     (
         DocumentType::Selfie,
         "selfie.jpg",
-        include_bytes!("../data/selfie.jpg"),
+        include_bytes!("../../data/selfie.jpg"),
     ),
     (
         DocumentType::IdentityCardFront,
         "identity-card-front.png",
-        include_bytes!("../data/identity-card-front.png"),
+        include_bytes!("../../data/identity-card-front.png"),
     ),
     (
         DocumentType::IdentityCardBack,
         "identity-card-back.png",
-        include_bytes!("../data/identity-card-back.png"),
+        include_bytes!("../../data/identity-card-back.png"),
     ),
 ];
 

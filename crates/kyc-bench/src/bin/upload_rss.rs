@@ -1,7 +1,7 @@
 //! Measures how much a streamed 50 MB upload raises the process's peak memory.
 //!
 //! ```text
-//! cargo run --release -p kyc-ureq --example upload_rss
+//! cargo run --release -p kyc-bench --bin upload_rss
 //! ```
 //!
 //! Starts a sink server on 127.0.0.1 (it answers the token request and reads every upload body to
@@ -11,22 +11,20 @@
 //! For contrast it then uploads the same bytes held in memory with `Client::upload_bytes`.
 //! Linux only (it reads `/proc`).
 
-mod common;
-
 use kyc_ureq::Client;
 use kyc_ureq::kyc_core::{Config, Credentials, DocumentType, Environment};
 
 const FILE_LEN: u64 = 50 * 1000 * 1000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let base_url = common::spawn_server(|content_length| {
+    let base_url = kyc_bench::spawn_server(|content_length| {
         (
             201,
             format!(r#"{{"data":{{"id":"fil-rss","size":{content_length}}}}}"#),
         )
     })?;
 
-    let path = common::write_big_file("kyc-ureq-rss", FILE_LEN)?;
+    let path = kyc_bench::write_big_file("kyc-ureq-rss", FILE_LEN)?;
     let config = Config::builder(Environment::Sandbox)
         .base_url(&base_url)
         .max_upload_bytes(64 * 1024 * 1024)
@@ -42,9 +40,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         b"\xFF\xD8\xFFwarm".to_vec(),
     )?;
 
-    let before = common::peak_rss_kib()?;
+    let before = kyc_bench::peak_rss_kib()?;
     let info = client.upload_path("iss-rss", "usr-rss", DocumentType::Selfie, &path)?;
-    let after = common::peak_rss_kib()?;
+    let after = kyc_bench::peak_rss_kib()?;
     println!(
         "streamed upload of a {}-byte file (the server read a {}-byte multipart body)",
         FILE_LEN,
@@ -58,9 +56,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
 
     let bytes = std::fs::read(&path)?;
-    let before = common::peak_rss_kib()?;
+    let before = kyc_bench::peak_rss_kib()?;
     client.upload_bytes("iss-rss", "usr-rss", DocumentType::Selfie, "big.jpg", bytes)?;
-    let after = common::peak_rss_kib()?;
+    let after = kyc_bench::peak_rss_kib()?;
     println!(
         "for contrast, peak RSS increase with the bytes in memory: {:.1} MiB",
         after.saturating_sub(before) as f64 / 1024.0

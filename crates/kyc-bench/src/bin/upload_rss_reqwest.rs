@@ -1,19 +1,14 @@
 //! Measures how much a streamed 50 MB upload through kyc-reqwest raises the process's peak memory.
 //!
 //! ```text
-//! cargo run --release -p kyc-reqwest --example upload_rss_reqwest
+//! cargo run --release -p kyc-bench --bin upload_rss_reqwest
 //! ```
 //!
-//! The same measurement as kyc-ureq's `upload_rss` example, with the same loopback sink server:
+//! The same measurement as `upload_rss`, with the same loopback sink server:
 //! it answers the token request and reads every upload body to the end, keeping nothing. The file
 //! starts with JPEG magic bytes; the client is warmed up with a small upload first, then the peak
 //! resident set size (`VmHWM` in `/proc/self/status`) is read before and after
 //! `Client::upload_path`. Linux only (it reads `/proc`).
-
-// The sink server is shared with kyc-ureq's measurement examples, not copied (the crates are not
-// published, so a path into the sibling crate is acceptable).
-#[path = "../../kyc-ureq/examples/common/mod.rs"]
-mod common;
 
 use kyc_core::{Config, Credentials, DocumentType, Environment};
 use kyc_reqwest::Client;
@@ -21,13 +16,13 @@ use kyc_reqwest::Client;
 const FILE_LEN: u64 = 50 * 1000 * 1000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let base_url = common::spawn_server(|content_length| {
+    let base_url = kyc_bench::spawn_server(|content_length| {
         (
             201,
             format!(r#"{{"data":{{"id":"fil-rss","size":{content_length}}}}}"#),
         )
     })?;
-    let path = common::write_big_file("kyc-reqwest-rss", FILE_LEN)?;
+    let path = kyc_bench::write_big_file("kyc-reqwest-rss", FILE_LEN)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -47,11 +42,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 b"\xFF\xD8\xFFwarm".to_vec(),
             )
             .await?;
-        let before = common::peak_rss_kib()?;
+        let before = kyc_bench::peak_rss_kib()?;
         let info = client
             .upload_path("iss-rss", "usr-rss", DocumentType::Selfie, &path)
             .await?;
-        let after = common::peak_rss_kib()?;
+        let after = kyc_bench::peak_rss_kib()?;
         println!(
             "streamed upload of a {FILE_LEN}-byte file (the server read a {}-byte multipart body)",
             info.size.unwrap_or_default()
