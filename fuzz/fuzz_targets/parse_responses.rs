@@ -14,7 +14,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use arbitrary::Unstructured;
 use http::{HeaderName, HeaderValue, StatusCode};
-use kyc_core::{
+use kyc_core::{Config, Environment, Pager, PagerStep, 
     CancelSession, CleanValidations, CreateSession, Error, GetReport, GetSession, RequestToken,
     SearchSessions, UploadFile, parse_response,
 };
@@ -85,10 +85,16 @@ fuzz_target!(|data: &[u8]| {
                 .page_size(u32::MAX)
                 .page_number(u32::MAX),
         ];
+        let config = Config::new(Environment::Sandbox).unwrap();
         for search in searches {
-            if let Some(next) = search.next_page(page) {
-                assert!(!page.sessions.is_empty(), "an empty page has no next page");
-                assert!(next.current_page() > 0);
+            let mut pager = Pager::new(&config, search);
+            if let PagerStep::Fetch(_) = pager.next_step() {
+                let fresh = pager.receive(page.clone());
+                assert!(fresh.len() <= page.sessions.len());
+                if let PagerStep::Fetch(next) = pager.next_step() {
+                    assert!(!page.sessions.is_empty(), "an empty page has no next page");
+                    assert!(next.page().is_some(), "a next page is asked for by number");
+                }
             }
         }
     }
