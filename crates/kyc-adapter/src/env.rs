@@ -1,9 +1,11 @@
-//! Configuration from environment variables: `POMELO_CLIENT_ID`, `POMELO_CLIENT_SECRET`,
-//! `POMELO_ENV`, `POMELO_BASE_URL`, `POMELO_AUDIENCE`.
+//! Configuration from `POMELO_*` variables: the one reader of them, for both adapters'
+//! `from_env` and for `kyc`, whose options feed the same lookup ([`SETTINGS`] pairs each variable
+//! with its option). Every choice this project made where Pomelo's reference is silent can be
+//! changed here without a release.
 
 use std::fmt;
 
-use kyc_core::{Config, Credentials, Environment, InvalidInput};
+use kyc_core::{Config, ConfigBuilder, Credentials, Environment, InvalidInput};
 
 /// The client id variable (required).
 pub const ENV_CLIENT_ID: &str = "POMELO_CLIENT_ID";
@@ -15,6 +17,86 @@ pub const ENV_ENVIRONMENT: &str = "POMELO_ENV";
 pub const ENV_BASE_URL: &str = "POMELO_BASE_URL";
 /// The OAuth audience variable (optional): overrides the environment's audience.
 pub const ENV_AUDIENCE: &str = "POMELO_AUDIENCE";
+/// The get-session path template (optional; decision 1), e.g. `/identity/v1/session/{session_id}`.
+pub const ENV_GET_SESSION_PATH: &str = "POMELO_GET_SESSION_PATH";
+/// The cancel-session path template (optional; decision 2).
+pub const ENV_CANCEL_SESSION_PATH: &str = "POMELO_CANCEL_SESSION_PATH";
+/// The search-sessions path (optional; decision 4).
+pub const ENV_SEARCH_SESSIONS_PATH: &str = "POMELO_SEARCH_SESSIONS_PATH";
+/// The clean-validations path (optional; decision 5).
+pub const ENV_CLEAN_VALIDATIONS_PATH: &str = "POMELO_CLEAN_VALIDATIONS_PATH";
+/// The number of a search's first page, `0` or `1` (optional; decision 4, default `0`).
+pub const ENV_FIRST_PAGE: &str = "POMELO_FIRST_PAGE";
+/// The most pages one walk over a search fetches (optional; default 1000).
+pub const ENV_MAX_PAGES: &str = "POMELO_MAX_PAGES";
+
+/// One configuration setting: its variable, the `kyc` option that sets the same value, and what it
+/// is.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub struct Setting {
+    /// The environment variable.
+    pub variable: &'static str,
+    /// The `kyc` option (global, before or after the command).
+    pub flag: &'static str,
+    /// What it sets.
+    pub what: &'static str,
+}
+
+/// Every configuration setting but the credentials, in the order `kyc --help` lists them.
+pub const SETTINGS: &[Setting] = &[
+    Setting {
+        variable: ENV_ENVIRONMENT,
+        flag: "--env",
+        what: "production, sandbox or stage (default sandbox)",
+    },
+    Setting {
+        variable: ENV_BASE_URL,
+        flag: "--base-url",
+        what: "the API base URL, overriding the environment's",
+    },
+    Setting {
+        variable: ENV_AUDIENCE,
+        flag: "--audience",
+        what: "the OAuth audience, overriding the environment's",
+    },
+    Setting {
+        variable: ENV_GET_SESSION_PATH,
+        flag: "--get-session-path",
+        what: "get-session path template, with {session_id}",
+    },
+    Setting {
+        variable: ENV_CANCEL_SESSION_PATH,
+        flag: "--cancel-session-path",
+        what: "cancel-session path template, with {session_id}",
+    },
+    Setting {
+        variable: ENV_SEARCH_SESSIONS_PATH,
+        flag: "--search-sessions-path",
+        what: "search-sessions path",
+    },
+    Setting {
+        variable: ENV_CLEAN_VALIDATIONS_PATH,
+        flag: "--clean-validations-path",
+        what: "clean-validations path",
+    },
+    Setting {
+        variable: ENV_FIRST_PAGE,
+        flag: "--first-page",
+        what: "the number of a search's first page: 0 or 1 (default 0)",
+    },
+    Setting {
+        variable: ENV_MAX_PAGES,
+        flag: "--max-pages",
+        what: "the most pages one search walk fetches (default 1000)",
+    },
+];
+
+/// The [`Setting`] of `variable`.
+#[must_use]
+pub fn setting(variable: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.variable == variable)
+}
 
 /// Why a client could not be configured from the environment. Never shows a variable's value.
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -55,22 +137,22 @@ impl std::error::Error for FromEnvError {
     }
 }
 
-/// Reads the variables through `lookup` (the process environment in production, a map in tests):
-/// `POMELO_CLIENT_ID`, `POMELO_CLIENT_SECRET` (required), `POMELO_ENV` (`production`, `sandbox`
-/// or `stage`; default `sandbox`), `POMELO_BASE_URL` and `POMELO_AUDIENCE` (optional overrides).
+/// Reads the configuration through `lookup` (the process environment, a map in tests, or `kyc`'s
+/// options): `POMELO_ENV` (`production`, `sandbox` or `stage`; default `sandbox`) and every
+/// optional override in [`SETTINGS`]. A blank value is unset.
 ///
 /// # Errors
 ///
-/// [`FromEnvError`] for a missing or unusable variable, or what `lookup` reports.
-pub fn from_lookup(
-    lookup: impl Fn(&'static str) -> Result<Option<String>, FromEnvError>,
-) -> Result<(Config, Credentials), FromEnvError> {
+/// [`FromEnvError::Invalid`] naming the variable whose value is refused, or what `lookup`
+/// reports.
+pub fn config_from_lookup(
+    lookup: &impl Fn(&'static str) -> Result<Option<String>, FromEnvError>,
+) -> Result<Config, FromEnvError> {
     let present = |name| -> Result<Option<String>, FromEnvError> {
-        Ok(lookup(name)?.filter(|v| !v.trim().is_empty()))
+        Ok(lookup(name)?
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty()))
     };
-    let required = |name| present(name)?.ok_or(FromEnvError::Missing { variable: name });
-    let client_id = required(ENV_CLIENT_ID)?;
-    let client_secret = required(ENV_CLIENT_SECRET)?;
     let environment = match present(ENV_ENVIRONMENT)? {
         None => Environment::Sandbox,
         Some(name) => Environment::from_name(&name).ok_or(FromEnvError::Invalid {
@@ -79,13 +161,100 @@ pub fn from_lookup(
         })?,
     };
     let mut builder = Config::builder(environment);
-    if let Some(url) = present(ENV_BASE_URL)? {
-        builder = builder.base_url(url.trim());
+    let overrides: [(&'static str, fn(ConfigBuilder, String) -> ConfigBuilder); 6] = [
+        (ENV_BASE_URL, ConfigBuilder::base_url),
+        (ENV_AUDIENCE, ConfigBuilder::audience),
+        (ENV_GET_SESSION_PATH, ConfigBuilder::get_session_path),
+        (ENV_CANCEL_SESSION_PATH, ConfigBuilder::cancel_session_path),
+        (
+            ENV_SEARCH_SESSIONS_PATH,
+            ConfigBuilder::search_sessions_path,
+        ),
+        (
+            ENV_CLEAN_VALIDATIONS_PATH,
+            ConfigBuilder::clean_validations_path,
+        ),
+    ];
+    for (variable, set) in overrides {
+        if let Some(value) = present(variable)? {
+            builder = set(builder, value);
+        }
     }
-    if let Some(audience) = present(ENV_AUDIENCE)? {
-        builder = builder.audience(audience.trim());
+    if let Some(first) = present(ENV_FIRST_PAGE)? {
+        let first = match first.as_str() {
+            "0" => 0,
+            "1" => 1,
+            _ => {
+                return Err(FromEnvError::Invalid {
+                    variable: ENV_FIRST_PAGE,
+                    reason: "expected 0 or 1",
+                });
+            }
+        };
+        builder = builder.first_page(first);
     }
-    let config = builder.build().map_err(FromEnvError::Config)?;
+    if let Some(pages) = present(ENV_MAX_PAGES)? {
+        let pages = pages
+            .parse()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or(FromEnvError::Invalid {
+                variable: ENV_MAX_PAGES,
+                reason: "expected a whole number of pages, at least 1",
+            })?;
+        builder = builder.max_pages(pages);
+    }
+    builder.build().map_err(|e| match blame(&e) {
+        Some(variable) => FromEnvError::Invalid {
+            variable,
+            reason: reason_of(&e),
+        },
+        None => FromEnvError::Config(e),
+    })
+}
+
+/// The variable whose value a configuration error is about.
+fn blame(e: &InvalidInput) -> Option<&'static str> {
+    match e {
+        InvalidInput::InvalidBaseUrl { .. } | InvalidInput::InsecureBaseUrl => Some(ENV_BASE_URL),
+        InvalidInput::Empty { what: "audience" } => Some(ENV_AUDIENCE),
+        InvalidInput::InvalidPathTemplate { operation, .. } => match *operation {
+            "get session" => Some(ENV_GET_SESSION_PATH),
+            "cancel session" => Some(ENV_CANCEL_SESSION_PATH),
+            "search sessions" => Some(ENV_SEARCH_SESSIONS_PATH),
+            "clean validations" => Some(ENV_CLEAN_VALIDATIONS_PATH),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn reason_of(e: &InvalidInput) -> &'static str {
+    match e {
+        InvalidInput::InvalidBaseUrl { reason }
+        | InvalidInput::InvalidPathTemplate { reason, .. } => reason,
+        InvalidInput::InsecureBaseUrl => "plain http:// only to a loopback host",
+        _ => "not a usable value",
+    }
+}
+
+/// Reads the configuration and the credentials through `lookup`: `POMELO_CLIENT_ID` and
+/// `POMELO_CLIENT_SECRET` (required), and everything [`config_from_lookup`] reads.
+///
+/// # Errors
+///
+/// [`FromEnvError`] for a missing or unusable variable, or what `lookup` reports.
+pub fn from_lookup(
+    lookup: impl Fn(&'static str) -> Result<Option<String>, FromEnvError>,
+) -> Result<(Config, Credentials), FromEnvError> {
+    let required = |name| -> Result<String, FromEnvError> {
+        lookup(name)?
+            .filter(|v| !v.trim().is_empty())
+            .ok_or(FromEnvError::Missing { variable: name })
+    };
+    let client_id = required(ENV_CLIENT_ID)?;
+    let client_secret = required(ENV_CLIENT_SECRET)?;
+    let config = config_from_lookup(&lookup)?;
     Ok((config, Credentials::new(client_id.trim(), client_secret)))
 }
 
@@ -149,6 +318,55 @@ mod tests {
     }
 
     #[test]
+    fn every_guess_is_overridden_and_a_bad_value_names_its_variable() {
+        let base = [(ENV_CLIENT_ID, "cli"), (ENV_CLIENT_SECRET, "s")];
+        let (config, _) = read(&[
+            base[0],
+            base[1],
+            (ENV_GET_SESSION_PATH, "/identity/v1/session/{session_id}"),
+            (ENV_CANCEL_SESSION_PATH, "/identity/v1/session/{session_id}"),
+            (ENV_SEARCH_SESSIONS_PATH, "/identity/v1/sessions/search"),
+            (ENV_CLEAN_VALIDATIONS_PATH, "/identity/v1/clean_validations"),
+            (ENV_FIRST_PAGE, "1"),
+            (ENV_MAX_PAGES, " 25 "),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.paths().get_session,
+            "/identity/v1/session/{session_id}"
+        );
+        assert_eq!(
+            config.paths().cancel_session,
+            "/identity/v1/session/{session_id}"
+        );
+        assert_eq!(
+            config.paths().search_sessions,
+            "/identity/v1/sessions/search"
+        );
+        assert_eq!(
+            config.paths().clean_validations,
+            "/identity/v1/clean_validations"
+        );
+        assert_eq!((config.first_page(), config.max_pages()), (1, 25));
+        for (variable, value) in [
+            (ENV_GET_SESSION_PATH, "/identity/v1/session/"),
+            (ENV_SEARCH_SESSIONS_PATH, "identity/v1/sessions"),
+            (ENV_FIRST_PAGE, "2"),
+            (ENV_MAX_PAGES, "0"),
+            (ENV_BASE_URL, "ftp://x"),
+        ] {
+            match read(&[base[0], base[1], (variable, value)]) {
+                Err(FromEnvError::Invalid { variable: v, .. }) => assert_eq!(v, variable),
+                other => panic!("{variable}={value}: {other:?}"),
+            }
+        }
+        for s in SETTINGS {
+            assert_eq!(setting(s.variable), Some(s));
+            assert!(s.flag.starts_with("--"));
+        }
+    }
+
+    #[test]
     fn environment_base_url_and_audience_are_read() {
         let base = [(ENV_CLIENT_ID, "cli"), (ENV_CLIENT_SECRET, "s")];
         let (prod, _) = read(&[base[0], base[1], (ENV_ENVIRONMENT, "production")]).unwrap();
@@ -171,7 +389,10 @@ mod tests {
         ));
         assert!(matches!(
             read(&[base[0], base[1], (ENV_BASE_URL, "http://example.com")]),
-            Err(FromEnvError::Config(InvalidInput::InsecureBaseUrl))
+            Err(FromEnvError::Invalid {
+                variable: ENV_BASE_URL,
+                ..
+            })
         ));
     }
 }

@@ -40,18 +40,11 @@ fn present(value: Option<&String>) -> Option<&str> {
 }
 
 impl Api {
-    /// Builds the kyc-core configuration: the environment, then the base URL and audience
-    /// overrides.
+    /// Builds the kyc-core configuration from the global options (each also its `POMELO_*`
+    /// variable), through the same reader both adapters' `from_env` use.
     fn new(global: &GlobalArgs) -> Result<Self, Failure> {
-        let mut builder = Config::builder(global.environment.clone());
-        if let Some(url) = present(global.base_url.as_ref()) {
-            builder = builder.base_url(url);
-        }
-        if let Some(audience) = present(global.audience.as_ref()) {
-            builder = builder.audience(audience);
-        }
         Ok(Self {
-            config: builder.build()?,
+            config: config(global)?,
             global_client_id: present(global.client_id.as_ref()).map(str::to_owned),
             global_client_secret: global
                 .client_secret
@@ -84,6 +77,39 @@ impl Api {
         }
         Ok(builder.build())
     }
+}
+
+/// The configuration the global options describe. A refused value names its option and variable.
+pub(crate) fn config(global: &GlobalArgs) -> Result<Config, Failure> {
+    use kyc_adapter::env as e;
+    let environment = match global.environment {
+        kyc_core::Environment::Production => "production",
+        kyc_core::Environment::Stage => "stage",
+        _ => "sandbox",
+    };
+    let lookup = |name: &'static str| -> Result<Option<String>, e::FromEnvError> {
+        let value = match name {
+            e::ENV_ENVIRONMENT => Some(environment.to_owned()),
+            e::ENV_BASE_URL => global.base_url.clone(),
+            e::ENV_AUDIENCE => global.audience.clone(),
+            e::ENV_GET_SESSION_PATH => global.get_session_path.clone(),
+            e::ENV_CANCEL_SESSION_PATH => global.cancel_session_path.clone(),
+            e::ENV_SEARCH_SESSIONS_PATH => global.search_sessions_path.clone(),
+            e::ENV_CLEAN_VALIDATIONS_PATH => global.clean_validations_path.clone(),
+            e::ENV_FIRST_PAGE => global.first_page.clone(),
+            e::ENV_MAX_PAGES => global.max_pages.clone(),
+            _ => None,
+        };
+        Ok(value)
+    };
+    e::config_from_lookup(&lookup).map_err(|error| match &error {
+        e::FromEnvError::Invalid { variable, reason } => {
+            let flag = e::setting(variable).map_or("", |s| s.flag);
+            Failure::invalid_input(format!("{flag} ({variable}): {reason}"))
+        }
+        e::FromEnvError::Config(input) => Failure::from(input),
+        other => Failure::invalid_input(other.to_string()),
+    })
 }
 
 /// `kyc token`.

@@ -77,6 +77,45 @@ pub(crate) struct GlobalArgs {
         global = true
     )]
     pub(crate) client_secret: Option<String>,
+    /// Get-session path template with {session_id}, where your account differs
+    /// (/identity/v1/session/{session_id} on Pomelo's English pages)
+    #[arg(
+        long,
+        env = "POMELO_GET_SESSION_PATH",
+        value_name = "TEMPLATE",
+        global = true
+    )]
+    pub(crate) get_session_path: Option<String>,
+    /// Cancel-session path template with {session_id}
+    #[arg(
+        long,
+        env = "POMELO_CANCEL_SESSION_PATH",
+        value_name = "TEMPLATE",
+        global = true
+    )]
+    pub(crate) cancel_session_path: Option<String>,
+    /// Search-sessions path
+    #[arg(
+        long,
+        env = "POMELO_SEARCH_SESSIONS_PATH",
+        value_name = "PATH",
+        global = true
+    )]
+    pub(crate) search_sessions_path: Option<String>,
+    /// Clean-validations path
+    #[arg(
+        long,
+        env = "POMELO_CLEAN_VALIDATIONS_PATH",
+        value_name = "PATH",
+        global = true
+    )]
+    pub(crate) clean_validations_path: Option<String>,
+    /// Number of a search's first page: 0 or 1 (default 0)
+    #[arg(long, env = "POMELO_FIRST_PAGE", value_name = "N", global = true)]
+    pub(crate) first_page: Option<String>,
+    /// Most pages one `session search --all` fetches (default 1000)
+    #[arg(long, env = "POMELO_MAX_PAGES", value_name = "N", global = true)]
+    pub(crate) max_pages: Option<String>,
     /// Time one command may take, token, retries and back-off included (default 180)
     #[arg(long, value_name = "SECONDS", value_parser = parse_timeout, global = true)]
     pub(crate) timeout: Option<Duration>,

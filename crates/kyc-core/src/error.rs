@@ -250,8 +250,8 @@ pub struct ApiErrorBody {
     /// Human-readable message. May echo input, so it is not part of any `Display`.
     #[serde(default)]
     pub message: Option<String>,
-    /// Machine-readable details.
-    #[serde(default)]
+    /// Machine-readable details (absent or `null`: none).
+    #[serde(default, deserialize_with = "crate::model::list")]
     pub details: Vec<ApiErrorDetail>,
 }
 

@@ -146,8 +146,8 @@ pub use exchange::{
     TransportErrorKind,
 };
 pub use model::{
-    CleanResult, Extra, FileInfo, Pagination, Report, Session, SessionCreated, SessionId,
-    SessionPage, Step,
+    CleanResult, Extra, FileInfo, Number, Pagination, Report, Session, SessionCreated, SessionId,
+    SessionPage, Step, whole,
 };
 pub use pager::{Pager, PagerStep};
 pub use retry::RetryPolicy;

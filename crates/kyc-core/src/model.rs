@@ -1,13 +1,36 @@
-//! What the API returns: sessions, steps, files, reports, pages. Every struct keeps members this
-//! version does not know in `extra`, and every member Pomelo does not promise is optional, because
-//! Pomelo does not publish these schemas (reference §12). Serialising a model writes back only the
-//! members that were present (absent optional members are skipped, not written as `null`).
+//! What the API returns: sessions, steps, files, reports, pages. Pomelo does not publish these
+//! schemas (reference §12), so the models are tolerant readers: only what an operation cannot
+//! work without is required (the session id), every other member may be absent or `null`, numbers
+//! accept any JSON number and keep its exact value ([`Number`]: Pomelo's own report example has a
+//! file `size` of `0.00085`), lists accept `null`, and members this version does not know stay in
+//! `extra`. Serialising a model writes back only the members that were present (absent optional
+//! members are skipped, not written as `null`).
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+pub use serde_json::Number;
 
 use crate::enums::{Country, DocumentType, FlowType, IntegrationMethod, SessionStatus, StepStatus};
+
+/// A list that may be absent or `null`: both read as empty.
+pub(crate) fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A JSON number as a count: its value when it is a whole number from 0 to `u64::MAX` (`3` or
+/// `3.0`), `None` for anything else (`-1`, `2.5`).
+#[must_use]
+pub fn whole(number: &Number) -> Option<u64> {
+    number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= u64::MAX as f64)
+            .map(|f| f as u64)
+    })
+}
 
 /// Members of a JSON object this version does not model, kept as received. `Debug` prints only
 /// their names: their values may be personal data.
@@ -133,11 +156,11 @@ pub struct Session {
     /// The web-flow URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// The checks the session runs.
-    #[serde(default)]
+    /// The checks the session runs (absent or `null`: none).
+    #[serde(default, deserialize_with = "list")]
     pub steps: Vec<Step>,
-    /// Documents uploaded so far.
-    #[serde(default)]
+    /// Documents uploaded so far (absent or `null`: none).
+    #[serde(default, deserialize_with = "list")]
     pub files: Vec<FileInfo>,
     /// Members this version does not model.
     #[serde(flatten)]
@@ -181,15 +204,24 @@ pub struct FileInfo {
     /// The content type sent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
-    /// Size in bytes.
+    /// Size as the server gives it: bytes in the simulator and every KYC example; any JSON number
+    /// is kept as is (Pomelo's KYB report example has `0.00085`). See [`FileInfo::size_bytes`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<u64>,
+    pub size: Option<Number>,
     /// Upload time, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_at: Option<String>,
     /// Members this version does not model.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl FileInfo {
+    /// The size as a whole number of bytes, when the server gave one.
+    #[must_use]
+    pub fn size_bytes(&self) -> Option<u64> {
+        self.size.as_ref().and_then(whole)
+    }
 }
 
 /// A session report (reference §5.5): the data collected during the session. Pomelo publishes no
@@ -211,33 +243,61 @@ pub struct Report {
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct CleanResult {
-    /// How many sessions were deleted, when the server says.
+    /// How many sessions were deleted, when the server says (any JSON number, kept as is).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub deleted_sessions: Option<u64>,
+    pub deleted_sessions: Option<Number>,
     /// Members this version does not model.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
-/// Pagination metadata of a search response (`meta.pagination`).
+/// Pagination metadata of a search response (`meta.pagination`). Pomelo publishes only
+/// `total_pages` and `current_page` (from a Users fixture, reference §4.4): every member is any
+/// JSON number, kept as is; the accessors read whole numbers.
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Pagination {
     /// Number of pages.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_pages: Option<u64>,
-    /// This page's number (0-based).
+    pub total_pages: Option<Number>,
+    /// This page's number, in the server's numbering.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub current_page: Option<u64>,
+    pub current_page: Option<Number>,
     /// Page size used.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub page_size: Option<u64>,
+    pub page_size: Option<Number>,
     /// Number of matching sessions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub total_items: Option<u64>,
+    pub total_items: Option<Number>,
     /// Members this version does not model.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl Pagination {
+    /// `total_pages` as a whole number.
+    #[must_use]
+    pub fn total_pages(&self) -> Option<u64> {
+        self.total_pages.as_ref().and_then(whole)
+    }
+
+    /// `current_page` as a whole number.
+    #[must_use]
+    pub fn current_page(&self) -> Option<u64> {
+        self.current_page.as_ref().and_then(whole)
+    }
+
+    /// `page_size` as a whole number.
+    #[must_use]
+    pub fn page_size(&self) -> Option<u64> {
+        self.page_size.as_ref().and_then(whole)
+    }
+
+    /// `total_items` as a whole number.
+    #[must_use]
+    pub fn total_items(&self) -> Option<u64> {
+        self.total_items.as_ref().and_then(whole)
+    }
 }
 
 /// One page of search results.

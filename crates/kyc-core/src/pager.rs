@@ -161,7 +161,7 @@ impl Pager {
         // ahead of ours (1-based, answering `0` as `1`) is followed. Later pages follow ours.
         let mut numbered = asked;
         if self.pages == 1 {
-            match pagination.current_page {
+            match pagination.current_page() {
                 Some(current @ (0 | 1)) if self.first_implicit => {
                     // That request sent no number: it stands for the server's, not ours.
                     numbered = current as u32;
@@ -172,10 +172,10 @@ impl Pager {
                 _ => {}
             }
         }
-        let more = match pagination.total_pages {
+        let more = match pagination.total_pages() {
             Some(total) => u64::from(self.pages) < total,
             None => {
-                let size = pagination.page_size.or(self.search.size().map(u64::from));
+                let size = pagination.page_size().or(self.search.size().map(u64::from));
                 size.is_some_and(|s| received >= s)
             }
         };

@@ -363,6 +363,8 @@ impl Endpoint for SearchSessions {
     fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<SessionPage, Error> {
         #[derive(Deserialize)]
         struct Wire {
+            /// Required: a search answers with a list (an explicit `null` reads as none).
+            #[serde(deserialize_with = "crate::model::list")]
             data: Vec<Session>,
             #[serde(default)]
             meta: Option<Meta>,

@@ -111,7 +111,9 @@ mod upload;
 
 pub use client::{Client, ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
 pub use env::{
-    ENV_AUDIENCE, ENV_BASE_URL, ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_ENVIRONMENT, FromEnvError,
+    ENV_AUDIENCE, ENV_BASE_URL, ENV_CANCEL_SESSION_PATH, ENV_CLEAN_VALIDATIONS_PATH, ENV_CLIENT_ID,
+    ENV_CLIENT_SECRET, ENV_ENVIRONMENT, ENV_FIRST_PAGE, ENV_GET_SESSION_PATH, ENV_MAX_PAGES,
+    ENV_SEARCH_SESSIONS_PATH, FromEnvError, SETTINGS, Setting,
 };
 pub use error::{
     AttemptTimeout, Error, SourceError, SourceErrorKind, TransportError, TransportErrorKind,

@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "streamed upload of a {}-byte file (the server read a {}-byte multipart body)",
         FILE_LEN,
-        info.size.unwrap_or_default()
+        info.size_bytes().unwrap_or_default()
     );
     println!("peak RSS before: {before} KiB, after: {after} KiB");
     println!(

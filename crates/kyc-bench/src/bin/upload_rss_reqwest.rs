@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let after = kyc_bench::peak_rss_kib()?;
         println!(
             "streamed upload of a {FILE_LEN}-byte file (the server read a {}-byte multipart body)",
-            info.size.unwrap_or_default()
+            info.size_bytes().unwrap_or_default()
         );
         println!("peak RSS before: {before} KiB, after: {after} KiB");
         println!(

@@ -128,7 +128,7 @@ pub(crate) fn run(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>>
             &format!(
                 "{:<20} {file:<24} {:>4} bytes, {:<10} → {}",
                 document.to_string(),
-                info.size.unwrap_or_default(),
+                info.size_bytes().unwrap_or_default(),
                 info.content_type.as_deref().unwrap_or("?"),
                 info.id.as_deref().unwrap_or("?")
             ),
