@@ -161,7 +161,7 @@ pub fn config_from_lookup(
         })?,
     };
     let mut builder = Config::builder(environment);
-    let overrides: [(&'static str, fn(ConfigBuilder, String) -> ConfigBuilder); 6] = [
+    let overrides: [(&'static str, Override); 6] = [
         (ENV_BASE_URL, ConfigBuilder::base_url),
         (ENV_AUDIENCE, ConfigBuilder::audience),
         (ENV_GET_SESSION_PATH, ConfigBuilder::get_session_path),
@@ -212,6 +212,9 @@ pub fn config_from_lookup(
         None => FromEnvError::Config(e),
     })
 }
+
+/// A builder setter that takes a variable's value.
+type Override = fn(ConfigBuilder, String) -> ConfigBuilder;
 
 /// The variable whose value a configuration error is about.
 fn blame(e: &InvalidInput) -> Option<&'static str> {
