@@ -30,6 +30,11 @@ pub struct SignedHeaders {
 /// `timestamp_unix` in decimal, then `endpoint`, then the raw body, with no separators; the MAC
 /// goes into `X-Signature` as `hmac-sha256 <standard padded base64>`.
 ///
+/// Always base64, although the verifier also accepts hex: Pomelo's only runnable signing code
+/// (its Go, Node and Postman examples, reference §8.3) writes base64, so that is what a receiver
+/// built against Pomelo's documentation expects. A simulator that must play a hex-signing account
+/// encodes the same MAC bytes itself (`kyc-mock` does).
+///
 /// Deterministic: the same inputs always give the same headers.
 ///
 /// ```

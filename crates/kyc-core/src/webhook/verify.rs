@@ -14,6 +14,8 @@ use super::{ALGORITHM, WebhookHeader};
 
 /// Length of the base64 text of a 32-byte MAC, padding included.
 const ENCODED_MAC_LEN: usize = 44;
+/// Length of the hex text of a 32-byte MAC.
+const HEX_MAC_LEN: usize = 64;
 /// Length of an HMAC-SHA256 MAC.
 const MAC_LEN: usize = 32;
 const NANOS_PER_SEC: i128 = 1_000_000_000;
@@ -179,8 +181,10 @@ fn header(headers: &HeaderMap, which: WebhookHeader) -> Result<&[u8], WebhookErr
         .ok_or(WebhookError::MissingHeader { name: which.name() })
 }
 
-/// `hmac-sha256 <base64>` → the 32 MAC bytes. The algorithm token is everything before the first
-/// space and must be exactly `hmac-sha256`.
+/// `hmac-sha256 <base64>` or `hmac-sha256 <hex>` → the 32 MAC bytes. The algorithm token is
+/// everything before the first space and must be exactly `hmac-sha256`. Pomelo's identity pages
+/// do not say how the digest is written: its card examples use base64 (44 characters, padded),
+/// third-party material shows hex (64 digits); both spell the same 32 bytes (decision 9).
 fn parse_signature(value: &[u8]) -> Result<[u8; MAC_LEN], WebhookError> {
     let mut parts = value.splitn(2, |&b| b == b' ');
     let algorithm = parts.next().unwrap_or_default();
@@ -188,16 +192,38 @@ fn parse_signature(value: &[u8]) -> Result<[u8; MAC_LEN], WebhookError> {
         return Err(WebhookError::UnsupportedAlgorithm);
     }
     let encoded = parts.next().ok_or(WebhookError::MalformedSignature)?;
-    // Checked before decoding so an oversized header costs no allocation.
-    if encoded.len() != ENCODED_MAC_LEN {
-        return Err(WebhookError::MalformedSignature);
+    // Lengths are checked before decoding, so an oversized header costs no allocation.
+    match encoded.len() {
+        ENCODED_MAC_LEN => {
+            // The engine is strict: canonical padding and no stray trailing bits, so a given MAC
+            // has exactly one accepted base64 spelling.
+            let decoded = STANDARD
+                .decode(encoded)
+                .map_err(|_| WebhookError::MalformedSignature)?;
+            <[u8; MAC_LEN]>::try_from(decoded.as_slice())
+                .map_err(|_| WebhookError::MalformedSignature)
+        }
+        HEX_MAC_LEN => decode_hex(encoded).ok_or(WebhookError::MalformedSignature),
+        _ => Err(WebhookError::MalformedSignature),
     }
-    // The engine is strict: canonical padding and no stray trailing bits, so a given MAC has
-    // exactly one accepted spelling.
-    let decoded = STANDARD
-        .decode(encoded)
-        .map_err(|_| WebhookError::MalformedSignature)?;
-    <[u8; MAC_LEN]>::try_from(decoded.as_slice()).map_err(|_| WebhookError::MalformedSignature)
+}
+
+/// 64 hexadecimal digits (either case) → 32 bytes.
+fn decode_hex(encoded: &[u8]) -> Option<[u8; MAC_LEN]> {
+    fn digit(c: u8) -> Option<u8> {
+        match c {
+            b'0'..=b'9' => Some(c - b'0'),
+            b'a'..=b'f' => Some(c - b'a' + 10),
+            b'A'..=b'F' => Some(c - b'A' + 10),
+            _ => None,
+        }
+    }
+    let mut mac = [0u8; MAC_LEN];
+    for (byte, pair) in mac.iter_mut().zip(encoded.chunks_exact(2)) {
+        let [high, low] = pair else { return None };
+        *byte = (digit(*high)? << 4) | digit(*low)?;
+    }
+    Some(mac)
 }
 
 /// Decimal ASCII digits only (no sign, no spaces, no fraction) that fit in a `u64`.
@@ -316,9 +342,13 @@ mod tests {
     }
 
     #[test]
-    fn signature_needs_the_exact_algorithm_token_then_44_base64_chars() {
+    fn signature_needs_the_exact_algorithm_token_then_44_base64_chars_or_64_hex_digits() {
         let good = b"hmac-sha256 JoGyuWrhnlXQTCenRej5MVnolkroEtek63ESCjDEXdg=";
-        assert!(parse_signature(good).is_ok());
+        let mac = parse_signature(good).unwrap();
+        let hex = b"hmac-sha256 2681b2b96ae19e55d04c27a745e8f93159e8964ae812d7a4eb71120a30c45dd8";
+        assert_eq!(parse_signature(hex), Ok(mac));
+        let upper = b"hmac-sha256 2681B2B96AE19E55D04C27A745E8F93159E8964AE812D7A4EB71120A30C45DD8";
+        assert_eq!(parse_signature(upper), Ok(mac));
         for unsupported in [
             &b"HMAC-SHA256 JoGyuWrhnlXQTCenRej5MVnolkroEtek63ESCjDEXdg="[..],
             b"hmac-sha1 JoGyuWrhnlXQTCenRej5MVnolkroEtek63ESCjDEXdg=",
@@ -334,7 +364,11 @@ mod tests {
         for malformed in [
             &b"hmac-sha256"[..],
             b"hmac-sha256 ",
-            b"hmac-sha256 2681b2b96ae19e55d04c27a745e8f93159e8964ae812d7a4eb71120a30c45dd8",
+            // Hex one digit short, one too many, or with a non-digit.
+            b"hmac-sha256 2681b2b96ae19e55d04c27a745e8f93159e8964ae812d7a4eb71120a30c45dd",
+            b"hmac-sha256 2681b2b96ae19e55d04c27a745e8f93159e8964ae812d7a4eb71120a30c45dd80",
+            b"hmac-sha256 2681b2b96ae19e55d04c27a745e8f93159e8964ae812d7a4eb71120a30c45ddg",
+            b"hmac-sha256 0x81b2b96ae19e55d04c27a745e8f93159e8964ae812d7a4eb71120a30c45dd8",
             b"hmac-sha256 JoGyuWrhnlXQTCenRej5MVnolkroEtek63ESCjDEXdg",
             b"hmac-sha256  JoGyuWrhnlXQTCenRej5MVnolkroEtek63ESCjDEXdg=",
             // Non-zero trailing bits: decodes to the same bytes under a lax decoder.

@@ -141,9 +141,18 @@ case("reject-algorithm-uppercase", "The token is case-sensitive, as Pomelo sends
      sig=signature(SECRET, str(NOW), EP, SESSION).replace("hmac-sha256", "HMAC-SHA256"))
 case("reject-algorithm-bare-mac", "The MAC without the algorithm token", err("unsupported_algorithm"),
      sig=signature(SECRET, str(NOW), EP, SESSION).removeprefix("hmac-sha256 "))
-case("reject-signature-hex", "Hex instead of base64 (a third-party claim the reference rejects)",
-     err("malformed_signature"),
-     sig="hmac-sha256 " + hmac.new(base64.b64decode(SECRET), (str(NOW) + EP + SESSION).encode(), hashlib.sha256).hexdigest())
+HEX = hmac.new(base64.b64decode(SECRET), (str(NOW) + EP + SESSION).encode(), hashlib.sha256).hexdigest()
+case("accept-signature-hex", "The digest in lowercase hex (third-party docs), the same 32 bytes as base64 (decision 9)",
+     ev("validation_session", session_id="iss-AAAA"), sig="hmac-sha256 " + HEX)
+case("accept-signature-hex-uppercase", "Hex digits in either case",
+     ev("validation_session", session_id="iss-AAAA"), sig="hmac-sha256 " + HEX.upper())
+case("reject-signature-hex-short", "Hex one digit short", err("malformed_signature"),
+     sig="hmac-sha256 " + HEX[:-1])
+case("reject-signature-hex-bad-digit", "A non-hex character among 64", err("malformed_signature"),
+     sig="hmac-sha256 " + HEX[:-1] + "g")
+case("reject-signature-hex-tampered", "A hex digest of another body is a mismatch, not malformed",
+     err("signature_mismatch"),
+     sig="hmac-sha256 " + hmac.new(base64.b64decode(SECRET), (str(NOW) + EP + SESSION + " ").encode(), hashlib.sha256).hexdigest())
 case("reject-signature-unpadded", "Base64 without its padding", err("malformed_signature"),
      sig=signature(SECRET, str(NOW), EP, SESSION).rstrip("="))
 case("reject-signature-empty", "Nothing after the algorithm", err("malformed_signature"), sig="hmac-sha256 ")
