@@ -25,9 +25,9 @@ pub use kyc_core::{
 
 use kyc_core::{Call, Endpoint, Exchange, IdempotencyKey, Now, Settings, TokenSlot};
 
-/// One logical call of `endpoint` made at `now`: under the caller's idempotency key when given,
-/// otherwise with one drawn from the operating system's random source (which also seeds the
-/// back-off jitter).
+/// One logical call of `endpoint` made at `now`, its random bytes (back-off jitter, and the
+/// idempotency key of a creating request that carries none of the caller's) from the operating
+/// system.
 ///
 /// # Errors
 ///
@@ -35,14 +35,20 @@ use kyc_core::{Call, Endpoint, Exchange, IdempotencyKey, Now, Settings, TokenSlo
 pub fn new_call<'a, E: Endpoint>(
     settings: &'a Settings,
     endpoint: &'a E,
-    key: Option<IdempotencyKey>,
     now: Now,
 ) -> Result<Call<'a, E>, Error> {
-    let random = random_bytes()?;
-    match key {
-        Some(key) => Call::with_idempotency_key(settings, endpoint, key, random, now),
-        None => Call::new(settings, endpoint, random, now),
-    }
+    Call::new(settings, endpoint, random_bytes()?, now)
+}
+
+/// A new idempotency key of 128 random bits from the operating system: a job draws one, stores
+/// it, then creates with it (`CreateSession::idempotency_key`, `UploadFile::idempotency_key`), so
+/// that after a crash or a timeout it can create again under the same key.
+///
+/// # Errors
+///
+/// [`Error::Randomness`] when the random source fails.
+pub fn new_idempotency_key() -> Result<IdempotencyKey, Error> {
+    Ok(IdempotencyKey::from_random_bytes(random_bytes()?))
 }
 
 /// 16 bytes from the operating system's random source, for one call (its idempotency key and

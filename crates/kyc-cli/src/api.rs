@@ -13,8 +13,9 @@ use std::time::SystemTime;
 
 use kyc_core::{
     CleanValidations, Config, Country, CreateSession, Credentials, Date, DocumentType, Endpoint,
-    FileKind, FlowType, GetReport, GetSession, IntegrationMethod, Pagination, PersonalData, Pii,
-    RequestToken, SearchSessions, Session, SessionStatus, Sort, TermsData, UploadFile,
+    FileKind, FlowType, GetReport, GetSession, IdempotencyKey, IntegrationMethod, Pagination,
+    PersonalData, Pii, RequestToken, SearchSessions, Session, SessionStatus, Sort, TermsData,
+    UploadFile,
 };
 use kyc_ureq::Client;
 use serde::Serialize;
@@ -153,11 +154,33 @@ pub(crate) fn create_session(global: &GlobalArgs, args: &CreateArgs) -> Result<(
     if let (Some(version), Some(date)) = (&args.terms_version, &args.terms_accepted_at) {
         create = create.terms_data(TermsData::accepted(version.as_str(), date.as_str()));
     }
+    let key = idempotency_key(args.idempotency_key.as_deref())?;
+    let create = create.idempotency_key(key.clone());
     let client = api.client_for(&create)?;
     let created = client
         .create_session(&create)
         .map_err(|e| Failure::client(&e))?;
-    output::json(&created)
+    output::json(&Keyed {
+        value: &created,
+        idempotency_key: key.as_str(),
+    })
+}
+
+/// A created object's JSON with the idempotency key it was created under.
+#[derive(Serialize)]
+struct Keyed<'a, T: Serialize> {
+    #[serde(flatten)]
+    value: &'a T,
+    idempotency_key: &'a str,
+}
+
+/// `--idempotency-key`, or one drawn now so that it can be printed.
+fn idempotency_key(given: Option<&str>) -> Result<IdempotencyKey, Failure> {
+    match given {
+        Some(key) => IdempotencyKey::new(key)
+            .map_err(|e| Failure::invalid_input(format!("--idempotency-key: {e}"))),
+        None => kyc_ureq::new_idempotency_key().map_err(|e| Failure::client(&e)),
+    }
 }
 
 /// Reads `--personal-data`: a JSON object. Errors name a position or a member, never a value
@@ -308,6 +331,11 @@ pub(crate) fn upload(global: &GlobalArgs, args: &UploadArgs) -> Result<(), Failu
     if let Some(country) = &args.country {
         upload = upload.country(Country::parse(country));
     }
+    if let Some(content_type) = &args.content_type {
+        upload = upload.content_type(content_type.trim());
+    }
+    let key = idempotency_key(args.idempotency_key.as_deref())?;
+    let upload = upload.idempotency_key(key.clone());
     let client = api.client_for(&upload)?;
     let show_progress = std::io::stderr().is_terminal();
     let info = if show_progress {
@@ -321,7 +349,10 @@ pub(crate) fn upload(global: &GlobalArgs, args: &UploadArgs) -> Result<(), Failu
         client.upload_prepared_path(&upload, path)
     }
     .map_err(|e| Failure::client(&e))?;
-    output::json(&info)
+    output::json(&Keyed {
+        value: &info,
+        idempotency_key: key.as_str(),
+    })
 }
 
 /// The file's first bytes (for format detection) and its length.

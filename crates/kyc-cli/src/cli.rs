@@ -226,13 +226,14 @@ pub(crate) struct TokenArgs {
 pub(crate) enum SessionCommand {
     /// Start a KYC session for a Pomelo user
     #[command(after_help = "\
-Prints {\"id\", \"created_at\", \"expiration_at\", \"url\"}. --personal-data reads a JSON object
-(first_name, last_name, birthdate, document_type, document_number, ... and any other member)
-from a file, or from stdin with -.
+Prints {\"id\", \"created_at\", \"expiration_at\", \"url\", \"idempotency_key\"}. --personal-data
+reads a JSON object from a file, or from stdin with -: Pomelo publishes no KYC schema; its KYB
+partner example has full_name, birthdate, nationality, fiscal_id, mother_name, phone and address,
+and any other member is sent as is.
 
 Examples:
   kyc session create --country ARG --user-id usr-2HPUYx0n9USSNwSkP5G0gY1I2TO
-  echo '{\"first_name\": \"Ana\"}' | kyc session create --country BRA --user-id usr-1 \\
+  echo '{\"full_name\": \"Ana Souza\"}' | kyc session create --country BRA --user-id usr-1 \\
       --personal-data - --terms-version v3 --terms-accepted-at 2024-05-13T19:47:13.340Z")]
     Create(CreateArgs),
     /// Read a session: status, steps and files
@@ -308,6 +309,11 @@ pub(crate) struct CreateArgs {
     /// When they were accepted, RFC 3339 (e.g. 2024-05-13T19:47:13.340Z)
     #[arg(long, value_name = "RFC3339", requires = "terms_version")]
     pub(crate) terms_accepted_at: Option<String>,
+    /// Idempotency key to send (1-255 visible ASCII characters) instead of a random one: store it
+    /// first, and run the same command again under it after a failure. Printed either way
+    /// (`idempotency_key` in the output, and in the error message)
+    #[arg(long, value_name = "KEY")]
+    pub(crate) idempotency_key: Option<String>,
 }
 
 /// `kyc session search`.
@@ -359,6 +365,13 @@ pub(crate) struct UploadArgs {
     /// The session's country: the document type is checked against its list before sending
     #[arg(long, value_name = "C")]
     pub(crate) country: Option<String>,
+    /// Idempotency key to send instead of a random one (see `session create --help`)
+    #[arg(long, value_name = "KEY")]
+    pub(crate) idempotency_key: Option<String>,
+    /// Content type to send (type/subtype, e.g. image/heic) for a file that is not JPEG, PNG or
+    /// PDF; by default it is detected from the file's first bytes
+    #[arg(long, value_name = "TYPE")]
+    pub(crate) content_type: Option<String>,
     /// The file to upload
     #[arg(value_name = "FILE")]
     pub(crate) file: PathBuf,
@@ -465,6 +478,21 @@ pub(crate) struct MockArgs {
     /// Webhook signing secret, base64 (default: Pomelo's published example)
     #[arg(long, value_name = "BASE64", requires = "api_key")]
     pub(crate) secret: Option<String>,
+    /// Play a way a real Pomelo account may differ (repeatable): singular-get-path,
+    /// hex-signatures, one-based-pages, ignores-page-number, stuck-current-page,
+    /// ignores-idempotency-keys, fractional-sizes, more-formats
+    #[arg(long = "alternative", value_name = "NAME", value_parser = parse_alternative)]
+    pub(crate) alternatives: Vec<kyc_mock::Alternative>,
+}
+
+fn parse_alternative(text: &str) -> Result<kyc_mock::Alternative, String> {
+    kyc_mock::Alternative::parse(text).ok_or_else(|| {
+        let names: Vec<&str> = kyc_mock::Alternative::ALL
+            .iter()
+            .map(|a| a.name())
+            .collect();
+        format!("expected one of {}", names.join(", "))
+    })
 }
 
 #[cfg(test)]

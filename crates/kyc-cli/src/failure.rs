@@ -63,6 +63,16 @@ impl Failure {
     pub(crate) fn client(error: &kyc_ureq::Error) -> Self {
         use kyc_ureq::Error as E;
         match error {
+            E::Keyed {
+                idempotency_key,
+                error,
+            } => {
+                // The key goes into the message: a script retries under it, or reconciles.
+                let mut failure = Self::client(error);
+                failure.message =
+                    format!("{} (idempotency key {idempotency_key})", failure.message);
+                failure
+            }
             E::Core(core) => Self::core(core),
             E::Token(cause) => match &**cause {
                 // No answer, or a refusal before sending: the same kinds as any other call.

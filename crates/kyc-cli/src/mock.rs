@@ -33,6 +33,9 @@ pub(crate) fn run(args: &MockArgs) -> Result<(), Failure> {
     if let Some(url) = &args.webhook_url {
         config = config.webhook_url(url.as_str());
     }
+    for alternative in &args.alternatives {
+        config = config.alternative(*alternative);
+    }
     let custom_secret = args.api_key.is_some() || args.secret.is_some();
     if let (Some(api_key), Some(secret)) = (&args.api_key, &args.secret) {
         // Checked here so that no message about it can quote it.

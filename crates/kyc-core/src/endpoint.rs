@@ -44,6 +44,12 @@ pub trait Endpoint {
         crate::retry::is_idempotent(&Self::METHOD)
     }
 
+    /// The caller's idempotency key for a creating call, when the request carries one; a call
+    /// without one draws its own.
+    fn idempotency_key(&self) -> Option<&IdempotencyKey> {
+        None
+    }
+
     /// The path (percent-encoded, starting with `/`) and query, relative to the base URL.
     ///
     /// # Errors

@@ -153,9 +153,16 @@ pub enum InvalidInput {
         /// The configured limit in bytes.
         limit: u64,
     },
-    /// The file is not a JPEG, PNG or PDF (judged by its leading bytes).
-    #[error("the file is not a JPEG, PNG or PDF (judged by its leading bytes)")]
+    /// The file is not a JPEG, PNG or PDF (judged by its leading bytes), and no content type was
+    /// given for it.
+    #[error(
+        "the file is not a JPEG, PNG or PDF (judged by its leading bytes); give its content type \
+         to send it anyway"
+    )]
     UnsupportedFileType,
+    /// A content type given for an upload is not `type/subtype`.
+    #[error("the content type must be type/subtype, e.g. image/heic")]
+    InvalidContentType,
     /// The document type is not accepted for the session's country.
     #[error("document type {document_type} is not accepted in {country}")]
     DocumentTypeNotAllowed {

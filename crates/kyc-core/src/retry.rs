@@ -46,6 +46,9 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Upper bound applied to a server's `Retry-After`.
     pub max_retry_after: Duration,
+    /// Whether a creating call (create session, upload) is sent again, under the same
+    /// idempotency key, after it may have reached the server.
+    pub resend_creates: bool,
 }
 
 impl Default for RetryPolicy {
@@ -57,6 +60,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(8),
             max_retry_after: Duration::from_secs(30),
+            resend_creates: true,
         }
     }
 }
@@ -84,6 +88,27 @@ impl RetryPolicy {
         self.base_delay = base;
         self.max_delay = max.max(base);
         self
+    }
+
+    /// Whether a creating call is sent again after it may have reached the server (default
+    /// `true`, relying on the server honouring `x-idempotency-key`).
+    ///
+    /// Pomelo has not published whether its Identity API honours `x-idempotency-key` (reference
+    /// §4.5, §12.11). With `false`, a create or upload is retried only when it surely did not
+    /// reach the server (connection refused, DNS) or was answered with a status that means it was
+    /// not processed (a `401` replay); a timeout, a dropped connection or a `5xx` is returned to
+    /// the caller, whose error carries the key it was sent with (`CallError::idempotency_key`),
+    /// to reconcile with a search, or to create again under the same key.
+    #[must_use]
+    pub fn resend_creates(mut self, resend: bool) -> Self {
+        self.resend_creates = resend;
+        self
+    }
+
+    /// Whether creating calls may be sent again after they may have reached the server.
+    #[must_use]
+    pub fn resends_creates(&self) -> bool {
+        self.resend_creates
     }
 
     /// Sets the largest `Retry-After` honoured; longer ones are clamped to it.

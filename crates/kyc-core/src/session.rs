@@ -14,43 +14,39 @@ use crate::error::{Error, InvalidInput};
 use crate::model::{CleanResult, Extra, Report, Session, SessionCreated, SessionId};
 use crate::secret::Pii;
 
-/// The person's data sent with create session. Pomelo does not publish the KYC schema (reference
-/// §12.1): the members below follow its KYB partner example, and `extra` carries anything else.
-/// `Debug` lists which members are set, never their values.
+/// The person's data sent with create session.
+///
+/// What Pomelo publishes: for KYC, nothing (`data.personal_data` is collapsed in its docs,
+/// reference §5.1 and §12.1); for KYB partners (§9.1), the members `full_name`, `birthdate`
+/// (`YYYY-MM-DD`), `nationality`, `fiscal_id`, `mother_name`, `phone` and `address` (an object:
+/// `street_name`, `street_number`, `complement`, `zip_code`, `neighborhood`). The typed members
+/// below are exactly those published names, so that nothing here is a guess; any other member
+/// your account expects (`document_number`, `email`…) goes into `extra`, sent as is (`kyc
+/// session create --personal-data` takes the whole JSON object). Values that identify the person
+/// are [`Pii`]; `Debug` lists which members are set, never their values.
 #[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PersonalData {
-    /// Given names.
+    /// Full name, as in Pomelo's KYB partner example.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub first_name: Option<String>,
-    /// Family names.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub last_name: Option<String>,
+    pub full_name: Option<Pii>,
     /// Birth date, `YYYY-MM-DD`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub birthdate: Option<String>,
-    /// Gender as Pomelo spells it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gender: Option<String>,
-    /// Nationality, ISO 3166-1 alpha-3.
+    pub birthdate: Option<Pii>,
+    /// Nationality, ISO 3166-1 alpha-3 (`BRA`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nationality: Option<String>,
-    /// Identity document type (e.g. `DNI`, `CPF`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document_type: Option<String>,
-    /// Identity document number.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub document_number: Option<Pii>,
-    /// Tax id.
+    /// Tax id (`123.456.789-10`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fiscal_id: Option<Pii>,
-    /// E-mail address.
+    /// Mother's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// Phone number.
+    pub mother_name: Option<Pii>,
+    /// Phone number (`+55 11 97487 2510`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub phone: Option<String>,
-    /// Postal address (free-form object; KYB uses `street_name`, `street_number`, `zip_code`…).
+    pub phone: Option<Pii>,
+    /// Postal address: an object, sent as is (Pomelo's example: `street_name`, `street_number`,
+    /// `complement`, `zip_code`, `neighborhood`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub address: Option<serde_json::Map<String, serde_json::Value>>,
     /// Any other member, sent as is.
@@ -61,15 +57,11 @@ pub struct PersonalData {
 impl fmt::Debug for PersonalData {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let set: Vec<&str> = [
-            ("first_name", self.first_name.is_some()),
-            ("last_name", self.last_name.is_some()),
+            ("full_name", self.full_name.is_some()),
             ("birthdate", self.birthdate.is_some()),
-            ("gender", self.gender.is_some()),
             ("nationality", self.nationality.is_some()),
-            ("document_type", self.document_type.is_some()),
-            ("document_number", self.document_number.is_some()),
             ("fiscal_id", self.fiscal_id.is_some()),
-            ("email", self.email.is_some()),
+            ("mother_name", self.mother_name.is_some()),
             ("phone", self.phone.is_some()),
             ("address", self.address.is_some()),
         ]
@@ -120,6 +112,9 @@ pub struct CreateSession {
     pub personal_data: Option<PersonalData>,
     /// Terms acceptance, when collected.
     pub terms_data: Option<TermsData>,
+    /// The caller's idempotency key, sent instead of one drawn for the call (see
+    /// [`CreateSession::idempotency_key`]). Not part of the body.
+    pub key: Option<IdempotencyKey>,
 }
 
 impl CreateSession {
@@ -132,7 +127,19 @@ impl CreateSession {
             user_id: user_id.into(),
             personal_data: None,
             terms_data: None,
+            key: None,
         }
+    }
+
+    /// Sends this key in `x-idempotency-key` on every attempt, instead of one drawn for the call:
+    /// a job stores the key before it creates, and after a crash or a timeout creates again under
+    /// the same key. Pomelo has not published whether Identity honours the header (reference
+    /// §4.5): check with Pomelo before relying on it to prevent duplicates, or make the retry
+    /// policy never resend a create ([`RetryPolicy::resend_creates`](crate::RetryPolicy::resend_creates)).
+    #[must_use]
+    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
+        self.key = Some(key);
+        self
     }
 
     /// Sets the flow type.
@@ -227,6 +234,7 @@ impl<'de> Deserialize<'de> for CreateSession {
             user_id: w.data.user_id,
             personal_data: w.data.personal_data,
             terms_data: w.data.terms_data,
+            key: None,
         })
     }
 }
@@ -236,6 +244,10 @@ impl Endpoint for CreateSession {
     type Body = Body;
     const METHOD: Method = Method::POST;
     const CREATES: bool = true;
+
+    fn idempotency_key(&self) -> Option<&IdempotencyKey> {
+        self.key.as_ref()
+    }
 
     fn path_and_query(&self, _: &Config) -> Result<String, InvalidInput> {
         Ok("/identity/v2/sessions".to_owned())

@@ -77,6 +77,8 @@ pub struct UploadFile {
     content: FileContent,
     country: Option<Country>,
     kyb: bool,
+    key: Option<IdempotencyKey>,
+    content_type: Option<String>,
 }
 
 impl UploadFile {
@@ -98,6 +100,8 @@ impl UploadFile {
             content: FileContent::Bytes(bytes),
             country: None,
             kyb: false,
+            key: None,
+            content_type: None,
         }
     }
 
@@ -121,6 +125,8 @@ impl UploadFile {
             content: FileContent::Stream { len },
             country: None,
             kyb: false,
+            key: None,
+            content_type: None,
         }
     }
 
@@ -129,6 +135,24 @@ impl UploadFile {
     #[must_use]
     pub fn country(mut self, country: Country) -> Self {
         self.country = Some(country);
+        self
+    }
+
+    /// Sends this key in `x-idempotency-key` on every attempt, instead of one drawn for the call
+    /// (see [`CreateSession::idempotency_key`](crate::CreateSession::idempotency_key)).
+    #[must_use]
+    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
+        self.key = Some(key);
+        self
+    }
+
+    /// Sends the file with this content type (`type/subtype`, e.g. `image/heic`) instead of the
+    /// one detected from its leading bytes, so that a format Pomelo may accept but this library
+    /// does not recognise (HEIC from phones, WEBP) can be sent. The part's `Content-Type` is then
+    /// exactly this value. Empty and oversized files are still refused.
+    #[must_use]
+    pub fn content_type(mut self, content_type: impl Into<String>) -> Self {
+        self.content_type = Some(content_type.into());
         self
     }
 
@@ -145,14 +169,16 @@ impl UploadFile {
         self.kind
     }
 
-    /// Checks everything that can be checked before sending.
+    /// Checks everything that can be checked before sending, and returns the part's content
+    /// type: the one given with [`UploadFile::content_type`], or the one detected.
     ///
     /// # Errors
     ///
     /// [`InvalidInput::EmptyFile`], [`InvalidInput::FileTooLarge`],
-    /// [`InvalidInput::UnsupportedFileType`], [`InvalidInput::DocumentTypeNotAllowed`],
+    /// [`InvalidInput::UnsupportedFileType`] (not JPEG, PNG or PDF, and no content type given),
+    /// [`InvalidInput::InvalidContentType`], [`InvalidInput::DocumentTypeNotAllowed`],
     /// [`InvalidInput::InvalidId`] or [`InvalidInput::Empty`].
-    pub fn validate(&self, config: &Config) -> Result<FileKind, InvalidInput> {
+    pub fn validate(&self, config: &Config) -> Result<&str, InvalidInput> {
         let size = self.content.len();
         if size == 0 {
             return Err(InvalidInput::EmptyFile);
@@ -163,7 +189,11 @@ impl UploadFile {
                 limit: config.max_upload_bytes(),
             });
         }
-        let kind = self.kind.ok_or(InvalidInput::UnsupportedFileType)?;
+        let mime = match &self.content_type {
+            Some(given) if is_media_type(given) => given.as_str(),
+            Some(_) => return Err(InvalidInput::InvalidContentType),
+            None => self.kind.ok_or(InvalidInput::UnsupportedFileType)?.mime(),
+        };
         if self.document_type.as_str().is_empty() {
             return Err(InvalidInput::Empty {
                 what: "document type",
@@ -177,12 +207,12 @@ impl UploadFile {
                 });
             }
         }
-        Ok(kind)
+        Ok(mime)
     }
 
     /// The file name as it goes into `Content-Disposition`: the last path component, with quotes,
     /// back-slashes and control characters replaced; a default name when nothing is left.
-    fn wire_file_name(&self, kind: FileKind) -> String {
+    fn wire_file_name(&self) -> String {
         let base = self
             .file_name
             .rsplit(['/', '\\'])
@@ -194,11 +224,24 @@ impl UploadFile {
             // The document type is open (`DocumentType::Other` holds any text), so the default
             // name is cleaned too: a control character or quote in it would break the part's
             // headers (found by the `multipart_roundtrip` fuzz target).
-            header_safe(&format!("{}.{}", self.document_type, kind.extension()))
+            match self.kind {
+                Some(kind) => header_safe(&format!("{}.{}", self.document_type, kind.extension())),
+                None => header_safe(self.document_type.as_str()),
+            }
         } else {
             cleaned.to_owned()
         }
     }
+}
+
+/// Whether `text` is a media type without parameters, `type/subtype`, each an RFC 9110 token.
+fn is_media_type(text: &str) -> bool {
+    let token = |t: &str| {
+        !t.is_empty()
+            && t.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    };
+    matches!(text.split_once('/'), Some((kind, sub)) if token(kind) && token(sub))
 }
 
 /// `text` with every character that could end or corrupt a quoted header parameter (quote,
@@ -248,6 +291,10 @@ impl Endpoint for UploadFile {
     const METHOD: Method = Method::POST;
     const CREATES: bool = true;
 
+    fn idempotency_key(&self) -> Option<&IdempotencyKey> {
+        self.key.as_ref()
+    }
+
     fn path_and_query(&self, _: &Config) -> Result<String, InvalidInput> {
         Ok(format!(
             "/identity/v1/sessions/{}/entities/{}/files/{}",
@@ -262,14 +309,14 @@ impl Endpoint for UploadFile {
         config: &Config,
         key: Option<&IdempotencyKey>,
     ) -> Result<(Option<HeaderValue>, MultipartBody), InvalidInput> {
-        let kind = self.validate(config)?;
+        let mime = self.validate(config)?;
         let key = key.ok_or(InvalidInput::MissingIdempotencyKey)?;
         let boundary = boundary(key, &self.content);
         let head = format!(
             "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{}\"\r\n\
              Content-Type: {}\r\n\r\n",
-            self.wire_file_name(kind),
-            kind.mime()
+            self.wire_file_name(),
+            mime
         );
         let tail = format!("\r\n--{boundary}--\r\n");
         let content_type =

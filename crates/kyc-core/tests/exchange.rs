@@ -523,6 +523,58 @@ fn a_create_keeps_its_key_through_retries_and_a_replay() {
 }
 
 #[test]
+fn a_create_carrying_the_callers_key_sends_it_on_every_attempt_and_its_error_names_it() {
+    let s = settings(fast());
+    let key = kyc_core::IdempotencyKey::new("job-42-create").unwrap();
+    let create = CreateSession::new("usr-1", Country::Arg).idempotency_key(key.clone());
+    let mut sim = Sim::new(&s);
+    sim.call_answers = vec![(Answer::Status(503, None), ms(5)); 3];
+    sim.call(&s, &create, 1, Duration::ZERO, false);
+    sim.run();
+    let keys: Vec<_> = sim
+        .sent
+        .iter()
+        .filter(|x| x.purpose == Purpose::Call)
+        .map(|x| x.key.clone())
+        .collect();
+    assert_eq!(keys, vec![Some("job-42-create".to_owned()); 3]);
+    let finished = sim.finished(0);
+    assert_eq!(finished.error_status, Some(503));
+    assert!(
+        finished
+            .result
+            .as_ref()
+            .unwrap_err()
+            .contains("job-42-create")
+    );
+}
+
+#[test]
+fn a_policy_that_does_not_resend_creates_stops_once_the_server_may_have_the_create() {
+    let s = settings(fast().resend_creates(false));
+    let create = CreateSession::new("usr-1", Country::Arg);
+    let get = GetSession::new("iss-1");
+    let mut sim = Sim::new(&s);
+    // Never sent (connection refused): retried. A 401: not processed, replayed with a new
+    // token. A 503: the create may have been applied: returned, not resent.
+    sim.call_answers = vec![
+        (Answer::Broken { reached: false }, ms(5)),
+        (Answer::Status(401, None), ms(5)),
+        (Answer::Status(503, None), ms(5)),
+        (Answer::Status(503, None), ms(5)),
+    ];
+    sim.call(&s, &create, 1, Duration::ZERO, false);
+    sim.run();
+    assert_eq!(sim.count(Purpose::Call), 3);
+    assert_eq!(sim.finished(0).error_status, Some(503));
+    // A read is still retried.
+    sim.call(&s, &get, 2, 10 * SECOND, false);
+    sim.run();
+    assert!(sim.finished(1).result.is_ok());
+    assert_eq!(sim.count(Purpose::Call), 5);
+}
+
+#[test]
 fn the_caller_may_bring_its_own_idempotency_key() {
     let s = settings(fast());
     let create = CreateSession::new("usr-1", Country::Arg);

@@ -49,9 +49,9 @@ fn personal_data() -> impl Strategy<Value = PersonalData> {
     )
         .prop_map(|(first, doc, birth, extra)| {
             let mut data = PersonalData::default();
-            data.first_name = first;
-            data.document_number = doc.map(Pii::new);
-            data.birthdate = birth;
+            data.full_name = first.map(Pii::new);
+            data.fiscal_id = doc.map(Pii::new);
+            data.birthdate = birth.map(Pii::new);
             data.extra = Extra(extra.into_iter().map(|(k, v)| (k, v.into())).collect());
             data
         })
@@ -525,8 +525,8 @@ proptest! {
         cache.store(grant.clone(), UNIX_EPOCH);
         let token = cache.valid_token(UNIX_EPOCH).unwrap().clone();
         let mut personal = PersonalData::default();
-        personal.document_number = Some(Pii::new(document.clone()));
-        personal.first_name = Some(document.clone());
+        personal.fiscal_id = Some(Pii::new(document.clone()));
+        personal.full_name = Some(Pii::new(document.clone()));
         let create = CreateSession::new("usr-1", Country::Bra).personal_data(personal);
         let create_request = build_request(&c, &create, Some(&token), Some(&key())).unwrap();
         let get_request = build_request(&c, &GetSession::new("iss-1"), Some(&token), None).unwrap();

@@ -65,6 +65,79 @@ pub struct MockConfig {
     pub(crate) webhook_timeout: Duration,
     pub(crate) webhook_max_attempts: u32,
     pub(crate) webhook_retry_delay: Duration,
+    pub(crate) alternatives: Vec<Alternative>,
+    pub(crate) strict_audience: bool,
+}
+
+/// The audiences of Pomelo's environments (reference §2): the simulator accepts each of them, and
+/// its own, unless [`MockConfig::strict_audience`] is set.
+pub const KNOWN_AUDIENCES: [&str; 3] = [
+    "https://auth.pomelo.la",
+    "https://auth-staging.pomelo.la",
+    "https://auth-dev.pomelo.la",
+];
+
+/// A way a real Pomelo account may differ from this project's guesses where Pomelo's reference is
+/// silent (docs/wire-conventions.md, "When your Pomelo account differs"). The simulator plays
+/// each on request ([`MockConfig::alternative`], `--alternative NAME`), so that every override of
+/// the client has an end-to-end test.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Alternative {
+    /// Get session answers at `/identity/v1/session/{id}` (Pomelo's English pages); a get on
+    /// the plural path is `404`.
+    SingularGetPath,
+    /// Webhook digests written in lowercase hex instead of base64.
+    HexSignatures,
+    /// Search pages numbered from 1: `page[number]=1` is the first page, `current_page` counts
+    /// from 1, and a request without `page[number]` gets page 1.
+    OneBasedPages,
+    /// Search ignores `page[number]`: every request gets the first page (the metadata still
+    /// counts every page).
+    IgnoresPageNumber,
+    /// Search metadata always says `current_page: 0`, whatever page it is.
+    StuckCurrentPage,
+    /// `x-idempotency-key` is ignored: a repeated create makes another session, a repeated
+    /// upload is applied again.
+    IgnoresIdempotencyKeys,
+    /// File sizes in megabytes, fractional, as in Pomelo's KYB report example (`0.00085`).
+    FractionalSizes,
+    /// Uploads also accept WEBP (`image/webp`) and HEIC (`image/heic`), checked by their leading
+    /// bytes like the others.
+    MoreFormats,
+}
+
+impl Alternative {
+    /// Every alternative.
+    pub const ALL: [Alternative; 8] = [
+        Alternative::SingularGetPath,
+        Alternative::HexSignatures,
+        Alternative::OneBasedPages,
+        Alternative::IgnoresPageNumber,
+        Alternative::StuckCurrentPage,
+        Alternative::IgnoresIdempotencyKeys,
+        Alternative::FractionalSizes,
+        Alternative::MoreFormats,
+    ];
+
+    /// Its name, as `--alternative` takes it (`singular-get-path`, …).
+    pub fn name(self) -> &'static str {
+        match self {
+            Alternative::SingularGetPath => "singular-get-path",
+            Alternative::HexSignatures => "hex-signatures",
+            Alternative::OneBasedPages => "one-based-pages",
+            Alternative::IgnoresPageNumber => "ignores-page-number",
+            Alternative::StuckCurrentPage => "stuck-current-page",
+            Alternative::IgnoresIdempotencyKeys => "ignores-idempotency-keys",
+            Alternative::FractionalSizes => "fractional-sizes",
+            Alternative::MoreFormats => "more-formats",
+        }
+    }
+
+    /// The alternative named `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name.trim())
+    }
 }
 
 impl fmt::Debug for MockConfig {
@@ -90,6 +163,8 @@ impl fmt::Debug for MockConfig {
             .field("webhook_timeout", &self.webhook_timeout)
             .field("webhook_max_attempts", &self.webhook_max_attempts)
             .field("webhook_retry_delay", &self.webhook_retry_delay)
+            .field("alternatives", &self.alternatives)
+            .field("strict_audience", &self.strict_audience)
             .finish()
     }
 }
@@ -117,6 +192,8 @@ impl Default for MockConfig {
             webhook_timeout: Duration::from_secs(2),
             webhook_max_attempts: 3,
             webhook_retry_delay: Duration::from_millis(100),
+            alternatives: Vec::new(),
+            strict_audience: false,
         }
     }
 }
@@ -251,6 +328,26 @@ impl MockConfig {
     pub fn webhook_retry_delay(mut self, delay: Duration) -> Self {
         self.webhook_retry_delay = delay;
         self
+    }
+
+    /// Plays `alternative` (call again for several).
+    pub fn alternative(mut self, alternative: Alternative) -> Self {
+        if !self.alternatives.contains(&alternative) {
+            self.alternatives.push(alternative);
+        }
+        self
+    }
+
+    /// Accepts only the configured [`audience`](Self::audience), refusing the other
+    /// [`KNOWN_AUDIENCES`] with `400 invalid_audience` as a real account would.
+    pub fn strict_audience(mut self, strict: bool) -> Self {
+        self.strict_audience = strict;
+        self
+    }
+
+    /// Whether the simulator plays `alternative`.
+    pub fn plays(&self, alternative: Alternative) -> bool {
+        self.alternatives.contains(&alternative)
     }
 }
 

@@ -130,8 +130,9 @@ mod state;
 mod webhook;
 
 pub use config::{
-    DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_MAX_UPLOAD_BYTES,
-    DEFAULT_WEBHOOK_API_KEY, DEFAULT_WEBHOOK_SECRET, MockConfig, Outcome, StartError,
+    Alternative, DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_WEBHOOK_API_KEY, DEFAULT_WEBHOOK_SECRET, KNOWN_AUDIENCES,
+    MockConfig, Outcome, StartError,
 };
 pub use faults::{Fault, Route};
 pub use record::RecordedRequest;

@@ -21,7 +21,13 @@ USAGE: kyc-mock [OPTIONS]
   --allow-non-loopback            allow --bind and webhook URLs off loopback
   --client-id ID                  OAuth client id (default kyc-mock-client)
   --client-secret SECRET          OAuth client secret (default kyc-mock-secret)
-  --audience AUD                  OAuth audience (default https://auth.pomelo.la)
+  --audience AUD                  OAuth audience (default https://auth.pomelo.la; the other
+                                  environments' audiences are accepted too)
+  --strict-audience               accept only --audience
+  --alternative NAME              play a way a real account may differ (repeatable):
+                                  singular-get-path, hex-signatures, one-based-pages,
+                                  ignores-page-number, stuck-current-page,
+                                  ignores-idempotency-keys, fractional-sizes, more-formats
   --token-lifetime SECS           access-token lifetime (default 86400)
   --session-lifetime SECS         session lifetime (default 86400)
   --processing-delay-ms MS        time in PROCESSING before the outcome (default 50)
@@ -49,6 +55,10 @@ fn parse_args(args: &[String]) -> Result<Option<MockConfig>, String> {
             config = config.danger_allow_non_loopback(true);
             continue;
         }
+        if flag == "--strict-audience" {
+            config = config.strict_audience(true);
+            continue;
+        }
         let value = iter
             .next()
             .ok_or_else(|| format!("{flag} needs a value"))?
@@ -74,6 +84,10 @@ fn parse_args(args: &[String]) -> Result<Option<MockConfig>, String> {
             "--client-id" => config.client_id(value),
             "--client-secret" => config.client_secret(value),
             "--audience" => config.audience(value),
+            "--alternative" => config.alternative(
+                kyc_mock::Alternative::parse(value)
+                    .ok_or_else(|| format!("--alternative: `{value}` is not one (see --help)"))?,
+            ),
             "--token-lifetime" => {
                 config.token_lifetime(Duration::from_secs(number("number of seconds")?))
             }

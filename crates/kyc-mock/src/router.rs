@@ -10,6 +10,7 @@ use http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
+use crate::config::Alternative;
 use crate::faults::{Fault, Route};
 use crate::handlers::upload::{UploadTarget, too_large, upload};
 use crate::handlers::{auth, no_query, search, sessions};
@@ -43,7 +44,7 @@ enum Matched<'a> {
     NotFound,
 }
 
-fn match_route<'a>(method: &Method, path: &'a str) -> Matched<'a> {
+fn match_route<'a>(method: &Method, path: &'a str, singular_get: bool) -> Matched<'a> {
     let Some(rest) = path.strip_prefix('/') else {
         return Matched::NotFound;
     };
@@ -89,6 +90,19 @@ fn match_route<'a>(method: &Method, path: &'a str) -> Matched<'a> {
             "GET",
             vec![],
         ),
+        // Alternative::SingularGetPath: get answers on the singular spelling only.
+        ["identity", "v1", "session", id] if singular_get => (
+            if m == "GET" {
+                Some(Route::GetSession)
+            } else {
+                None
+            },
+            "GET",
+            vec![*id],
+        ),
+        ["identity", "v1", "sessions", _] if singular_get && m == "GET" => {
+            return Matched::NotFound;
+        }
         ["identity", "v1", "sessions", id] => {
             let route = match m {
                 "GET" => Some(Route::GetSession),
@@ -214,7 +228,8 @@ pub(crate) async fn serve(
     let request_id = shared.ids.id("req-", 20);
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
-    let matched = match_route(&parts.method, &path);
+    let singular_get = shared.config.plays(Alternative::SingularGetPath);
+    let matched = match_route(&parts.method, &path, singular_get);
     let route = match &matched {
         Matched::Found(route, _) => Some(*route),
         _ => None,

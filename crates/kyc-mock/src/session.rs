@@ -115,6 +115,8 @@ pub(crate) struct FileRecord {
     pub(crate) content_type: &'static str,
     pub(crate) size: usize,
     pub(crate) created_at: SystemTime,
+    /// Report the size in megabytes, fractional (`Alternative::FractionalSizes`).
+    pub(crate) size_in_megabytes: bool,
 }
 
 impl FileRecord {
@@ -125,7 +127,11 @@ impl FileRecord {
             "type_document": self.type_document,
             "file_name": self.file_name,
             "content_type": self.content_type,
-            "size": self.size,
+            "size": if self.size_in_megabytes {
+                json!(self.size as f64 / 1_000_000.0)
+            } else {
+                json!(self.size)
+            },
             "created_at": rfc3339(self.created_at),
         })
     }

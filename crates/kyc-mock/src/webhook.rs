@@ -130,7 +130,19 @@ impl WebhookTarget {
 }
 
 /// `"hmac-sha256 " + base64(HMAC-SHA256(key, timestamp ‖ endpoint ‖ body))` (reference §8.3).
+#[cfg(test)]
 pub(crate) fn sign(key: &[u8], timestamp: &str, endpoint: &str, body: &[u8]) -> String {
+    sign_as(key, timestamp, endpoint, body, false)
+}
+
+/// As [`sign`], with the digest in lowercase hex when `hex` (`Alternative::HexSignatures`).
+pub(crate) fn sign_as(
+    key: &[u8],
+    timestamp: &str,
+    endpoint: &str,
+    body: &[u8],
+    hex: bool,
+) -> String {
     // HMAC takes keys of any length, so this cannot fail; an empty MAC would only fail verification.
     let Ok(mac) = Hmac::<Sha256>::new_from_slice(key) else {
         return "hmac-sha256 ".to_owned();
@@ -141,6 +153,10 @@ pub(crate) fn sign(key: &[u8], timestamp: &str, endpoint: &str, body: &[u8]) -> 
         .chain_update(body)
         .finalize()
         .into_bytes();
+    if hex {
+        let digits: String = tag.iter().map(|b| format!("{b:02x}")).collect();
+        return format!("hmac-sha256 {digits}");
+    }
     format!("hmac-sha256 {}", STANDARD.encode(tag))
 }
 
@@ -231,7 +247,16 @@ async fn deliver(shared: Arc<Shared>, target: WebhookTarget, n: Notification) {
             wait = wait.saturating_mul(2);
         }
         let timestamp = unix_seconds(shared.clock.now()).to_string();
-        let signature = sign(&shared.webhook_key, &timestamp, &target.endpoint, &n.body);
+        let hex = shared
+            .config
+            .plays(crate::config::Alternative::HexSignatures);
+        let signature = sign_as(
+            &shared.webhook_key,
+            &timestamp,
+            &target.endpoint,
+            &n.body,
+            hex,
+        );
         let headers = vec![
             ("content-type".to_owned(), "application/json".to_owned()),
             ("x-api-key".to_owned(), config.webhook_api_key.clone()),

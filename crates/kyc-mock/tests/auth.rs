@@ -83,9 +83,10 @@ fn wrong_credentials_are_401_and_wrong_audience_or_grant_400() {
     let cases = [
         ("client_secret", json!("nope"), 401, "invalid_client"),
         ("client_id", json!("other"), 401, "invalid_client"),
+        // Every environment's audience is accepted (issue #12); others are not.
         (
             "audience",
-            json!("https://auth.pomelo.la"),
+            json!("https://auth.example.com"),
             400,
             "invalid_audience",
         ),
@@ -225,4 +226,24 @@ fn revoke_invalidates_the_token_and_the_next_request_gets_a_new_one() {
     let fresh = client.token(&server);
     assert_ne!(fresh, token);
     assert_eq!(client.get("/identity/v1/sessions", &fresh).status, 200);
+}
+
+#[test]
+fn every_environments_audience_is_accepted_unless_the_audience_is_strict() {
+    for (strict, status) in [(false, 200), (true, 400)] {
+        let server = MockServer::start(
+            MockConfig::new()
+                .audience("aud-own")
+                .strict_audience(strict),
+        )
+        .unwrap();
+        let client = Client::new(&server);
+        for audience in kyc_mock::KNOWN_AUDIENCES {
+            let mut body = token_body(&server);
+            body["audience"] = json!(audience);
+            let reply = client.post_json("/oauth/token", None, &body);
+            assert_eq!(reply.status, status, "{audience}, strict {strict}");
+        }
+        assert_eq!(client.token_reply(&server).status, 200, "its own audience");
+    }
 }

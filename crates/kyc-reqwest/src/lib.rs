@@ -118,6 +118,7 @@ pub use env::{
 pub use error::{
     AttemptTimeout, Error, SourceError, SourceErrorKind, TransportError, TransportErrorKind,
 };
+pub use kyc_adapter::new_idempotency_key;
 pub use kyc_core::TokenInfo;
 pub use reqwest_transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY, ReqwestTransport};
 pub use search::SearchAll;

@@ -189,8 +189,10 @@ fn a_reader_shorter_than_declared_is_a_source_error() {
             1000,
         ))
         .unwrap_err();
+    // An upload's error carries the idempotency key it was sent with (issue #12).
+    assert!(err.idempotency_key().is_some(), "{err:?}");
     assert!(
-        matches!(&err, Error::Source(e) if e.kind() == SourceErrorKind::LengthChanged),
+        matches!(err.unkeyed(), Error::Source(e) if e.kind() == SourceErrorKind::LengthChanged),
         "{err:?}"
     );
     assert_eq!(seen.lock().unwrap().len(), 2, "token, then one attempt");

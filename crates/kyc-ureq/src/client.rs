@@ -10,9 +10,9 @@ use std::time::{Instant, SystemTime};
 use kyc_adapter::{Running, Shared, SourceCell, random_bytes};
 use kyc_core::{
     CancelSession, CleanResult, CleanValidations, Config, CreateSession, Credentials, DocumentType,
-    Endpoint, Exchange, FileInfo, GetReport, GetSession, IdempotencyKey, Next, Now, Outgoing,
-    Reply, Report, RevokeToken, SearchSessions, Session, SessionCreated, SessionId, SessionPage,
-    Settings, TokenCall, TokenInfo, UploadFile,
+    Endpoint, Exchange, FileInfo, GetReport, GetSession, Next, Now, Outgoing, Reply, Report,
+    RevokeToken, SearchSessions, Session, SessionCreated, SessionId, SessionPage, Settings,
+    TokenCall, TokenInfo, UploadFile,
 };
 
 use crate::error::{Error, SourceError};
@@ -114,7 +114,9 @@ impl Client {
 
     /// Runs any endpoint as one logical call: kyc-core's [`kyc_core::Call`] decides everything
     /// (token, retries, the replay after a `401`, the deadline); this sends, sleeps and waits as
-    /// it says. A creating call draws its idempotency key here, once.
+    /// it says. A creating call is sent with the request's own idempotency key
+    /// ([`CreateSession::idempotency_key`], [`UploadFile::idempotency_key`]) or one drawn here,
+    /// once; its errors carry the key ([`Error::idempotency_key`]).
     ///
     /// Uploads built with [`UploadFile::from_stream`] need a stream: use [`Client::upload_path`],
     /// [`Client::upload_reader`] or [`Client::upload_stream`] for those.
@@ -126,30 +128,15 @@ impl Client {
     /// obtained; [`Error::Source`] for a streamed upload passed here; [`Error::Randomness`] when
     /// no idempotency key could be drawn.
     pub fn execute<E: Endpoint>(&self, endpoint: &E) -> Result<E::Output, Error> {
-        self.execute_with(endpoint, None, &mut NoStream)
-    }
-
-    /// As [`Client::execute`], under the caller's idempotency key (for a creating call: a job
-    /// that stored the key of an earlier attempt sends the same one again).
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::execute`].
-    pub fn execute_with_key<E: Endpoint>(
-        &self,
-        endpoint: &E,
-        key: IdempotencyKey,
-    ) -> Result<E::Output, Error> {
-        self.execute_with(endpoint, Some(key), &mut NoStream)
+        self.execute_with(endpoint, &mut NoStream)
     }
 
     fn execute_with<E: Endpoint>(
         &self,
         endpoint: &E,
-        key: Option<IdempotencyKey>,
         source: &mut dyn UploadSource,
     ) -> Result<E::Output, Error> {
-        let call = kyc_adapter::new_call(&self.inner.settings, endpoint, key, now())?;
+        let call = kyc_adapter::new_call(&self.inner.settings, endpoint, now())?;
         self.drive(call, source)
     }
 
@@ -303,7 +290,7 @@ impl Client {
             .unwrap_or_default();
         let upload =
             UploadFile::from_stream(session_id, entity_id, document_type, name, &leading, len);
-        self.execute_with(&upload, None, &mut source)
+        self.execute_with(&upload, &mut source)
     }
 
     /// Uploads with an [`UploadFile`] you built with [`UploadFile::from_stream`] (to set
@@ -319,7 +306,7 @@ impl Client {
         path: impl AsRef<Path>,
     ) -> Result<FileInfo, Error> {
         let (mut source, _, _) = PathSource::open_path(path.as_ref())?;
-        self.execute_with(upload, None, &mut source)
+        self.execute_with(upload, &mut source)
     }
 
     /// Uploads `len` bytes read from `reader`, streamed.
@@ -350,7 +337,7 @@ impl Client {
             &leading,
             len,
         );
-        self.execute_with(&upload, None, &mut source)
+        self.execute_with(&upload, &mut source)
     }
 
     /// Uploads with an [`UploadFile`] you built with [`UploadFile::from_stream`], streaming the
@@ -364,7 +351,7 @@ impl Client {
         upload: &UploadFile,
         reader: R,
     ) -> Result<FileInfo, Error> {
-        self.execute_with(upload, None, &mut ReaderSource::whole(reader))
+        self.execute_with(upload, &mut ReaderSource::whole(reader))
     }
 
     /// Reads a session.

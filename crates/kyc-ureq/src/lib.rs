@@ -105,6 +105,7 @@ pub use env::{
 pub use error::{
     AttemptTimeout, Error, SourceError, SourceErrorKind, TransportError, TransportErrorKind,
 };
+pub use kyc_adapter::new_idempotency_key;
 pub use kyc_core::TokenInfo;
 pub use search::SearchAll;
 pub use transport::{SendBody, Transport};

@@ -631,7 +631,9 @@ fn a_reader_shorter_than_declared_is_a_source_error_and_not_retried() {
             1000,
         )
         .unwrap_err();
-    match &err {
+    // An upload's error carries the idempotency key it was sent with (issue #12).
+    assert_eq!(err.idempotency_key().map(|k| k.as_str().len()), Some(32));
+    match err.unkeyed() {
         Error::Source(e) => assert_eq!(e.kind(), SourceErrorKind::LengthChanged),
         other => panic!("{other:?}"),
     }
@@ -673,7 +675,7 @@ fn a_streamed_upload_given_to_execute_without_a_stream_is_refused() {
         10,
     );
     let err = client.execute(&upload).unwrap_err();
-    assert!(matches!(&err, Error::Source(e) if e.kind() == SourceErrorKind::Missing));
+    assert!(matches!(err.unkeyed(), Error::Source(e) if e.kind() == SourceErrorKind::Missing));
     assert_eq!(fake.count(UPLOAD), 0);
 }
 

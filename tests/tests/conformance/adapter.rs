@@ -29,6 +29,8 @@ pub(crate) struct Failure {
     /// The details: refused input, API error codes, decode path and reason, transport kind and
     /// whether the request may have reached the server, or the source error kind.
     pub(crate) detail: String,
+    /// Whether the error carries the idempotency key its call was sent with.
+    pub(crate) keyed: bool,
 }
 
 /// Reduces any client's error to a [`Failure`]: all three share kyc-core's `CallError`.
@@ -40,8 +42,14 @@ fn summary(e: &kyc_core::CallError, during_token: bool) -> Failure {
         status: e.status().map(|s| s.as_u16()),
         has_request_id: e.request_id().is_some(),
         detail,
+        keyed: false,
     };
     match e {
+        // Creating calls' errors carry their idempotency key (random: its value not compared).
+        E::Keyed { error, .. } => Failure {
+            keyed: true,
+            ..summary(error, during_token)
+        },
         E::Token(inner) => summary(inner, true),
         E::Core(kyc_core::Error::InvalidInput(i)) => base("invalid_input", format!("{i:?}")),
         E::Core(kyc_core::Error::Api(a)) => {
@@ -83,6 +91,9 @@ pub(crate) struct Settings {
     pub(crate) client_secret: Option<String>,
     /// Point the client at a loopback port nobody listens on instead of the simulator.
     pub(crate) unreachable: bool,
+    /// Overrides of the client's configuration (the settings a user changes when an account
+    /// differs).
+    pub(crate) configure: Option<fn(kyc_core::ConfigBuilder) -> kyc_core::ConfigBuilder>,
 }
 
 impl Default for Settings {
@@ -98,6 +109,7 @@ impl Default for Settings {
             max_response_body: None,
             client_secret: None,
             unreachable: false,
+            configure: None,
         }
     }
 }
@@ -109,11 +121,13 @@ fn config_for(server: &MockServer, settings: &Settings) -> (Config, Credentials)
     } else {
         server.base_url().to_owned()
     };
-    let config = Config::builder(Environment::Sandbox)
+    let mut builder = Config::builder(Environment::Sandbox)
         .base_url(base_url)
-        .audience(server.audience())
-        .build()
-        .unwrap();
+        .audience(server.audience());
+    if let Some(configure) = settings.configure {
+        builder = configure(builder);
+    }
+    let config = builder.build().unwrap();
     let secret = settings
         .client_secret
         .clone()

@@ -685,7 +685,7 @@ fn each_allowed_file_type_uploads_and_others_are_refused() {
 
 /// A one-shot webhook receiver on loopback: reads one request, answers `200`, hands over its
 /// headers and body.
-fn receive_one(listener: TcpListener, out: mpsc::Sender<(http::HeaderMap, Vec<u8>)>) {
+pub(crate) fn receive_one(listener: TcpListener, out: mpsc::Sender<(http::HeaderMap, Vec<u8>)>) {
     let Ok((stream, _)) = listener.accept() else {
         return;
     };

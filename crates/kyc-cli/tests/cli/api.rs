@@ -132,9 +132,9 @@ fn personal_data_errors_name_the_member_not_the_value() {
         "--personal-data",
         "-",
     ];
-    let run = sim.kyc_stdin(&args, Some(br#"{"first_name": 30111222}"#));
+    let run = sim.kyc_stdin(&args, Some(br#"{"full_name": 30111222}"#));
     let message = run.failure("invalid_input", 2);
-    assert!(message.contains("first_name"), "{message}");
+    assert!(message.contains("full_name"), "{message}");
     assert!(!run.stderr.contains("30111222"), "{run:#?}");
     let run = sim.kyc_stdin(&args, Some(b"[1, 2]"));
     run.failure("invalid_input", 2);

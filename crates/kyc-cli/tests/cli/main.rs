@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 mod api;
+mod differs;
 mod errors;
 mod mock_demo;
 mod support;

@@ -50,16 +50,12 @@ pub(crate) struct CreateInputs {
 /// the wire as `serde_json::to_vec` of itself.
 pub(crate) fn create_inputs() -> CreateInputs {
     let mut personal = PersonalData::default();
-    personal.first_name = Some("María Belén".to_owned());
-    personal.last_name = Some("Fernández Ortiz".to_owned());
-    personal.birthdate = Some("1990-04-17".to_owned());
-    personal.gender = Some("F".to_owned());
+    personal.full_name = Some(Pii::new("María Belén Fernández Ortiz"));
+    personal.birthdate = Some(Pii::new("1990-04-17"));
     personal.nationality = Some("ARG".to_owned());
-    personal.document_type = Some("DNI".to_owned());
-    personal.document_number = Some(Pii::new("35123456"));
     personal.fiscal_id = Some(Pii::new("27-35123456-4"));
-    personal.email = Some("maria.fernandez@example.com".to_owned());
-    personal.phone = Some("+54 9 11 5555-0123".to_owned());
+    personal.mother_name = Some(Pii::new("Ana Ortiz"));
+    personal.phone = Some(Pii::new("+54 9 11 5555-0123"));
     let serde_json::Value::Object(address) = serde_json::json!({
         "street_name": "Av. Corrientes", "street_number": "1234", "floor": "5", "apartment": "B",
         "zip_code": "C1043", "city": "Buenos Aires", "region": "CABA", "country": "ARG"
@@ -68,10 +64,16 @@ pub(crate) fn create_inputs() -> CreateInputs {
     };
     personal.address = Some(address);
     personal.extra = Extra(
-        [("occupation", "engineer"), ("pep", "false")]
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), v.into()))
-            .collect(),
+        [
+            ("document_type", "DNI"),
+            ("document_number", "35123456"),
+            ("email", "maria.fernandez@example.com"),
+            ("occupation", "engineer"),
+            ("pep", "false"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.into()))
+        .collect(),
     );
     let create = CreateSession::new("usr-2HPUYx0n9USSNwSkP5G0gY1I2TO", Country::Arg)
         .personal_data(personal)

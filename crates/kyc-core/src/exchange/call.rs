@@ -64,8 +64,9 @@ pub struct Call<'a, E: Endpoint> {
 
 impl<'a, E: Endpoint> Call<'a, E> {
     /// A call of `endpoint` with `settings`, made at `now`. `random` is 16 bytes drawn at random
-    /// for this call: a creating call makes its idempotency key of them (128 bits, hex), and they
-    /// seed the back-off jitter.
+    /// for this call: they seed the back-off jitter, and a creating call makes its idempotency key
+    /// of them (128 bits, hex) unless the request carries the caller's
+    /// ([`Endpoint::idempotency_key`]).
     ///
     /// Everything that can be refused without a request is refused here, so refused input costs
     /// nothing, not even a token request.
@@ -80,7 +81,12 @@ impl<'a, E: Endpoint> Call<'a, E> {
         random: [u8; 16],
         now: Now,
     ) -> Result<Self, CallError> {
-        let key = E::CREATES.then(|| IdempotencyKey::from_random_bytes(random));
+        let key = E::CREATES.then(|| {
+            endpoint
+                .idempotency_key()
+                .cloned()
+                .unwrap_or_else(|| IdempotencyKey::from_random_bytes(random))
+        });
         Self::build(settings, endpoint, key, random, now)
     }
 
@@ -156,6 +162,15 @@ impl<'a, E: Endpoint> Call<'a, E> {
 
     fn finish(&mut self, result: Result<E::Output, CallError>) -> Next<E::Output> {
         self.finished = true;
+        // Every error of a creating call carries the key it was sent with, so the caller can
+        // reconcile, or create again under the same key.
+        let result = match (result, &self.key) {
+            (Err(error), Some(key)) => Err(CallError::Keyed {
+                idempotency_key: key.clone(),
+                error: Box::new(error),
+            }),
+            (result, _) => result,
+        };
         Next::Done(result)
     }
 
@@ -199,7 +214,8 @@ impl<'a, E: Endpoint> Call<'a, E> {
             }
         };
         if let Some(outcome) = outcome {
-            let replay_safe = E::idempotent() || self.key.is_some();
+            let replay_safe =
+                E::idempotent() || (self.key.is_some() && self.settings.retry.resends_creates());
             let decision = self.settings.retry.decide(
                 replay_safe,
                 outcome,

@@ -9,6 +9,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::endpoint::IdempotencyKey;
 use crate::error::{ApiError, DecodeError, Error, InvalidInput};
 use http::StatusCode;
 
@@ -29,13 +30,42 @@ pub enum CallError {
     Source(Box<SourceError>),
     /// The operating system's random source failed (idempotency keys need 128 random bits).
     Randomness,
+    /// A creating call (create session, upload) failed with `error`; it was sent with this
+    /// idempotency key (on every attempt), to reconcile or to create again under the same key.
+    /// Every accessor below looks through it.
+    Keyed {
+        /// The key every attempt carried.
+        idempotency_key: IdempotencyKey,
+        /// What failed.
+        error: Box<CallError>,
+    },
 }
 
 impl CallError {
+    /// The idempotency key the failed call was sent with (creating calls only).
+    #[must_use]
+    pub fn idempotency_key(&self) -> Option<&IdempotencyKey> {
+        match self {
+            CallError::Keyed {
+                idempotency_key, ..
+            } => Some(idempotency_key),
+            _ => None,
+        }
+    }
+
+    /// The error itself, without the idempotency key of [`CallError::Keyed`].
+    #[must_use]
+    pub fn unkeyed(&self) -> &CallError {
+        match self {
+            CallError::Keyed { error, .. } => error.unkeyed(),
+            other => other,
+        }
+    }
+
     /// The HTTP status of the response that caused this error, if a response did.
     #[must_use]
     pub fn status(&self) -> Option<StatusCode> {
-        match self {
+        match self.unkeyed() {
             CallError::Core(e) => e.status(),
             CallError::Token(e) => e.status(),
             _ => None,
@@ -45,7 +75,7 @@ impl CallError {
     /// The server's request id (`x-request-id`) of the response that caused this error, if any.
     #[must_use]
     pub fn request_id(&self) -> Option<&str> {
-        match self {
+        match self.unkeyed() {
             CallError::Core(e) => e.request_id(),
             CallError::Token(e) => e.request_id(),
             _ => None,
@@ -55,7 +85,7 @@ impl CallError {
     /// The API error, when the server answered with a non-2xx status.
     #[must_use]
     pub fn api_error(&self) -> Option<&ApiError> {
-        match self {
+        match self.unkeyed() {
             CallError::Core(Error::Api(e)) => Some(e),
             CallError::Token(e) => e.api_error(),
             _ => None,
@@ -65,7 +95,7 @@ impl CallError {
     /// The decode error, when a 2xx body could not be read.
     #[must_use]
     pub fn decode_error(&self) -> Option<&DecodeError> {
-        match self {
+        match self.unkeyed() {
             CallError::Core(Error::Decode(e)) => Some(e),
             CallError::Token(e) => e.decode_error(),
             _ => None,
@@ -75,7 +105,7 @@ impl CallError {
     /// The refused input, when the call was refused before sending.
     #[must_use]
     pub fn invalid_input(&self) -> Option<&InvalidInput> {
-        match self {
+        match self.unkeyed() {
             CallError::Core(Error::InvalidInput(e)) => Some(e),
             CallError::Token(e) => e.invalid_input(),
             _ => None,
@@ -85,7 +115,7 @@ impl CallError {
     /// The transport error, when no usable response arrived.
     #[must_use]
     pub fn transport_error(&self) -> Option<&TransportError> {
-        match self {
+        match self.unkeyed() {
             CallError::Transport(e) => Some(e),
             CallError::Token(e) => e.transport_error(),
             _ => None,
@@ -108,6 +138,10 @@ impl fmt::Display for CallError {
             CallError::Token(e) => write!(f, "could not obtain an access token: {e}"),
             CallError::Source(e) => fmt::Display::fmt(e, f),
             CallError::Randomness => f.write_str("the operating system's random source failed"),
+            CallError::Keyed {
+                idempotency_key,
+                error,
+            } => write!(f, "{error} (idempotency key {idempotency_key})"),
         }
     }
 }
@@ -120,6 +154,7 @@ impl std::error::Error for CallError {
             CallError::Token(e) => Some(&**e),
             CallError::Source(e) => Some(&**e),
             CallError::Randomness => None,
+            CallError::Keyed { error, .. } => Some(&**error),
         }
     }
 }

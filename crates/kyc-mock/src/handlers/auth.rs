@@ -58,7 +58,8 @@ fn check_client(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(),
             format!("grant_type must be client_credentials, got `{grant_type}`"),
         ));
     }
-    if *audience != config.audience {
+    let known = !config.strict_audience && crate::config::KNOWN_AUDIENCES.contains(audience);
+    if *audience != config.audience && !known {
         return Err(ApiError::bad_request(
             "invalid_audience",
             format!("audience `{audience}` is not served here"),

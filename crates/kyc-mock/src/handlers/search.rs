@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use url::form_urlencoded;
 
 use crate::clock::{day_number, parse_date};
+use crate::config::Alternative;
 use crate::http::{ApiError, HandlerResult, json};
 use crate::session::{COUNTRIES, FLOW_TYPES, Session, Status};
 use crate::state::Shared;
@@ -169,7 +170,23 @@ pub(crate) fn search(shared: &Shared, raw_query: Option<&str>) -> HandlerResult 
         .clone()
         .unwrap_or_else(|| vec![(SortKey::CreatedAt, true)]);
     let page_size = q.page_size.unwrap_or(DEFAULT_PAGE_SIZE);
-    let page_number = q.page_number.unwrap_or(0);
+    let config = &shared.config;
+    // The alternatives of docs/wire-conventions.md: where the first page is, whether
+    // `page[number]` is honoured, and what the metadata says.
+    let base = usize::from(config.plays(Alternative::OneBasedPages));
+    let page_number = q.page_number.unwrap_or(base).max(base);
+    let index = if config.plays(Alternative::IgnoresPageNumber) {
+        0
+    } else {
+        page_number - base
+    };
+    let current_page = if config.plays(Alternative::StuckCurrentPage) {
+        0
+    } else if config.plays(Alternative::IgnoresPageNumber) {
+        base
+    } else {
+        page_number
+    };
 
     let now = shared.clock.now();
     let mut state = shared.lock();
@@ -194,7 +211,7 @@ pub(crate) fn search(shared: &Shared, raw_query: Option<&str>) -> HandlerResult 
     let total_pages = total_items.div_ceil(page_size);
     let page: Vec<Value> = found
         .iter()
-        .skip(page_number.saturating_mul(page_size))
+        .skip(index.saturating_mul(page_size))
         .take(page_size)
         .map(|s| s.to_json())
         .collect();
@@ -205,7 +222,7 @@ pub(crate) fn search(shared: &Shared, raw_query: Option<&str>) -> HandlerResult 
             "meta": {
                 "pagination": {
                     "total_pages": total_pages,
-                    "current_page": page_number,
+                    "current_page": current_page,
                     "page_size": page_size,
                     "total_items": total_items,
                 },

@@ -9,6 +9,7 @@ use http::request::Parts;
 use serde_json::json;
 
 use super::{idempotency_key, replay};
+use crate::config::Alternative;
 use crate::http::{ApiError, HandlerResult, with_body};
 use crate::lifecycle::{after_upload, schedule};
 use crate::multipart::{FilePart, boundary, parse_single_file};
@@ -36,9 +37,42 @@ fn invalid_file(detail: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_file", detail)
 }
 
+/// More formats, accepted with `Alternative::MoreFormats`: the content type and a check of the
+/// leading bytes (WEBP: `RIFF....WEBP`; HEIC: an ISO box `ftyp` with a HEIF brand).
+const MORE: [(&str, fn(&[u8]) -> bool); 2] = [
+    ("image/webp", |d| {
+        d.starts_with(b"RIFF") && d.get(8..12) == Some(b"WEBP".as_slice())
+    }),
+    ("image/heic", |d| {
+        d.get(4..8) == Some(b"ftyp".as_slice())
+            && matches!(d.get(8..12), Some(b"heic" | b"heix" | b"mif1"))
+    }),
+];
+
 /// Checks the file part: declared type accepted, non-empty, within the size limit, magic bytes
 /// matching the declared type.
-fn check_file(part: &FilePart<'_>, max: usize) -> Result<&'static str, ApiError> {
+fn check_file(
+    part: &FilePart<'_>,
+    max: usize,
+    more_formats: bool,
+) -> Result<&'static str, ApiError> {
+    let more = MORE
+        .iter()
+        .find(|(t, _)| more_formats && *t == part.content_type);
+    if let Some((content_type, matches)) = more {
+        if part.data.is_empty() {
+            return Err(invalid_file("the file is empty"));
+        }
+        if part.data.len() > max {
+            return Err(too_large(max));
+        }
+        if !matches(part.data) {
+            return Err(invalid_file(format!(
+                "the file's leading bytes do not match its content type {content_type}"
+            )));
+        }
+        return Ok(content_type);
+    }
     let Some((content_type, magic)) = MAGIC.iter().find(|(t, _)| *t == part.content_type) else {
         return Err(invalid_file(format!(
             "content type `{}` is not accepted; use image/jpeg, image/png or application/pdf",
@@ -73,7 +107,8 @@ pub(crate) fn upload(
     body: &[u8],
     target: &UploadTarget<'_>,
 ) -> HandlerResult {
-    let key = idempotency_key(&parts.headers)?;
+    let key = idempotency_key(&parts.headers)?
+        .filter(|_| !shared.config.plays(Alternative::IgnoresIdempotencyKeys));
     let print = fingerprint(parts.method.as_str(), parts.uri.path(), body);
     if let Some(key) = &key {
         match shared.lock().idempotency.check(key, &print) {
@@ -138,7 +173,8 @@ pub(crate) fn upload(
         ));
     }
     let part = part.map_err(|e| ApiError::bad_request("invalid_multipart", e))?;
-    let content_type = check_file(&part, shared.config.max_upload_bytes)?;
+    let more_formats = shared.config.plays(Alternative::MoreFormats);
+    let content_type = check_file(&part, shared.config.max_upload_bytes, more_formats)?;
 
     let file = FileRecord {
         id: shared.ids.id("fil-", 27),
@@ -148,6 +184,7 @@ pub(crate) fn upload(
         content_type,
         size: part.data.len(),
         created_at: now,
+        size_in_megabytes: shared.config.plays(Alternative::FractionalSizes),
     };
     session
         .files
