@@ -37,9 +37,12 @@ fn invalid_file(detail: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_file", detail)
 }
 
+/// Whether a file's leading bytes are those of a format.
+type Sniff = fn(&[u8]) -> bool;
+
 /// More formats, accepted with `Alternative::MoreFormats`: the content type and a check of the
 /// leading bytes (WEBP: `RIFF....WEBP`; HEIC: an ISO box `ftyp` with a HEIF brand).
-const MORE: [(&str, fn(&[u8]) -> bool); 2] = [
+const MORE: [(&str, Sniff); 2] = [
     ("image/webp", |d| {
         d.starts_with(b"RIFF") && d.get(8..12) == Some(b"WEBP".as_slice())
     }),
