@@ -113,6 +113,18 @@ pub(crate) fn config(global: &GlobalArgs) -> Result<Config, Failure> {
     })
 }
 
+/// The settings the global options describe (configuration, credentials, timeout), for commands
+/// that run their own clients (`kyc doctor`).
+pub(crate) fn settings(global: &GlobalArgs) -> Result<kyc_core::Settings, Failure> {
+    let api = Api::new(global)?;
+    let credentials = api.credentials()?;
+    let mut settings = kyc_core::Settings::new(api.config, credentials);
+    if let Some(timeout) = api.timeout {
+        settings.overall_timeout = timeout;
+    }
+    Ok(settings)
+}
+
 /// `kyc token`.
 #[derive(Serialize)]
 struct TokenOutput<'a> {

@@ -211,6 +211,19 @@ report, printing one readable line per step. Needs no credentials and no network
 Example:
   kyc demo")]
     Demo,
+    /// Find out, read-only, how your Pomelo account behaves, and print the settings that fit it
+    #[command(after_help = "\
+Runs a fixed list of read-only checks against the configured environment (at most 10 requests
+before retries; nothing is created, uploaded, cancelled or cleaned) and prints
+{\"checks\": [{\"name\", \"verdict\": \"ok|differs|unknown|failed\", \"setting\": \"POMELO_...=value\" or
+null, \"detail\", \"sent\", \"received\"}]}; on a terminal, also a table on stderr. Exit 0 when no
+check failed, 1 otherwise.
+
+Examples:
+  kyc doctor --session iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR
+  kyc doctor --webhook-file delivery.http --secret-file secrets.txt --env-file pomelo.env
+  set -a; . ./pomelo.env; set +a    # then every kyc command and from_env uses the settings")]
+    Doctor(DoctorArgs),
 }
 
 /// `kyc token`.
@@ -423,9 +436,11 @@ Example:
 /// `kyc webhook verify`.
 #[derive(Debug, Args)]
 pub(crate) struct VerifyArgs {
-    /// An accepted key and its secret, API_KEY:BASE64_SECRET (repeatable)
-    #[arg(long = "secret", value_name = "API_KEY:BASE64_SECRET", required = true)]
-    pub(crate) secrets: Vec<String>,
+    #[command(flatten)]
+    pub(crate) secrets: SecretArgs,
+    /// A captured delivery: headers, a blank line, the raw body (instead of --header and --body)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["headers", "body"])]
+    pub(crate) request: Option<PathBuf>,
     /// The path this receiver serves: X-Endpoint must equal it
     #[arg(long, value_name = "PATH")]
     pub(crate) endpoint: Option<String>,
@@ -441,6 +456,43 @@ pub(crate) struct VerifyArgs {
     /// The raw body as received, from FILE or from stdin with -
     #[arg(long, value_name = "FILE|-")]
     pub(crate) body: Option<String>,
+}
+
+/// Where the webhook secrets come from: any mix of --secret values, a --secret-file and
+/// POMELO_WEBHOOK_SECRETS (prefer the last two: command lines are visible to other users).
+#[derive(Debug, Args)]
+pub(crate) struct SecretArgs {
+    /// An accepted key and its secret, API_KEY:BASE64_SECRET (repeatable)
+    #[arg(long = "secret", value_name = "API_KEY:BASE64_SECRET")]
+    pub(crate) secrets: Vec<String>,
+    /// A file of API_KEY:BASE64_SECRET lines
+    #[arg(long, value_name = "FILE")]
+    pub(crate) secret_file: Option<PathBuf>,
+    /// API_KEY:BASE64_SECRET entries separated by commas or newlines
+    #[arg(
+        long = "secrets-from-env",
+        env = "POMELO_WEBHOOK_SECRETS",
+        hide = true,
+        hide_env_values = true
+    )]
+    pub(crate) from_env: Option<String>,
+}
+
+/// `kyc doctor`.
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// A session of yours, to find which get-session path answers it
+    #[arg(long, value_name = "ID")]
+    pub(crate) session: Option<String>,
+    /// A captured webhook delivery (headers, a blank line, the raw body), to find which digest
+    /// encoding and endpoint form verify; needs the webhook secrets
+    #[arg(long, value_name = "FILE")]
+    pub(crate) webhook_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) secrets: SecretArgs,
+    /// Write the settings that fit your account to FILE, as POMELO_*=value lines to source
+    #[arg(long, value_name = "FILE")]
+    pub(crate) env_file: Option<PathBuf>,
 }
 
 /// `kyc webhook sign`.

@@ -8,8 +8,12 @@
 //! | `transport` | 1 | no usable answer (after retries), or a local I/O failure |
 //! | `auth` | 1 | the token request was answered with an error or an unreadable body |
 //! | webhook reasons | 3 | `WebhookError::kind()` |
+//! | `checks_failed` | 1 | `kyc doctor`: a check failed (its report is on stdout) |
 //!
 //! Messages come from the libraries' `Display`, which never shows a secret, a token or a body.
+//! Server-controlled text in them (error codes, details, decode paths) may hold anything: every
+//! line is written with its control characters escaped ([`printable`]), so a server cannot forge
+//! lines or terminal escape sequences on a terminal or in a CI log.
 
 use std::io::Write as _;
 use std::process::ExitCode;
@@ -47,6 +51,15 @@ impl Failure {
     /// Invalid usage or input, refused before any request (exit 2).
     pub(crate) fn invalid_input(message: impl Into<String>) -> Self {
         Self::new("invalid_input", EXIT_INVALID, message)
+    }
+
+    /// `kyc doctor` found a failed check (exit 1); the report was printed.
+    pub(crate) fn checks_failed() -> Self {
+        Self::new(
+            "checks_failed",
+            EXIT_FAILED,
+            "a check failed: see the report on stdout",
+        )
     }
 
     /// A local I/O failure once the command was under way (exit 1).
@@ -135,9 +148,9 @@ impl Failure {
     /// Writes `error[KIND]: MESSAGE` (and any detail lines) on stderr; returns the exit code.
     pub(crate) fn report(&self) -> ExitCode {
         let mut stderr = std::io::stderr().lock();
-        let _ = writeln!(stderr, "error[{}]: {}", self.kind, self.message);
+        let _ = writeln!(stderr, "error[{}]: {}", self.kind, printable(&self.message));
         for line in &self.details {
-            let _ = writeln!(stderr, "  {line}");
+            let _ = writeln!(stderr, "  {}", printable(line));
         }
         ExitCode::from(self.exit_code())
     }
@@ -211,4 +224,20 @@ pub(crate) fn usage(error: &clap::Error) -> ExitCode {
             ExitCode::from(EXIT_INVALID)
         }
     }
+}
+
+/// `text` safe to write on a terminal: control characters (C0 including CR and LF, DEL, C1 such
+/// as ESC-equivalents) and bidirectional overrides written as escapes (`\u{1b}`, `\n`), every
+/// other character as is.
+pub(crate) fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }

@@ -26,6 +26,7 @@
 mod api;
 mod cli;
 mod demo;
+mod doctor;
 mod failure;
 mod input;
 mod mock;
@@ -71,5 +72,6 @@ fn run(cli: Cli) -> Result<(), Failure> {
         },
         Command::Mock(args) => mock::run(&args),
         Command::Demo => demo::run(),
+        Command::Doctor(args) => doctor::run(&global, &args),
     }
 }

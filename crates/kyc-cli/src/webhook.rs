@@ -4,10 +4,12 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kyc_core::http::{HeaderMap, HeaderName, HeaderValue};
-use kyc_core::webhook::{Event, Verifier, WebhookKeys, WebhookSecret, sign as sign_webhook};
+use kyc_core::webhook::{
+    Capture, Event, Verifier, WebhookKeys, WebhookSecret, sign as sign_webhook,
+};
 use serde::Serialize;
 
-use crate::cli::{SignArgs, VerifyArgs};
+use crate::cli::{SecretArgs, SignArgs, VerifyArgs};
 use crate::failure::Failure;
 use crate::{input, output};
 
@@ -22,9 +24,17 @@ struct Verified<'a> {
 }
 
 pub(crate) fn verify(args: &VerifyArgs) -> Result<(), Failure> {
-    let keys = keyring(&args.secrets)?;
-    let headers = header_map(&args.headers)?;
-    let body = input::read_or_empty("--body", args.body.as_deref())?;
+    let keys = keys(&args.secrets)?;
+    let (headers, body) = match &args.request {
+        Some(path) => {
+            let capture = capture(path)?;
+            (capture.headers, capture.body)
+        }
+        None => (
+            header_map(&args.headers)?,
+            input::read_or_empty("--body", args.body.as_deref())?,
+        ),
+    };
     let now = match args.now {
         Some(unix) => UNIX_EPOCH
             .checked_add(Duration::from_secs(unix))
@@ -52,6 +62,42 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<(), Failure> {
     })
 }
 
+/// Reads a captured delivery (`kyc_core::webhook::Capture`'s format).
+pub(crate) fn capture(path: &std::path::Path) -> Result<Capture, Failure> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Failure::invalid_input(format!("cannot read {}: {e}", path.display())))?;
+    Capture::parse(&bytes).map_err(|e| Failure::invalid_input(format!("{}: {e}", path.display())))
+}
+
+/// The webhook keys from every source the options name: `--secret` values, `--secret-file`
+/// lines, `POMELO_WEBHOOK_SECRETS` entries (commas or newlines between them). At least one.
+pub(crate) fn keys(args: &SecretArgs) -> Result<WebhookKeys, Failure> {
+    let mut entries: Vec<String> = args.secrets.clone();
+    if let Some(path) = &args.secret_file {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Failure::invalid_input(format!("cannot read --secret-file {}: {e}", path.display()))
+        })?;
+        entries.extend(split_entries(&text));
+    }
+    if let Some(text) = &args.from_env {
+        entries.extend(split_entries(text));
+    }
+    if entries.is_empty() {
+        return Err(Failure::invalid_input(
+            "no webhook secret: set POMELO_WEBHOOK_SECRETS, or pass --secret-file or --secret",
+        ));
+    }
+    keyring(&entries)
+}
+
+/// Non-blank entries separated by commas or newlines.
+fn split_entries(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split([',', '\n'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(str::to_owned)
+}
+
 /// Reads the `--secret API_KEY:BASE64_SECRET` values. The split is at the **last** `:`: a base64
 /// secret never contains one, so the rule is unambiguous whatever the key holds. Messages name
 /// the value's position and, once split, the api key (sent in clear in `X-Api-Key` anyway), never
@@ -65,11 +111,13 @@ fn keyring(entries: &[String]) -> Result<WebhookKeys, Failure> {
             .filter(|(key, _)| !key.is_empty())
             .ok_or_else(|| {
                 Failure::invalid_input(format!(
-                    "--secret #{position}: expected API_KEY:BASE64_SECRET"
+                    "webhook secret #{position}: expected API_KEY:BASE64_SECRET"
                 ))
             })?;
         let secret = WebhookSecret::from_base64(secret).map_err(|e| {
-            Failure::invalid_input(format!("--secret #{position} (api key `{api_key}`): {e}"))
+            Failure::invalid_input(format!(
+                "webhook secret #{position} (api key `{api_key}`): {e}"
+            ))
         })?;
         keys.insert(api_key, secret);
     }

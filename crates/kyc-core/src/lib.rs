@@ -109,6 +109,7 @@ assert_eq!(seen, ["POST /oauth/token", "GET /identity/v1/sessions/iss-1",
 mod auth;
 mod body;
 mod config;
+pub mod doctor;
 mod endpoint;
 pub mod enums;
 mod error;

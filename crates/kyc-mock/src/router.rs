@@ -280,6 +280,10 @@ pub(crate) async fn serve(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
+    // The simulator's own clock (advance_clock moves it), so a client can measure its skew.
+    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(shared.clock.now())) {
+        response.headers_mut().insert(http::header::DATE, date);
+    }
     Ok(response)
 }
 

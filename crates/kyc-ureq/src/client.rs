@@ -112,6 +112,12 @@ impl Client {
         &self.inner.settings.config
     }
 
+    /// The settings every call follows (configuration, credentials, retry policy, timeouts).
+    #[must_use]
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
     /// Runs any endpoint as one logical call: kyc-core's [`kyc_core::Call`] decides everything
     /// (token, retries, the replay after a `401`, the deadline); this sends, sleeps and waits as
     /// it says. A creating call is sent with the request's own idempotency key

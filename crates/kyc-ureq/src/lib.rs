@@ -89,6 +89,7 @@
 #![warn(missing_docs)]
 
 mod client;
+pub mod doctor;
 mod env;
 mod error;
 mod search;

@@ -8,6 +8,7 @@
 
 mod api;
 mod differs;
+mod doctor;
 mod errors;
 mod mock_demo;
 mod support;

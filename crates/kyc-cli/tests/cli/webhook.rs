@@ -304,7 +304,8 @@ fn bad_secrets_and_headers_are_invalid_input_and_never_echoed() {
             None,
         );
         let message = run.failure("invalid_input", 2);
-        assert!(message.contains("--secret #1"), "{message}");
+        // Secrets come from --secret, --secret-file and POMELO_WEBHOOK_SECRETS alike (issue #18).
+        assert!(message.contains("webhook secret #1"), "{message}");
     }
     let secret = key_and_secret();
     for header in ["X-Api-Key", "Bad Name: v", "X-Endpoint: a\u{7}b"] {
