@@ -148,6 +148,18 @@ impl std::error::Error for FromEnvError {
 pub fn config_from_lookup(
     lookup: &impl Fn(&'static str) -> Result<Option<String>, FromEnvError>,
 ) -> Result<Config, FromEnvError> {
+    build(builder_from_lookup(lookup)?)
+}
+
+/// As [`config_from_lookup`], the builder before it is built (to add settings no variable
+/// holds, such as a `danger_` opt-in).
+///
+/// # Errors
+///
+/// [`FromEnvError::Invalid`] naming the variable whose value is refused.
+pub fn builder_from_lookup(
+    lookup: &impl Fn(&'static str) -> Result<Option<String>, FromEnvError>,
+) -> Result<ConfigBuilder, FromEnvError> {
     let present = |name| -> Result<Option<String>, FromEnvError> {
         Ok(lookup(name)?
             .map(|v| v.trim().to_owned())
@@ -204,6 +216,15 @@ pub fn config_from_lookup(
             })?;
         builder = builder.max_pages(pages);
     }
+    Ok(builder)
+}
+
+/// Builds `builder`; a refused value is blamed on the variable that gave it.
+///
+/// # Errors
+///
+/// [`FromEnvError::Invalid`] naming the variable, or [`FromEnvError::Config`].
+pub fn build(builder: ConfigBuilder) -> Result<Config, FromEnvError> {
     builder.build().map_err(|e| match blame(&e) {
         Some(variable) => FromEnvError::Invalid {
             variable,

@@ -47,10 +47,14 @@ impl Api {
         Ok(Self {
             config: config(global)?,
             global_client_id: present(global.client_id.as_ref()).map(str::to_owned),
-            global_client_secret: global
-                .client_secret
-                .clone()
-                .filter(|s| !s.trim().is_empty()),
+            global_client_secret: match &global.client_secret_file {
+                Some(path) => Some(crate::webhook::read_secret_file(
+                    "--client-secret-file",
+                    path,
+                )?),
+                None => global.client_secret.clone(),
+            }
+            .filter(|s| !s.trim().is_empty()),
             timeout: global.timeout,
         })
     }
@@ -62,7 +66,7 @@ impl Api {
         })?;
         let secret = self.global_client_secret.clone().ok_or_else(|| {
             Failure::invalid_input(
-                "no client secret: set POMELO_CLIENT_SECRET or pass --client-secret",
+                "no client secret: set POMELO_CLIENT_SECRET or pass --client-secret-file",
             )
         })?;
         Ok(Credentials::new(id, secret))
@@ -82,6 +86,14 @@ impl Api {
 
 /// The configuration the global options describe. A refused value names its option and variable.
 pub(crate) fn config(global: &GlobalArgs) -> Result<Config, Failure> {
+    config_with(global, |b| b)
+}
+
+/// As [`config`], with `extra` applied to the builder (a `danger_` opt-in of one command).
+fn config_with(
+    global: &GlobalArgs,
+    extra: impl FnOnce(kyc_core::ConfigBuilder) -> kyc_core::ConfigBuilder,
+) -> Result<Config, Failure> {
     use kyc_adapter::env as e;
     let environment = match global.environment {
         kyc_core::Environment::Production => "production",
@@ -103,14 +115,16 @@ pub(crate) fn config(global: &GlobalArgs) -> Result<Config, Failure> {
         };
         Ok(value)
     };
-    e::config_from_lookup(&lookup).map_err(|error| match &error {
+    let refused = |error: e::FromEnvError| match &error {
         e::FromEnvError::Invalid { variable, reason } => {
             let flag = e::setting(variable).map_or("", |s| s.flag);
             Failure::invalid_input(format!("{flag} ({variable}): {reason}"))
         }
         e::FromEnvError::Config(input) => Failure::from(input),
         other => Failure::invalid_input(other.to_string()),
-    })
+    };
+    let builder = e::builder_from_lookup(&lookup).map_err(refused)?;
+    e::build(extra(builder)).map_err(refused)
 }
 
 /// The settings the global options describe (configuration, credentials, timeout), for commands
@@ -384,11 +398,21 @@ fn open_failure(path: &Path, error: &std::io::Error) -> Failure {
 
 /// `kyc clean`.
 pub(crate) fn clean(global: &GlobalArgs, args: &CleanArgs) -> Result<(), Failure> {
-    let api = Api::new(global)?;
-    let clean = CleanValidations::new(
-        args.user_id.clone(),
-        args.document_number.clone().map(Pii::new),
-    )?;
+    let mut api = Api::new(global)?;
+    if args.danger_allow_test_operations_on_any_host {
+        api.config = config_with(global, |b| b.danger_allow_test_operations_on_any_host())?;
+    }
+    let document_number = match args.document_number.as_deref() {
+        Some("-") => {
+            let bytes = input::read("--document-number", "-")?;
+            let text = String::from_utf8(bytes).map_err(|_| {
+                Failure::invalid_input("--document-number -: stdin is not UTF-8 text")
+            })?;
+            Some(Pii::new(text.trim()))
+        }
+        other => other.map(Pii::new),
+    };
+    let clean = CleanValidations::new(args.user_id.clone(), document_number)?;
     let client = api.client_for(&clean)?;
     let result = client
         .clean_validations(&clean)

@@ -68,7 +68,8 @@ pub(crate) struct GlobalArgs {
     /// OAuth client id
     #[arg(long, env = "POMELO_CLIENT_ID", value_name = "ID", global = true)]
     pub(crate) client_id: Option<String>,
-    /// OAuth client secret (prefer the environment variable: command lines are visible to others)
+    /// OAuth client secret (prefer the environment variable or --client-secret-file: command
+    /// lines are visible to others)
     #[arg(
         long,
         env = "POMELO_CLIENT_SECRET",
@@ -77,6 +78,14 @@ pub(crate) struct GlobalArgs {
         global = true
     )]
     pub(crate) client_secret: Option<String>,
+    /// A file holding the OAuth client secret
+    #[arg(
+        long,
+        value_name = "FILE",
+        global = true,
+        conflicts_with = "client_secret"
+    )]
+    pub(crate) client_secret_file: Option<PathBuf>,
     /// Get-session path template with {session_id}, where your account differs
     /// (/identity/v1/session/{session_id} on Pomelo's English pages)
     #[arg(
@@ -392,14 +401,19 @@ pub(crate) struct UploadArgs {
 
 /// `kyc clean`.
 #[derive(Debug, Args)]
-#[group(required = true, multiple = false)]
+#[command(group(clap::ArgGroup::new("whose").required(true).args(["user_id", "document_number"])))]
 pub(crate) struct CleanArgs {
     /// Delete the validations of this user
     #[arg(long, value_name = "ID")]
     pub(crate) user_id: Option<String>,
-    /// Delete the validations made with this identity document number
-    #[arg(long, value_name = "N")]
+    /// Delete the validations made with this identity document number; - reads it from stdin
+    /// (a number on the command line is visible to other users)
+    #[arg(long, value_name = "N|-")]
     pub(crate) document_number: Option<String>,
+    /// Run even though the base URL is not one of Pomelo's test hosts nor loopback (a proxy in
+    /// front of the sandbox): if it leads to production, real validations are deleted
+    #[arg(long)]
+    pub(crate) danger_allow_test_operations_on_any_host: bool,
 }
 
 /// `kyc webhook ...`.
@@ -501,9 +515,13 @@ pub(crate) struct SignArgs {
     /// The X-Api-Key to send
     #[arg(long, value_name = "K")]
     pub(crate) api_key: String,
-    /// The signing secret, base64 as Pomelo issues it
-    #[arg(long, value_name = "BASE64")]
-    pub(crate) secret: String,
+    /// The signing secret, base64 as Pomelo issues it (prefer --secret-file: command lines are
+    /// visible to other users)
+    #[arg(long, value_name = "BASE64", required_unless_present = "secret_file")]
+    pub(crate) secret: Option<String>,
+    /// A file holding the signing secret
+    #[arg(long, value_name = "FILE", conflicts_with = "secret")]
+    pub(crate) secret_file: Option<PathBuf>,
     /// The path (with query, if any) the webhook is sent to
     #[arg(long, value_name = "PATH")]
     pub(crate) endpoint: String,
@@ -525,11 +543,19 @@ pub(crate) struct MockArgs {
     #[arg(long, value_name = "URL")]
     pub(crate) webhook_url: Option<String>,
     /// Webhook X-Api-Key (default: Pomelo's published example)
-    #[arg(long, value_name = "K", requires = "secret")]
+    #[arg(long, value_name = "K")]
     pub(crate) api_key: Option<String>,
     /// Webhook signing secret, base64 (default: Pomelo's published example)
-    #[arg(long, value_name = "BASE64", requires = "api_key")]
+    #[arg(
+        long,
+        value_name = "BASE64",
+        requires = "api_key",
+        conflicts_with = "secret_file"
+    )]
     pub(crate) secret: Option<String>,
+    /// A file holding the webhook signing secret (off the command line)
+    #[arg(long, value_name = "FILE", requires = "api_key")]
+    pub(crate) secret_file: Option<PathBuf>,
     /// Play a way a real Pomelo account may differ (repeatable): singular-get-path,
     /// hex-signatures, one-based-pages, ignores-page-number, stuck-current-page,
     /// ignores-idempotency-keys, fractional-sizes, more-formats

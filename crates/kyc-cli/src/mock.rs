@@ -36,8 +36,19 @@ pub(crate) fn run(args: &MockArgs) -> Result<(), Failure> {
     for alternative in &args.alternatives {
         config = config.alternative(*alternative);
     }
-    let custom_secret = args.api_key.is_some() || args.secret.is_some();
-    if let (Some(api_key), Some(secret)) = (&args.api_key, &args.secret) {
+    let custom_secret =
+        args.api_key.is_some() || args.secret.is_some() || args.secret_file.is_some();
+    let secret = match (&args.secret, &args.secret_file) {
+        (Some(secret), _) => Some(secret.clone()),
+        (None, Some(path)) => Some(crate::webhook::read_secret_file("--secret-file", path)?),
+        (None, None) => None,
+    };
+    if args.api_key.is_some() != secret.is_some() {
+        return Err(Failure::invalid_input(
+            "--api-key and --secret (or --secret-file) go together",
+        ));
+    }
+    if let (Some(api_key), Some(secret)) = (&args.api_key, &secret) {
         // Checked here so that no message about it can quote it.
         WebhookSecret::from_base64(secret)
             .map_err(|e| Failure::invalid_input(format!("--secret: {e}")))?;

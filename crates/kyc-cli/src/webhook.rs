@@ -62,6 +62,13 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<(), Failure> {
     })
 }
 
+/// A secret from a file, white space around it trimmed. Messages name the file, never its content.
+pub(crate) fn read_secret_file(flag: &str, path: &std::path::Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map(|text| text.trim().to_owned())
+        .map_err(|e| Failure::invalid_input(format!("cannot read {flag} {}: {e}", path.display())))
+}
+
 /// Reads a captured delivery (`kyc_core::webhook::Capture`'s format).
 pub(crate) fn capture(path: &std::path::Path) -> Result<Capture, Failure> {
     let bytes = std::fs::read(path)
@@ -163,7 +170,16 @@ struct Signed<'a> {
 }
 
 pub(crate) fn sign(args: &SignArgs) -> Result<(), Failure> {
-    let secret = WebhookSecret::from_base64(&args.secret)
+    let text = match (&args.secret, &args.secret_file) {
+        (Some(secret), _) => secret.clone(),
+        (None, Some(path)) => read_secret_file("--secret-file", path)?,
+        (None, None) => {
+            return Err(Failure::invalid_input(
+                "--secret or --secret-file is required",
+            ));
+        }
+    };
+    let secret = WebhookSecret::from_base64(&text)
         .map_err(|e| Failure::invalid_input(format!("--secret: {e}")))?;
     let body = input::read_or_empty("--body", args.body.as_deref())?;
     let timestamp = match args.timestamp {

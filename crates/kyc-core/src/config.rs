@@ -104,7 +104,11 @@ pub struct Config {
     pub(crate) token_margin: Duration,
     pub(crate) first_page: u32,
     pub(crate) max_pages: u32,
+    pub(crate) test_operations_anywhere: bool,
 }
+
+/// The hosts of Pomelo's test environments, where test-only operations may run.
+const TEST_HOSTS: [&str; 2] = ["api-sandbox.pomelo.la", "api-stage.pomelo.la"];
 
 impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -116,6 +120,7 @@ impl fmt::Debug for Config {
             .field("token_margin", &self.token_margin)
             .field("first_page", &self.first_page)
             .field("max_pages", &self.max_pages)
+            .field("test_operations_anywhere", &self.test_operations_anywhere)
             .finish()
     }
 }
@@ -143,6 +148,7 @@ impl Config {
             first_page: 0,
             max_pages: DEFAULT_MAX_PAGES,
             allow_insecure_http: false,
+            test_operations_anywhere: false,
         }
     }
 
@@ -194,12 +200,27 @@ impl Config {
         self.max_pages
     }
 
-    /// Whether this configuration targets Pomelo's production API: the production environment, or
-    /// a custom base URL on production's host. Test-only operations refuse to run then.
+    /// Whether this configuration may target Pomelo's production API: the production
+    /// environment, or any host that is not one of Pomelo's test hosts nor loopback (compared
+    /// without case and without a trailing dot), unless
+    /// [`ConfigBuilder::danger_allow_test_operations_on_any_host`] was set. Test-only operations
+    /// (clean validations) refuse to run then: an allow-list, so that a proxy, an IP address or a
+    /// spelling of production's host cannot slip through.
     #[must_use]
     pub fn is_production(&self) -> bool {
-        matches!(self.environment, Environment::Production)
-            || self.base_url.host_str() == Some("api.pomelo.la")
+        if self.test_operations_anywhere {
+            return false;
+        }
+        if matches!(self.environment, Environment::Production) {
+            return true;
+        }
+        let host = self
+            .base_url
+            .host_str()
+            .unwrap_or_default()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        !(is_loopback(&self.base_url) || TEST_HOSTS.contains(&host.as_str()))
     }
 
     /// Joins the base URL with an already-encoded path and query (`/a/b?x=y`).
@@ -227,6 +248,7 @@ pub struct ConfigBuilder {
     first_page: u32,
     max_pages: u32,
     allow_insecure_http: bool,
+    test_operations_anywhere: bool,
 }
 
 impl ConfigBuilder {
@@ -291,6 +313,14 @@ impl ConfigBuilder {
         self
     }
 
+    /// Allows test-only operations (clean validations) on a host that is not one of Pomelo's
+    /// test hosts nor loopback: a proxy in front of the sandbox, say. If that host leads to
+    /// production, the operation deletes real validations.
+    pub fn danger_allow_test_operations_on_any_host(mut self) -> Self {
+        self.test_operations_anywhere = true;
+        self
+    }
+
     /// Allows a plain `http://` base URL on a non-loopback host. Tokens and personal data then
     /// travel unencrypted: only for a trusted network, e.g. a TLS-terminating sidecar.
     pub fn danger_allow_insecure_http(mut self) -> Self {
@@ -347,6 +377,7 @@ impl ConfigBuilder {
             token_margin: self.token_margin,
             first_page: self.first_page,
             max_pages: self.max_pages,
+            test_operations_anywhere: self.test_operations_anywhere,
         })
     }
 }
@@ -477,10 +508,42 @@ mod tests {
     }
 
     #[test]
-    fn a_custom_url_on_the_production_host_counts_as_production() {
-        let c = Config::builder(Environment::Sandbox)
-            .base_url("https://api.pomelo.la")
-            .build();
-        assert!(c.unwrap().is_production());
+    fn only_test_hosts_and_loopback_allow_test_operations() {
+        let production = |url: &str| {
+            Config::builder(Environment::Sandbox)
+                .base_url(url)
+                .build()
+                .unwrap()
+                .is_production()
+        };
+        for url in [
+            "https://api.pomelo.la",
+            "https://api.pomelo.la.",
+            "https://API.Pomelo.LA",
+            "https://52.0.20.124",
+            "https://pomelo-proxy.example.com",
+        ] {
+            assert!(production(url), "{url}");
+        }
+        for url in [
+            "https://api-sandbox.pomelo.la",
+            "https://API-SANDBOX.pomelo.la.",
+            "https://api-stage.pomelo.la",
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+        ] {
+            assert!(!production(url), "{url}");
+        }
+        assert!(
+            Config::new(Environment::Production)
+                .unwrap()
+                .is_production()
+        );
+        let proxy = Config::builder(Environment::Sandbox)
+            .base_url("https://pomelo-proxy.example.com")
+            .danger_allow_test_operations_on_any_host()
+            .build()
+            .unwrap();
+        assert!(!proxy.is_production());
     }
 }

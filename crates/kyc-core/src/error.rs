@@ -177,8 +177,13 @@ pub enum InvalidInput {
         /// Which parameter and why.
         what: &'static str,
     },
-    /// The operation exists only in test environments and the configuration targets production.
-    #[error("{operation} is refused in the production environment")]
+    /// The operation exists only in test environments, and the configuration does not target a
+    /// known one (Pomelo's sandbox or stage host, or loopback) nor allows it elsewhere with
+    /// `ConfigBuilder::danger_allow_test_operations_on_any_host`.
+    #[error(
+        "{operation} runs only against Pomelo's sandbox or stage hosts or loopback (this \
+         configuration may target production)"
+    )]
     RefusedInProduction {
         /// Which operation.
         operation: &'static str,
@@ -326,13 +331,15 @@ impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} from the API", self.status)?;
         if let Some(body) = &self.body {
-            let codes: Vec<&str> = body.codes().collect();
+            // Codes come from the server: control characters are escaped, so a code cannot
+            // forge lines or terminal sequences wherever this message is printed.
+            let codes: Vec<String> = body.codes().map(escape_controls).collect();
             if !codes.is_empty() {
                 write!(f, " ({})", codes.join(", "))?;
             }
         }
         if let Some(id) = &self.request_id {
-            write!(f, " [request id {id}]")?;
+            write!(f, " [request id {}]", escape_controls(id))?;
         }
         Ok(())
     }
@@ -388,13 +395,27 @@ impl fmt::Display for DecodeError {
             DecodeReason::Data => f.write_str("a member is missing or has the wrong type"),
         }?;
         if let Some(id) = &self.request_id {
-            write!(f, " [request id {id}]")?;
+            write!(f, " [request id {}]", escape_controls(id))?;
         }
         Ok(())
     }
 }
 
 impl std::error::Error for DecodeError {}
+
+/// `text` with its control characters escaped (`\n`, `\u{1b}`), every other character as is.
+pub(crate) fn escape_controls(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let escaped: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            escaped
+        })
+        .collect()
+}
 
 /// Reads `x-request-id` (or `x-amzn-requestid`, or `request-id`) when it is text.
 pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {

@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub use serde_json::Number;
 
 use crate::enums::{Country, DocumentType, FlowType, IntegrationMethod, SessionStatus, StepStatus};
+use crate::secret::Redacted;
 
 /// A list that may be absent or `null`: both read as empty.
 pub(crate) fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -100,8 +101,9 @@ impl From<String> for SessionId {
     }
 }
 
-/// The answer to create session (reference §5.1).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+/// The answer to create session (reference §5.1). `Debug` shows the id and times; the URL (which
+/// opens the person's session) only by length.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct SessionCreated {
     /// The new session's id.
@@ -120,8 +122,9 @@ pub struct SessionCreated {
     pub extra: Extra,
 }
 
-/// An identity validation session.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+/// An identity validation session. `Debug` shows ids, statuses and times; the reason and the URL
+/// only by length (the one policy of [`Redacted`](crate::secret)).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Session {
     /// The session id.
@@ -182,8 +185,9 @@ pub struct Step {
     pub extra: Extra,
 }
 
-/// An uploaded document, as listed in a session or returned by an upload.
-#[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
+/// An uploaded document, as listed in a session or returned by an upload. `Debug` shows the file
+/// name only by length.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct FileInfo {
     /// The file's id.
@@ -214,6 +218,55 @@ pub struct FileInfo {
     /// Members this version does not model.
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl fmt::Debug for SessionCreated {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionCreated")
+            .field("id", &self.id)
+            .field("created_at", &self.created_at)
+            .field("expiration_at", &self.expiration_at)
+            .field("url", &Redacted(self.url.as_deref()))
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+
+impl fmt::Debug for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Session")
+            .field("id", &self.id)
+            .field("user_id", &self.user_id)
+            .field("status", &self.status)
+            .field("reason", &Redacted(self.reason.as_deref()))
+            .field("flow_type", &self.flow_type)
+            .field("country", &self.country)
+            .field("integration_method", &self.integration_method)
+            .field("created_at", &self.created_at)
+            .field("updated_at", &self.updated_at)
+            .field("expiration_at", &self.expiration_at)
+            .field("url", &Redacted(self.url.as_deref()))
+            .field("steps", &self.steps)
+            .field("files", &self.files)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+
+impl fmt::Debug for FileInfo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileInfo")
+            .field("id", &self.id)
+            .field("session_id", &self.session_id)
+            .field("entity_id", &self.entity_id)
+            .field("type_document", &self.type_document)
+            .field("file_name", &Redacted(self.file_name.as_deref()))
+            .field("content_type", &self.content_type)
+            .field("size", &self.size)
+            .field("created_at", &self.created_at)
+            .field("extra", &self.extra)
+            .finish()
+    }
 }
 
 impl FileInfo {

@@ -8,6 +8,20 @@ fn redacted(f: &mut fmt::Formatter<'_>, name: &str) -> fmt::Result {
     write!(f, "{name}([redacted])")
 }
 
+/// The one `Debug` policy for values that may identify a person or carry a secret (names,
+/// document numbers, reasons, URLs, file names, free text): their presence and length, never
+/// their content. Ids, statuses, enums and timestamps are shown as they are.
+pub(crate) struct Redacted<'a>(pub(crate) Option<&'a str>);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(text) => write!(f, "Some([redacted, {} bytes])", text.len()),
+            None => f.write_str("None"),
+        }
+    }
+}
+
 /// Declares a `String` newtype whose `Debug` is redacted and whose value is read with
 /// `expose_secret`, so every place that reads the secret says so.
 macro_rules! secret_string {

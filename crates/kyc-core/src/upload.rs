@@ -67,7 +67,7 @@ impl FileKind {
 /// length of a file that the adapter will stream ([`UploadFile::from_stream`]). Empty files, files
 /// over [`Config::max_upload_bytes`], formats other than JPEG, PNG and PDF, and document types the
 /// reference does not allow for the [`UploadFile::country`] given are refused before sending.
-#[derive(Clone, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct UploadFile {
     session_id: SessionId,
     entity_id: String,
@@ -79,6 +79,23 @@ pub struct UploadFile {
     kyb: bool,
     key: Option<IdempotencyKey>,
     content_type: Option<String>,
+}
+
+impl std::fmt::Debug for UploadFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UploadFile")
+            .field("session_id", &self.session_id)
+            .field("entity_id", &self.entity_id)
+            .field("document_type", &self.document_type)
+            .field("file_name", &crate::secret::Redacted(Some(&self.file_name)))
+            .field("kind", &self.kind)
+            .field("content", &self.content)
+            .field("country", &self.country)
+            .field("kyb", &self.kyb)
+            .field("key", &self.key)
+            .field("content_type", &self.content_type)
+            .finish()
+    }
 }
 
 impl UploadFile {

@@ -38,8 +38,17 @@ USAGE: kyc-mock [OPTIONS]
   --required-file-webhook-url URL where required-file notifications go (default: --webhook-url)
   --api-key KEY                   webhook X-Api-Key (default: Pomelo's published example)
   --secret BASE64                 webhook signing secret (default: Pomelo's published example)
+  --secret-file FILE              the webhook signing secret, from FILE (off the command line)
+  --client-secret-file FILE       the OAuth client secret, from FILE
   -h, --help                      print this help
 ";
+
+/// A secret from a file, its surrounding white space trimmed. The message names the file only.
+fn read_secret(flag: &str, path: &str) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| format!("{flag}: cannot read {path}: {}", e.kind()))
+}
 
 fn parse_args(args: &[String]) -> Result<Option<MockConfig>, String> {
     let mut config = MockConfig::new();
@@ -116,6 +125,8 @@ fn parse_args(args: &[String]) -> Result<Option<MockConfig>, String> {
             "--required-file-webhook-url" => config.required_file_webhook_url(value),
             "--api-key" => config.webhook_api_key(value),
             "--secret" => config.webhook_secret(value),
+            "--secret-file" => config.webhook_secret(read_secret(flag, value)?),
+            "--client-secret-file" => config.client_secret(read_secret(flag, value)?),
             other => return Err(format!("unknown option `{other}`")),
         };
     }
@@ -152,11 +163,25 @@ fn main() -> ExitCode {
     println!("kyc-mock listening on {}", server.base_url());
     println!("base_url={}", server.base_url());
     println!("client_id={}", server.client_id());
-    println!("client_secret={}", server.client_secret());
+    // A secret given to this program is never printed back; the defaults are test values.
+    let shown = |secret: &str, default: &str| {
+        if secret == default {
+            secret.to_owned()
+        } else {
+            "(as given)".to_owned()
+        }
+    };
+    println!(
+        "client_secret={}",
+        shown(server.client_secret(), kyc_mock::DEFAULT_CLIENT_SECRET)
+    );
     println!("audience={}", server.audience());
     println!("webhook_url={}", server.webhook_url().unwrap_or("(none)"));
     println!("webhook_api_key={}", server.webhook_api_key());
-    println!("webhook_secret={}", server.webhook_secret());
+    println!(
+        "webhook_secret={}",
+        shown(server.webhook_secret(), kyc_mock::DEFAULT_WEBHOOK_SECRET)
+    );
     println!("Press Ctrl-C to stop.");
     let waited = signals.wait();
     server.shutdown();

@@ -3,7 +3,7 @@
 
 use kyc_mock::{Fault, Route};
 
-use crate::support::{CLIENT_SECRET, Sim, kyc};
+use crate::support::{CLIENT_SECRET, Sim, kyc, kyc_with};
 
 #[test]
 fn an_api_error_is_api_with_the_status_first() {
@@ -153,4 +153,89 @@ fn missing_credentials_and_unusable_urls_are_invalid_input() {
     assert!(message.contains("http://"), "{message}");
     kyc(&["--base-url", "not a url", "token"]).failure("invalid_input", 2);
     assert!(sim.server.requests().is_empty());
+}
+
+/// A server on loopback that answers the token request, then every other request with `400`
+/// and an error body carrying CR, LF and ESC in every field.
+fn hostile_server() -> String {
+    use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(8).flatten() {
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let token = line.contains("/oauth/token");
+            let mut length = 0usize;
+            loop {
+                let mut header = String::new();
+                if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                    break;
+                }
+                if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let _ = reader
+                .by_ref()
+                .take(length as u64)
+                .read_to_end(&mut Vec::new());
+            let evil = "x\r\n\u{1b}[2Kerror[ok]: done\u{7}";
+            let (status, body) = if token {
+                (
+                    "200 OK",
+                    r#"{"access_token":"t","expires_in":600}"#.to_owned(),
+                )
+            } else {
+                (
+                    "400 Bad Request",
+                    serde_json::json!({"error": {"message": evil, "details": [{"code": evil, "detail": evil}]}})
+                        .to_string(),
+                )
+            };
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\nx-request-id: {}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                "req-1",
+                body.len()
+            );
+        }
+    });
+    url
+}
+
+#[test]
+fn server_text_cannot_forge_lines_or_terminal_sequences_on_stderr() {
+    let url = hostile_server();
+    let run = kyc_with(
+        &[
+            "--base-url",
+            &url,
+            "--client-id",
+            "c",
+            "--client-secret",
+            "s",
+            "session",
+            "get",
+            "iss-1",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 1, "{run:#?}");
+    let first = run.stderr.lines().next().unwrap();
+    assert!(first.starts_with("error[api]: 400"), "{first}");
+    for (i, line) in run.stderr.lines().enumerate() {
+        assert!(i == 0 || line.starts_with("  "), "a forged line: {line:?}");
+    }
+    assert!(
+        !run.stderr
+            .bytes()
+            .any(|b| (b < 0x20 && b != b'\n') || b == 0x7f),
+        "a raw control byte: {:?}",
+        run.stderr
+    );
 }

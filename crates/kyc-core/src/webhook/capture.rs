@@ -17,13 +17,24 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-/// A delivery read from a capture: its headers and its raw body.
-#[derive(Clone, Debug)]
+/// A delivery read from a capture: its headers and its raw body. `Debug` shows the header names
+/// and the body's length only (the body is personal data).
+#[derive(Clone)]
 pub struct Capture {
     /// The headers.
     pub headers: HeaderMap,
     /// The raw body.
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for Capture {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.keys().map(http::HeaderName::as_str).collect();
+        f.debug_struct("Capture")
+            .field("headers", &names)
+            .field("body", &format_args!("{} bytes", self.body.len()))
+            .finish()
+    }
 }
 
 /// Why a capture could not be read; names the line, never its content.
