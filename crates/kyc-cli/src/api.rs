@@ -364,14 +364,18 @@ pub(crate) fn upload(global: &GlobalArgs, args: &UploadArgs) -> Result<(), Failu
     let upload = upload.idempotency_key(key.clone());
     let client = api.client_for(&upload)?;
     let show_progress = std::io::stderr().is_terminal();
+    // From the path, opened once: every retry reads the same file from its start (with a
+    // progress line of its own on a terminal).
     let info = if show_progress {
-        // A progress line needs to see the bytes go by: the upload is streamed from one reader
-        // (not retried once bytes of it were sent).
-        let file = File::open(path).map_err(|e| open_failure(path, &e))?;
-        let reader = Progress::new(file, len, name, Box::new(std::io::stderr()));
-        client.upload_stream(&upload, reader)
+        client.upload_prepared_path_observed(&upload, path, move |reader| {
+            Box::new(Progress::new(
+                reader,
+                len,
+                name.clone(),
+                Box::new(std::io::stderr()),
+            ))
+        })
     } else {
-        // From the path, opened once: every retry reads the same file from its start.
         client.upload_prepared_path(&upload, path)
     }
     .map_err(|e| Failure::client(&e))?;

@@ -8,6 +8,7 @@
 //! | `transport` | 1 | no usable answer (after retries), or a local I/O failure |
 //! | `auth` | 1 | the token request was answered with an error or an unreadable body |
 //! | webhook reasons | 3 | `WebhookError::kind()` |
+//! | `source` | 1 | the file being uploaded failed or changed while its bytes were sent |
 //! | `checks_failed` | 1 | `kyc doctor`: a check failed (its report is on stdout) |
 //!
 //! Messages come from the libraries' `Display`, which never shows a secret, a token or a body.
@@ -100,7 +101,12 @@ impl Failure {
                     failure
                 }
             },
-            E::Source(_) => Self::invalid_input(error.to_string()),
+            // A file that cannot be opened is refused before any request (exit 2); one that fails
+            // or changes while its bytes are sent fails a request under way (exit 1).
+            E::Source(source) if source.kind() == kyc_core::SourceErrorKind::Open => {
+                Self::invalid_input(error.to_string())
+            }
+            E::Source(_) => Self::new("source", EXIT_FAILED, error.to_string()),
             // `Transport`, `Randomness` (no idempotency key could be drawn, so nothing was sent)
             // and any later variant: the request could not be carried out.
             _ => Self::new("transport", EXIT_FAILED, error.to_string()),

@@ -46,7 +46,8 @@ impl<R: Read> Progress<R> {
         let bar = format!("{}{}", "#".repeat(filled), " ".repeat(20 - filled.min(20)));
         let _ = write!(
             self.out,
-            "\r{} [{bar}] {} / {} {percent:>3}%",
+            // Cleared first: a shorter line must not keep the end of a longer one.
+            "\r\x1b[2K{} [{bar}] {} / {} {percent:>3}%",
             self.label,
             human(self.read),
             human(self.total)
@@ -140,7 +141,8 @@ mod tests {
         drop(wrapped);
         assert_eq!(copy, data);
         let text = String::from_utf8(drawn.0.lock().unwrap().clone()).unwrap();
-        assert!(text.starts_with("\rdoc.png ["), "{text:?}");
+        // Each redraw clears the line first (a shorter line must not keep a longer one's end).
+        assert!(text.starts_with("\r\x1b[2Kdoc.png ["), "{text:?}");
         assert!(
             text.ends_with("[####################] 9.8 KiB / 9.8 KiB 100%\n"),
             "{text:?}"

@@ -315,6 +315,23 @@ impl Client {
         self.execute_with(upload, &mut source)
     }
 
+    /// As [`Client::upload_prepared_path`], with every attempt's reader of the file passed through
+    /// `observe` first (a progress display, say: each attempt reads the file from its start).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::upload_path`].
+    pub fn upload_prepared_path_observed(
+        &self,
+        upload: &UploadFile,
+        path: impl AsRef<Path>,
+        observe: impl Fn(Box<dyn Read + Send>) -> Box<dyn Read + Send> + Send + Sync + 'static,
+    ) -> Result<FileInfo, Error> {
+        let (source, _, _) = PathSource::open_path(path.as_ref())?;
+        let mut source = source.observed(std::sync::Arc::new(observe));
+        self.execute_with(upload, &mut source)
+    }
+
     /// Uploads `len` bytes read from `reader`, streamed.
     ///
     /// The reader is read once: an attempt that fails after reading from it is not retried (nor

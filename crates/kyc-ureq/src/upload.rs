@@ -56,12 +56,17 @@ fn read_leading(reader: &mut impl Read) -> io::Result<Vec<u8>> {
     Ok(leading)
 }
 
+/// Wraps the reader of each attempt (a progress display, a checksum…).
+pub(crate) type Observe =
+    std::sync::Arc<dyn Fn(Box<dyn Read + Send>) -> Box<dyn Read + Send> + Send + Sync>;
+
 /// A file opened once and read from its start by every attempt.
 pub(crate) struct PathSource {
     path: PathBuf,
     file: File,
     len: u64,
     modified: Option<SystemTime>,
+    observe: Option<Observe>,
 }
 
 impl PathSource {
@@ -78,8 +83,15 @@ impl PathSource {
             file,
             len: meta.len(),
             modified: meta.modified().ok(),
+            observe: None,
         };
         Ok((source, leading, meta.len()))
+    }
+
+    /// Each attempt's reader goes through `observe`.
+    pub(crate) fn observed(mut self, observe: Observe) -> Self {
+        self.observe = Some(observe);
+        self
     }
 }
 
@@ -103,7 +115,11 @@ impl UploadSource for PathSource {
             .map_err(|e| fail(SourceErrorKind::Read, Some(e)))?;
         file.seek(SeekFrom::Start(0))
             .map_err(|e| fail(SourceErrorKind::Read, Some(e)))?;
-        Ok(Box::new(file))
+        let reader: Box<dyn Read + Send> = Box::new(file);
+        Ok(match &self.observe {
+            Some(observe) => observe(reader),
+            None => reader,
+        })
     }
 
     fn can_replay(&self) -> bool {

@@ -461,3 +461,41 @@ fn no_access_token_appears_unless_revealed() {
         assert!(!printed.contains(&token), "a token leaked");
     }
 }
+
+#[test]
+fn an_upload_with_a_country_keeps_its_retries() {
+    let sim = Sim::start();
+    let id = sim.create("usr-retry", "ARG");
+    sim.server.inject_fault(
+        kyc_mock::Route::UploadFile,
+        kyc_mock::Fault::DropConnection,
+        1,
+    );
+    let selfie = sample("selfie.jpg");
+    let uploaded = sim
+        .kyc(&[
+            "upload",
+            "--session",
+            &id,
+            "--entity",
+            "usr-retry",
+            "--type",
+            "selfie",
+            "--country",
+            "ARG",
+            &selfie,
+        ])
+        .json();
+    assert!(uploaded["id"].is_string(), "{uploaded}");
+    let uploads: Vec<_> = sim
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.contains("/files/"))
+        .collect();
+    assert_eq!(uploads.len(), 2, "the dropped attempt, then its retry");
+    assert_eq!(
+        uploads[0].body, uploads[1].body,
+        "the same bytes, from the same open file"
+    );
+}

@@ -22,9 +22,9 @@ use crate::secret::Redacted;
 /// `status` make a [`SessionNotification`]. A body that lacks the fields its variant needs, and
 /// any other JSON value, is [`Event::Other`] — never an error.
 ///
-/// `Debug` prints ids, statuses, document types, event type and timestamps only. The reason, the
-/// country and the raw JSON may carry personal data, so only their presence (and the raw JSON's
-/// top-level keys) is shown.
+/// `Debug` prints ids, statuses, enums (document types, country), event type and timestamps
+/// only. The reason and the raw JSON may carry personal data, so only the reason's length and the
+/// raw JSON's top-level keys are shown.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum Event {

@@ -99,6 +99,7 @@
 mod capture;
 mod error;
 mod event;
+mod replay;
 mod secret;
 mod sign;
 mod verify;
@@ -106,6 +107,7 @@ mod verify;
 pub use capture::{Capture, CaptureError};
 pub use error::{InvalidHeaderText, WebhookError};
 pub use event::{Event, OtherEvent, RequiredFileNotification, SessionNotification};
+pub use replay::{Delivery, ReplayGuard};
 pub use secret::{InvalidWebhookSecret, WebhookKeys, WebhookSecret};
 pub use sign::{SignedHeaders, sign};
 pub use verify::Verifier;

@@ -48,6 +48,12 @@ impl Verifier {
         }
     }
 
+    /// The freshness window.
+    #[must_use]
+    pub fn tolerance_value(&self) -> Duration {
+        self.tolerance
+    }
+
     /// Sets the freshness window: a webhook is accepted when `|now − X-Timestamp| <= tolerance`.
     /// The same window applies into the past (delivery delay) and into the future (clock skew).
     #[must_use]
