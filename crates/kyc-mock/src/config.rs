@@ -17,6 +17,12 @@ pub const DEFAULT_WEBHOOK_API_KEY: &str = "Lp0g+cwb19eEfTn1YIOydEnqPcZOg8YxHctnM
 pub const DEFAULT_WEBHOOK_SECRET: &str = "uC8fVXzXMyaw1PseV452i6ozQwIIa4olcSpjuvn5E4E=";
 /// Default largest accepted uploaded file: 64 MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
+/// Default most connections served at once.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+/// Default time a client has to send a whole request body once its head arrived.
+pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default largest `data.user_id` plus `data.personal_data` a session stores, as compact JSON.
+pub const DEFAULT_MAX_PERSONAL_DATA_BYTES: usize = 16 * 1024;
 
 /// The terminal result a session reaches when no marker in its user id decides otherwise.
 ///
@@ -57,6 +63,8 @@ pub struct MockConfig {
     pub(crate) max_upload_bytes: usize,
     pub(crate) max_sessions: usize,
     pub(crate) max_connections: usize,
+    pub(crate) body_read_timeout: Duration,
+    pub(crate) max_personal_data_bytes: usize,
     pub(crate) max_recorded_requests: usize,
     pub(crate) webhook_url: Option<String>,
     pub(crate) required_file_webhook_url: Option<String>,
@@ -155,6 +163,8 @@ impl fmt::Debug for MockConfig {
             .field("max_upload_bytes", &self.max_upload_bytes)
             .field("max_sessions", &self.max_sessions)
             .field("max_connections", &self.max_connections)
+            .field("body_read_timeout", &self.body_read_timeout)
+            .field("max_personal_data_bytes", &self.max_personal_data_bytes)
             .field("max_recorded_requests", &self.max_recorded_requests)
             .field("webhook_url", &self.webhook_url)
             .field("required_file_webhook_url", &self.required_file_webhook_url)
@@ -183,7 +193,9 @@ impl Default for MockConfig {
             default_outcome: Outcome::Validated,
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             max_sessions: 10_000,
-            max_connections: 64,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
+            max_personal_data_bytes: DEFAULT_MAX_PERSONAL_DATA_BYTES,
             max_recorded_requests: 1_000,
             webhook_url: None,
             required_file_webhook_url: None,
@@ -274,9 +286,25 @@ impl MockConfig {
         self
     }
 
-    /// Most connections served at once (default 64); further clients wait to be accepted.
+    /// Most connections served at once (default [`DEFAULT_MAX_CONNECTIONS`]); further clients wait to be accepted.
     pub fn max_connections(mut self, max: usize) -> Self {
         self.max_connections = max;
+        self
+    }
+
+    /// Time a client has to send a whole request body once its head arrived (default
+    /// [`DEFAULT_BODY_READ_TIMEOUT`]); a slower body → `408` and the connection is closed, so that
+    /// clients trickling bodies cannot hold every connection.
+    pub fn body_read_timeout(mut self, timeout: Duration) -> Self {
+        self.body_read_timeout = timeout;
+        self
+    }
+
+    /// Largest `data.user_id` plus `data.personal_data` a created session stores, measured as
+    /// compact JSON (default [`DEFAULT_MAX_PERSONAL_DATA_BYTES`]); more → `413`. With
+    /// [`max_sessions`](Self::max_sessions) it bounds what sessions can make the simulator hold.
+    pub fn max_personal_data_bytes(mut self, max: usize) -> Self {
+        self.max_personal_data_bytes = max;
         self
     }
 

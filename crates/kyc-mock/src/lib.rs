@@ -106,10 +106,19 @@
 //!
 //! # Bounds
 //!
-//! Request heads are limited to 64 KiB, JSON bodies to 1 MiB and upload bodies to the file limit
-//! plus 64 KiB (larger → `413`); connections ([`MockConfig::max_connections`]), stored sessions
-//! ([`MockConfig::max_sessions`], then `507`), recorded requests, remembered idempotency keys and
-//! logged webhook deliveries are all capped.
+//! The simulator is meant to survive clients that misbehave, on purpose or not:
+//!
+//! - Request heads are limited to 64 KiB and must arrive within 30 s; JSON bodies are limited to
+//!   1 MiB and upload bodies to the file limit plus 64 KiB (larger → `413`).
+//! - A request that needs a token is authenticated from its head, before any of its body is read:
+//!   without a valid token it is answered `401` with `Connection: close` and its body is never
+//!   read.
+//! - A body must arrive whole within [`MockConfig::body_read_timeout`] (default 10 s), else `408`
+//!   and the connection is closed, so that clients trickling bodies cannot hold every connection.
+//! - Connections ([`MockConfig::max_connections`], default 256), stored sessions
+//!   ([`MockConfig::max_sessions`], then `507`), the user id and personal data a session stores
+//!   ([`MockConfig::max_personal_data_bytes`], default 16 KiB, then `413`), recorded requests,
+//!   remembered idempotency keys and logged webhook deliveries are all capped.
 
 #![forbid(unsafe_code)]
 
@@ -130,7 +139,8 @@ mod state;
 mod webhook;
 
 pub use config::{
-    Alternative, DEFAULT_AUDIENCE, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET,
+    Alternative, DEFAULT_AUDIENCE, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_CLIENT_ID,
+    DEFAULT_CLIENT_SECRET, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PERSONAL_DATA_BYTES,
     DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_WEBHOOK_API_KEY, DEFAULT_WEBHOOK_SECRET, KNOWN_AUDIENCES,
     MockConfig, Outcome, StartError,
 };

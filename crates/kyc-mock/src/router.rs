@@ -1,10 +1,11 @@
-//! The hand-written router: matches method and path segments, reads the body with a bound, records
-//! the request, applies injected faults, checks auth, and calls the handler.
+//! The hand-written router: matches method and path segments, authenticates from the head, reads
+//! the body with a bound and a deadline, records the request, applies injected faults, and calls
+//! the handler.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{ALLOW, CONTENT_LENGTH, RETRY_AFTER};
+use http::header::{ALLOW, CONNECTION, CONTENT_LENGTH, RETRY_AFTER, TRANSFER_ENCODING};
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt;
@@ -160,17 +161,70 @@ enum BodyRead {
     TooLarge,
     /// The body could not be read (bad chunked framing, client gone mid-body).
     Broken,
+    /// The body did not arrive whole within the configured body-read timeout.
+    TimedOut,
+    /// Not read: the request was refused from its head.
+    Unread,
+}
+
+impl BodyRead {
+    /// Whether the connection must close after the answer: its framing is lost, or the rest of
+    /// the body is still on the wire.
+    fn leaves_connection_unusable(&self, parts: &Parts) -> bool {
+        match self {
+            BodyRead::Broken | BodyRead::TimedOut => true,
+            BodyRead::Unread => may_have_body(parts),
+            BodyRead::Complete(_) | BodyRead::TooLarge => false,
+        }
+    }
+}
+
+/// Whether the head announces a body (chunked, or a non-zero length).
+fn may_have_body(parts: &Parts) -> bool {
+    parts.headers.contains_key(TRANSFER_ENCODING)
+        || parts
+            .headers
+            .get(CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0")
+}
+
+/// Routes that need an access token; the others are the token endpoints themselves.
+fn needs_token(route: Route) -> bool {
+    !matches!(route, Route::Token | Route::Revoke)
+}
+
+/// Throws away, as it arrives and without keeping any of it, the body of a request answered from
+/// its head, so that a client that sends its whole body before reading can still read the answer
+/// instead of failing on a reset connection. At most [`DRAIN_LIMIT`] bytes within `timeout`; a
+/// body declared larger is not waited for at all (the connection closes after the answer).
+fn discard_in_background(parts: &Parts, mut body: Incoming, timeout: std::time::Duration) {
+    if declared_length(parts).is_some_and(|len| len > DRAIN_LIMIT as u64) {
+        return;
+    }
+    tokio::spawn(tokio::time::timeout(timeout, async move {
+        let mut total = 0usize;
+        while let Some(Ok(frame)) = body.frame().await {
+            total = total.saturating_add(frame.data_ref().map_or(0, Bytes::len));
+            if total > DRAIN_LIMIT {
+                break;
+            }
+        }
+    }));
+}
+
+fn declared_length(parts: &Parts) -> Option<u64> {
+    parts
+        .headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
 }
 
 /// Reads at most `limit` bytes. A larger body (declared or actual) is `TooLarge`; it is read and
 /// discarded up to [`DRAIN_LIMIT`] more bytes so that the client, still sending, can read the
 /// `413` instead of failing on a reset connection.
 async fn read_body(parts: &Parts, mut body: Incoming, limit: usize) -> BodyRead {
-    let declared = parts
-        .headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = declared_length(parts);
     let drain_budget = limit.saturating_add(DRAIN_LIMIT) as u64;
     if declared.is_some_and(|len| len > drain_budget) {
         return BodyRead::TooLarge;
@@ -242,41 +296,61 @@ pub(crate) async fn serve(
     } else {
         JSON_BODY_LIMIT
     };
-    let body = read_body(&parts, body, limit).await;
+    // Faults are the tester's own: a faulted request is read and recorded whole, as before.
+    let fault = shared.lock().faults.take(route);
+    // Authenticate from the head: without a valid token, no byte of the body is read.
+    let denied = match route {
+        Some(route) if fault.is_none() && needs_token(route) => {
+            auth::authorize(&shared, &parts.headers).err()
+        }
+        _ => None,
+    };
+    let body = if denied.is_some() {
+        discard_in_background(&parts, body, shared.config.body_read_timeout);
+        BodyRead::Unread
+    } else {
+        let read = read_body(&parts, body, limit);
+        tokio::time::timeout(shared.config.body_read_timeout, read)
+            .await
+            .unwrap_or(BodyRead::TimedOut)
+    };
     let recorded: &[u8] = match &body {
         BodyRead::Complete(bytes) => bytes,
         _ => &[],
     };
     record(&shared, &request_id, &parts, recorded);
 
-    let fault = shared.lock().faults.take(route);
-    let mut response = match fault {
-        Some(Fault::DropConnection) => return Err(DropConnection),
-        None if matches!(body, BodyRead::Broken) => {
-            // The connection's framing is lost: answer if the client still listens, then close.
-            let mut response =
-                ApiError::bad_request("invalid_body", "the request body could not be read")
-                    .into_response();
-            response
-                .headers_mut()
-                .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
-            response
+    let close = body.leaves_connection_unusable(&parts);
+    let mut response = match (fault, denied) {
+        (Some(Fault::DropConnection), _) => return Err(DropConnection),
+        (None, Some(error)) => error.into_response(),
+        (None, None) if matches!(body, BodyRead::Broken | BodyRead::TimedOut) => {
+            unreadable(&body).into_response()
         }
-        Some(Fault::Delay(delay)) => {
+        (Some(Fault::Delay(delay)), _) => {
             tokio::time::sleep(delay).await;
             respond(&shared, matched, &parts, body)
         }
-        Some(Fault::Trickle {
-            head_after,
-            body_over,
-        }) => {
+        (
+            Some(Fault::Trickle {
+                head_after,
+                body_over,
+            }),
+            _,
+        ) => {
             let response = respond(&shared, matched, &parts, body);
             tokio::time::sleep(head_after).await;
             response.map(|b| b.trickled(body_over))
         }
-        Some(fault) => faulted(&fault),
-        None => respond(&shared, matched, &parts, body),
+        (Some(fault), _) => faulted(&fault),
+        (None, None) => respond(&shared, matched, &parts, body),
     };
+    if close {
+        // Answer if the client still listens, then close.
+        response
+            .headers_mut()
+            .insert(CONNECTION, HeaderValue::from_static("close"));
+    }
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
@@ -285,6 +359,18 @@ pub(crate) async fn serve(
         response.headers_mut().insert(http::header::DATE, date);
     }
     Ok(response)
+}
+
+/// The answer to a body that could not be read whole.
+fn unreadable(body: &BodyRead) -> ApiError {
+    match body {
+        BodyRead::TimedOut => ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            "the request body did not arrive in time",
+        ),
+        _ => ApiError::bad_request("invalid_body", "the request body could not be read"),
+    }
 }
 
 /// The answer an injected fault gives instead of the real one.
@@ -405,12 +491,7 @@ fn handle(
         BodyRead::TooLarge if route == Route::UploadFile => {
             return Err(too_large(shared.config.max_upload_bytes));
         }
-        BodyRead::Broken => {
-            return Err(ApiError::bad_request(
-                "invalid_body",
-                "the request body could not be read",
-            ));
-        }
+        BodyRead::Broken | BodyRead::TimedOut | BodyRead::Unread => return Err(unreadable(&body)),
         BodyRead::TooLarge => {
             return Err(ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,

@@ -275,3 +275,219 @@ fn shutdown_and_drop_stop_listening() {
     drop(dropped);
     assert!(TcpStream::connect_timeout(&addr, Duration::from_secs(1)).is_err());
 }
+
+/// Opens a connection and writes `head` (and whatever of a body it carries), then leaves it open.
+fn open_with(server: &MockServer, head: &str) -> TcpStream {
+    let mut stream = TcpStream::connect(server.local_addr()).unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    stream
+}
+
+/// Reads what arrives on `stream` until close or `within` passes.
+fn read_for(stream: &mut TcpStream, within: Duration) -> String {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Reads from `stream` until a whole response head has arrived (at most `within`).
+fn read_head(stream: &mut TcpStream, within: Duration) -> String {
+    stream.set_read_timeout(Some(within)).unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !out.windows(4).any(|w| w == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// A create-session head promising `length` bytes, followed by the first few of them.
+fn trickling_create(token: &str, length: usize) -> String {
+    format!(
+        "POST /identity/v2/sessions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{\"flow_"
+    )
+}
+
+/// One whole flow by a well-behaved client: token, create, three uploads, the outcome.
+fn well_behaved_flow(server: &MockServer) {
+    let client = Client::new(server);
+    let token = client.token(server);
+    let id = client.create_session(&token, "ARG", "usr-good");
+    client.upload_all(&token, &id, "usr-good");
+    let status = common::eventually(Duration::from_secs(5), || {
+        let status = client.session(&token, &id)["status"].clone();
+        (status == "VALIDATED").then_some(status)
+    });
+    assert_eq!(status.as_ref().and_then(|s| s.as_str()), Some("VALIDATED"));
+}
+
+#[test]
+fn sixty_four_hostile_clients_do_not_stop_a_well_behaved_flow() {
+    let server = MockServer::start(MockConfig::new()).unwrap();
+    let token = Client::new(&server).token(&server);
+    let upload_path = "/identity/v1/sessions/iss-x/entities/usr-x/files/selfie";
+    let mut hostile = Vec::new();
+    // 24 trickle an authenticated body and then stall.
+    for _ in 0..24 {
+        hostile.push(open_with(&server, &trickling_create(&token, 1_000)));
+    }
+    // 16 stall in the middle of a request head.
+    for _ in 0..16 {
+        hostile.push(open_with(
+            &server,
+            "POST /oauth/token HTTP/1.1\r\nHost: x\r\nContent-",
+        ));
+    }
+    // 24 announce a 60 MiB upload without a token and send the first bytes of it.
+    let mut oversized = Vec::new();
+    for _ in 0..24 {
+        let head = format!(
+            "POST {upload_path} HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; \
+             boundary=b\r\nContent-Length: {}\r\n\r\n--b\r\n",
+            60 * 1024 * 1024
+        );
+        oversized.push(open_with(&server, &head));
+    }
+
+    // The client's own 10 s timeout bounds each of its requests: a stalled server fails the test.
+    well_behaved_flow(&server);
+
+    // The unauthenticated uploads were answered from their heads, and told the connection closes.
+    for stream in &mut oversized {
+        let answer = read_for(stream, Duration::from_secs(5));
+        assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{answer}"
+        );
+    }
+    let uploads: Vec<_> = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == upload_path)
+        .collect();
+    assert_eq!(uploads.len(), 24);
+    assert!(
+        uploads.iter().all(|r| r.body.is_empty()),
+        "no body was read"
+    );
+    drop(hostile);
+}
+
+#[test]
+fn a_body_slower_than_the_body_read_timeout_is_cut_and_frees_its_connection() {
+    let server = MockServer::start(
+        MockConfig::new()
+            .max_connections(2)
+            .body_read_timeout(Duration::from_millis(300)),
+    )
+    .unwrap();
+    let token = Client::new(&server).token(&server);
+    // Both connection slots are held by bodies that never finish.
+    let mut slow: Vec<_> = (0..2)
+        .map(|_| open_with(&server, &trickling_create(&token, 500)))
+        .collect();
+    for stream in &mut slow {
+        let answer = read_for(stream, Duration::from_secs(5));
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+        assert!(
+            answer.to_ascii_lowercase().contains("connection: close"),
+            "{answer}"
+        );
+        assert!(answer.contains("request_timeout"), "{answer}");
+    }
+    // Their slots are free again.
+    well_behaved_flow(&server);
+    assert_eq!(server.session_count(), 1, "the cut bodies created nothing");
+}
+
+#[test]
+fn a_request_without_a_token_is_refused_before_its_body_is_read() {
+    let server = MockServer::start(MockConfig::new()).unwrap();
+    // The head promises a body that never comes: the answer must not wait for it.
+    let mut stream = open_with(
+        &server,
+        "POST /identity/v2/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+         Content-Length: 500000\r\n\r\n",
+    );
+    let answer = read_head(&mut stream, Duration::from_secs(5));
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+    // A client that sends its whole body before it reads still gets the answer, not a reset.
+    let client = Client::new(&server);
+    let big = common::multipart("b", "s.jpg", "image/jpeg", &vec![0xFF; 4 * 1024 * 1024]);
+    let refused = client.upload_raw(
+        "stale",
+        "iss-x",
+        "usr-x",
+        "selfie",
+        "multipart/form-data; boundary=b",
+        &big,
+    );
+    assert_eq!(refused.status, 401);
+    assert!(
+        server.requests().iter().all(|r| r.body.is_empty()),
+        "no body was kept"
+    );
+    // A token request is not authenticated by a bearer token: its body is read as before.
+    assert_eq!(client.token_reply(&server).status, 200);
+    // A bodiless request keeps its connection.
+    let mut get = open_with(
+        &server,
+        "GET /identity/v1/sessions/iss-none HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    let answer = read_head(&mut get, Duration::from_secs(5));
+    assert!(answer.starts_with("HTTP/1.1 401"), "{answer}");
+    assert!(
+        !answer.to_ascii_lowercase().contains("connection: close"),
+        "{answer}"
+    );
+}
+
+#[test]
+fn stored_personal_data_is_bounded() {
+    let server = MockServer::start(MockConfig::new()).unwrap();
+    let client = Client::new(&server);
+    let token = client.token(&server);
+    let with = |user_id: &str, name: &str| {
+        let mut body = session_body("ARG", user_id);
+        body["data"]["personal_data"] = serde_json::json!({ "full_name": name });
+        client.post_json("/identity/v2/sessions", Some(&token), &body)
+    };
+    let big = "n".repeat(kyc_mock::DEFAULT_MAX_PERSONAL_DATA_BYTES);
+    let refused = with("usr-1", &big);
+    assert_eq!(refused.status, 413);
+    assert_eq!(refused.error_code(), "personal_data_too_large");
+    let refused = with(
+        &"u".repeat(kyc_mock::DEFAULT_MAX_PERSONAL_DATA_BYTES + 1),
+        "Ana",
+    );
+    assert_eq!(refused.status, 413);
+    assert_eq!(server.session_count(), 0);
+    assert_eq!(with("usr-1", &big[..1_000]).status, 201);
+
+    let roomy = MockServer::start(
+        MockConfig::new().max_personal_data_bytes(2 * kyc_mock::DEFAULT_MAX_PERSONAL_DATA_BYTES),
+    )
+    .unwrap();
+    let client = Client::new(&roomy);
+    let token = client.token(&roomy);
+    let mut body = session_body("ARG", "usr-1");
+    body["data"]["personal_data"] = serde_json::json!({ "full_name": big });
+    let created = client.post_json("/identity/v2/sessions", Some(&token), &body);
+    assert_eq!(created.status, 201);
+}

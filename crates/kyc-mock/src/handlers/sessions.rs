@@ -122,6 +122,21 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
             problems,
         )
     })?;
+    let stored = new.user_id.len()
+        + new
+            .personal_data
+            .as_ref()
+            .map_or(0, |v| serde_json::to_vec(v).map_or(usize::MAX, |b| b.len()));
+    if stored > shared.config.max_personal_data_bytes {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "personal_data_too_large",
+            format!(
+                "`data.user_id` and `data.personal_data` may take at most {} bytes of JSON here",
+                shared.config.max_personal_data_bytes
+            ),
+        ));
+    }
 
     let now = shared.clock.now();
     let mut state = shared.lock();
