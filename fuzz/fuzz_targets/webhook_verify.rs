@@ -13,6 +13,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use arbitrary::{Arbitrary, Unstructured};
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use http::{HeaderMap, HeaderName, HeaderValue};
 use kyc_core::webhook::{Event, Verifier, WebhookError, WebhookKeys, WebhookSecret, sign};
 use libfuzzer_sys::fuzz_target;
@@ -82,6 +84,9 @@ enum Mutation {
         which: Which,
         value: Vec<u8>,
     },
+    /// Write the digest in hex instead of base64 (decision 9: no effect), in either case, and
+    /// maybe change one hex digit to another value (then the MAC no longer matches).
+    HexDigest { upper: bool, change: Option<(u8, u8)> },
 }
 
 #[derive(Arbitrary, Debug)]
@@ -368,6 +373,45 @@ fn signed_case(input: Signed) {
                     .unwrap_or(0);
                 changed_header(which, first, fresh, input.pin_endpoint, &genuine)
             }
+        }
+        Mutation::HexDigest { upper, change } => {
+            let Some(value) = headers.get("x-signature").and_then(|v| v.to_str().ok()) else {
+                return;
+            };
+            let Some(digest) = value
+                .strip_prefix("hmac-sha256 ")
+                .and_then(|b64| STANDARD.decode(b64).ok())
+            else {
+                panic!("sign wrote a signature that is not `hmac-sha256 <base64>`: {value}");
+            };
+            let mut hex: Vec<u8> = digest
+                .iter()
+                .flat_map(|b| {
+                    let text = if upper { format!("{b:02X}") } else { format!("{b:02x}") };
+                    text.into_bytes()
+                })
+                .collect();
+            let mut expect = genuine;
+            if let Some((index, by)) = change {
+                let digits = b"0123456789abcdef";
+                let i = usize::from(index) % hex.len();
+                let old = hex.get(i).map(u8::to_ascii_lowercase).unwrap_or(b'0');
+                let old_value = digits.iter().position(|d| *d == old).unwrap_or(0);
+                let new_value = (old_value + 1 + usize::from(by) % 15) % 16;
+                if let (Some(slot), Some(new)) = (hex.get_mut(i), digits.get(new_value)) {
+                    *slot = *new;
+                }
+                if fresh {
+                    expect = Expect::Kind("signature_mismatch");
+                }
+            }
+            let mut new = b"hmac-sha256 ".to_vec();
+            new.extend_from_slice(&hex);
+            let Ok(new) = HeaderValue::from_bytes(&new) else {
+                return;
+            };
+            headers.insert("x-signature", new);
+            expect
         }
         Mutation::DuplicateAfter { which, value } => {
             let Ok(extra) = HeaderValue::from_bytes(&value) else {
