@@ -80,7 +80,11 @@ pub trait Endpoint {
 /// bytes with [`IdempotencyKey::from_random_bytes`] once per logical call, and reuse it on every
 /// attempt of that call.
 #[derive(Clone, PartialEq, Eq, Hash)]
-pub struct IdempotencyKey(String);
+pub struct IdempotencyKey {
+    text: String,
+    /// The same, ready for the header (every attempt clones it instead of building it).
+    header: HeaderValue,
+}
 
 impl IdempotencyKey {
     /// Uses `key` as is.
@@ -93,31 +97,41 @@ impl IdempotencyKey {
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(InvalidInput::InvalidIdempotencyKey);
         }
-        Ok(Self(key))
+        // Visible ASCII is always a valid header value.
+        let header =
+            HeaderValue::try_from(key.as_str()).map_err(|_| InvalidInput::InvalidIdempotencyKey)?;
+        Ok(Self { text: key, header })
     }
 
     /// A key made of the lowercase hex of 16 random bytes the caller drew (128 bits).
     #[must_use]
     pub fn from_random_bytes(bytes: [u8; 16]) -> Self {
-        Self(bytes.iter().map(|b| format!("{b:02x}")).collect())
+        let digit = |n: u8| char::from_digit(u32::from(n), 16).unwrap_or('0');
+        let mut text = String::with_capacity(32);
+        for b in bytes {
+            text.push(digit(b >> 4));
+            text.push(digit(b & 0x0f));
+        }
+        let header = HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("0"));
+        Self { text, header }
     }
 
     /// The key.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
 impl fmt::Debug for IdempotencyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("IdempotencyKey").field(&self.0).finish()
+        f.debug_tuple("IdempotencyKey").field(&self.text).finish()
     }
 }
 
 impl fmt::Display for IdempotencyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
@@ -155,7 +169,10 @@ pub(crate) fn session_path(template: &str, session_id: &str) -> Result<String, I
 /// [`InvalidInput`] when the endpoint's parameters are refused.
 pub fn validate<E: Endpoint>(config: &Config, endpoint: &E) -> Result<(), InvalidInput> {
     endpoint.path_and_query(config)?;
-    let placeholder = IdempotencyKey(String::from("kyc-rs-validation"));
+    let placeholder = IdempotencyKey {
+        text: String::from("kyc-rs-validation"),
+        header: HeaderValue::from_static("kyc-rs-validation"),
+    };
     endpoint.body(config, E::CREATES.then_some(&placeholder))?;
     Ok(())
 }
@@ -176,11 +193,7 @@ pub fn build_request<E: Endpoint>(
     token: Option<&AccessToken>,
     idempotency_key: Option<&IdempotencyKey>,
 ) -> Result<http::Request<E::Body>, Error> {
-    let not_a_target = InvalidInput::InvalidBaseUrl {
-        reason: "the URL is not a valid request target",
-    };
-    let uri = http::Uri::try_from(config.url(&endpoint.path_and_query(config)?))
-        .map_err(|_| not_a_target)?;
+    let uri = config.uri(endpoint.path_and_query(config)?)?;
     let (content_type, body) = endpoint.body(config, idempotency_key)?;
     let mut request = http::Request::new(body);
     *request.method_mut() = E::METHOD;
@@ -198,34 +211,21 @@ pub fn build_request<E: Endpoint>(
     }
     if E::AUTHENTICATED {
         let token = token.ok_or(InvalidInput::MissingAccessToken)?;
-        headers.insert(AUTHORIZATION, bearer(token)?);
+        let bearer = token.bearer().ok_or(InvalidInput::InvalidHeaderValue {
+            what: "access token",
+        })?;
+        headers.insert(AUTHORIZATION, bearer.clone());
     }
     if E::CREATES {
         let key = idempotency_key.ok_or(InvalidInput::MissingIdempotencyKey)?;
-        let value =
-            HeaderValue::try_from(key.as_str()).map_err(|_| InvalidInput::InvalidIdempotencyKey)?;
-        headers.insert(&IDEMPOTENCY_HEADER_NAME, value);
+        headers.insert(&IDEMPOTENCY_HEADER_NAME, key.header.clone());
     }
     Ok(request)
 }
 
-/// `Bearer <token>`, marked sensitive so `http`'s `Debug` does not print it.
-fn bearer(token: &AccessToken) -> Result<HeaderValue, InvalidInput> {
-    let secret = token.expose_secret();
-    let mut bearer = String::with_capacity("Bearer ".len() + secret.len());
-    bearer.push_str("Bearer ");
-    bearer.push_str(secret);
-    let mut value =
-        HeaderValue::try_from(bearer).map_err(|_| InvalidInput::InvalidHeaderValue {
-            what: "access token",
-        })?;
-    value.set_sensitive(true);
-    Ok(value)
-}
-
 /// Whether `token` can be sent in an `Authorization` header.
 pub(crate) fn usable_as_bearer(token: &AccessToken) -> bool {
-    !token.expose_secret().is_empty() && bearer(token).is_ok()
+    token.bearer().is_some()
 }
 
 /// Reads `response` as the answer to `E`: 2xx decodes into `E::Output`, anything else becomes
@@ -325,11 +325,42 @@ pub(crate) fn json_content_type() -> Option<HeaderValue> {
 }
 
 /// Serialises `value` as a JSON body.
+/// The first allocation for a JSON request body (a create-session body with personal data is
+/// 500 to 900 bytes).
+const JSON_BODY_CAPACITY: usize = 1024;
+
+/// `io::Write` for a `Vec`, with writes forced inline: the serialiser writes a few bytes at a
+/// time, and a call per write cost as much as a tenth of building a create-session request.
+struct BodyWriter(Vec<u8>);
+
+impl std::io::Write for BodyWriter {
+    #[inline(always)]
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    #[inline(always)]
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.0.extend_from_slice(buf);
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[inline]
 pub(crate) fn json_body<T: serde::Serialize>(
     value: &T,
 ) -> Result<(Option<HeaderValue>, crate::Body), InvalidInput> {
-    let bytes = serde_json::to_vec(value).map_err(|_| InvalidInput::Unserialisable)?;
-    Ok((json_content_type(), crate::Body::from(bytes)))
+    // Room for a typical create-session body at once: `serde_json::to_vec` starts at 128 bytes
+    // and copies the body at every doubling.
+    let mut writer = BodyWriter(Vec::with_capacity(JSON_BODY_CAPACITY));
+    serde_json::to_writer(&mut writer, value).map_err(|_| InvalidInput::Unserialisable)?;
+    Ok((json_content_type(), crate::Body::from(writer.0)))
 }
 
 #[cfg(test)]

@@ -123,7 +123,7 @@ pub struct SessionCreated {
 }
 
 /// An identity validation session. `Debug` shows ids, statuses and times; the reason and the URL
-/// only by length (the one policy of [`Redacted`](crate::secret)).
+/// only by length (the crate's one `Debug` policy for personal data).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Session {

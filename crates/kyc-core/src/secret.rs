@@ -80,9 +80,86 @@ secret_string! {
     ClientSecret
 }
 
-secret_string! {
-    /// A bearer access token (a JWT). Anyone holding it can call the API until it expires.
-    AccessToken
+/// A bearer access token (a JWT). Anyone holding it can call the API until it expires.
+///
+/// It carries its `Authorization` header value, built and checked once when the token is made,
+/// so that each request clones it instead of building it again.
+#[derive(Clone)]
+pub struct AccessToken {
+    value: String,
+    /// `Bearer <value>`, marked sensitive; `None` when the value cannot go into a header.
+    bearer: Option<http::HeaderValue>,
+}
+
+impl AccessToken {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        let value = value.into();
+        let bearer = bearer_header(&value);
+        Self { value, bearer }
+    }
+
+    /// The value itself. Call it only where the value must go on the wire.
+    #[must_use]
+    pub fn expose_secret(&self) -> &str {
+        &self.value
+    }
+
+    /// `Authorization: Bearer <token>`, or `None` when the token is empty or holds a byte a
+    /// header cannot carry.
+    pub(crate) fn bearer(&self) -> Option<&http::HeaderValue> {
+        self.bearer.as_ref()
+    }
+}
+
+fn bearer_header(token: &str) -> Option<http::HeaderValue> {
+    if token.is_empty() {
+        return None;
+    }
+    let mut bearer = String::with_capacity("Bearer ".len() + token.len());
+    bearer.push_str("Bearer ");
+    bearer.push_str(token);
+    let mut value = http::HeaderValue::try_from(bearer).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+impl PartialEq for AccessToken {
+    fn eq(&self, other: &Self) -> bool {
+        self.value == other.value
+    }
+}
+
+impl Eq for AccessToken {}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        redacted(f, "AccessToken")
+    }
+}
+
+impl From<String> for AccessToken {
+    fn from(value: String) -> Self {
+        Self::new(value)
+    }
+}
+
+impl From<&str> for AccessToken {
+    fn from(value: &str) -> Self {
+        Self::new(value)
+    }
+}
+
+impl serde::Serialize for AccessToken {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.value)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for AccessToken {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self::new)
+    }
 }
 
 secret_string! {

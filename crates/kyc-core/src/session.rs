@@ -253,6 +253,7 @@ impl Endpoint for CreateSession {
         Ok("/identity/v2/sessions".to_owned())
     }
 
+    #[inline]
     fn body(
         &self,
         _: &Config,
@@ -264,7 +265,8 @@ impl Endpoint for CreateSession {
             ("country", self.country.as_str()),
             ("integration method", self.integration_method.as_str()),
         ] {
-            if value.trim().is_empty() {
+            // (Stops at the first visible character, where `trim` would scan both ends.)
+            if value.chars().all(char::is_whitespace) {
                 return Err(InvalidInput::Empty { what });
             }
         }
