@@ -561,6 +561,17 @@ pub(crate) struct MockArgs {
     /// ignores-idempotency-keys, fractional-sizes, more-formats
     #[arg(long = "alternative", value_name = "NAME", value_parser = parse_alternative)]
     pub(crate) alternatives: Vec<kyc_mock::Alternative>,
+    /// Answer this share of requests (0 to 1) with a random fault: 429 + Retry-After: 1, 503,
+    /// dropped connection, lost response, truncated body (for load tests)
+    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
+    pub(crate) fault_rate: Option<f64>,
+}
+
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
+        _ => Err("expected a number from 0 to 1".to_owned()),
+    }
 }
 
 fn parse_alternative(text: &str) -> Result<kyc_mock::Alternative, String> {

@@ -36,6 +36,9 @@ pub(crate) fn run(args: &MockArgs) -> Result<(), Failure> {
     for alternative in &args.alternatives {
         config = config.alternative(*alternative);
     }
+    if let Some(rate) = args.fault_rate {
+        config = config.random_faults(rate, kyc_mock::Fault::typical_mix());
+    }
     let custom_secret =
         args.api_key.is_some() || args.secret.is_some() || args.secret_file.is_some();
     let secret = match (&args.secret, &args.secret_file) {

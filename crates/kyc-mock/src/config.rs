@@ -5,6 +5,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::faults::{Fault, RandomFaults};
+
 /// Default OAuth client id accepted by `POST /oauth/token`.
 pub const DEFAULT_CLIENT_ID: &str = "kyc-mock-client";
 /// Default OAuth client secret accepted by `POST /oauth/token`.
@@ -75,6 +77,7 @@ pub struct MockConfig {
     pub(crate) webhook_retry_delay: Duration,
     pub(crate) alternatives: Vec<Alternative>,
     pub(crate) strict_audience: bool,
+    pub(crate) random_faults: Option<RandomFaults>,
 }
 
 /// The audiences of Pomelo's environments (reference §2): the simulator accepts each of them, and
@@ -175,6 +178,7 @@ impl fmt::Debug for MockConfig {
             .field("webhook_retry_delay", &self.webhook_retry_delay)
             .field("alternatives", &self.alternatives)
             .field("strict_audience", &self.strict_audience)
+            .field("random_faults", &self.random_faults)
             .finish()
     }
 }
@@ -206,6 +210,7 @@ impl Default for MockConfig {
             webhook_retry_delay: Duration::from_millis(100),
             alternatives: Vec::new(),
             strict_audience: false,
+            random_faults: None,
         }
     }
 }
@@ -370,6 +375,22 @@ impl MockConfig {
     /// [`KNOWN_AUDIENCES`] with `400 invalid_audience` as a real account would.
     pub fn strict_audience(mut self, strict: bool) -> Self {
         self.strict_audience = strict;
+        self
+    }
+
+    /// Faults at random, for load tests of a client or of a service built on one: each request
+    /// with no [injected](crate::MockServer::inject_fault) fault pending gets, with probability
+    /// `rate` (0 to 1), one of `faults` chosen uniformly; e.g. `0.01` and
+    /// [`Fault::typical_mix`]. Counted in [`MockStats::faults`](crate::MockStats::faults).
+    pub fn random_faults(mut self, rate: f64, faults: Vec<Fault>) -> Self {
+        self.random_faults = Some(RandomFaults {
+            rate: if rate.is_finite() {
+                rate.clamp(0.0, 1.0)
+            } else {
+                0.0
+            },
+            faults,
+        });
         self
     }
 

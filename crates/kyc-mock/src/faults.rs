@@ -39,8 +39,8 @@ impl Route {
 /// What an injected fault does instead of (or before) the normal answer.
 ///
 /// Every faulted request is still recorded in [`MockServer::requests`](crate::MockServer::requests).
-/// Except for [`Fault::Delay`] and [`Fault::Trickle`], the request is not processed: nothing is
-/// created, uploaded or cancelled.
+/// Except for [`Fault::Delay`], [`Fault::Trickle`] and [`Fault::LoseResponse`], the request is not
+/// processed: nothing is created, uploaded or cancelled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Fault {
@@ -65,6 +65,9 @@ pub enum Fault {
     },
     /// Close the connection without writing any response.
     DropConnection,
+    /// Process the request normally, then close the connection without writing its response: the
+    /// client cannot tell whether it was applied (the case idempotency keys exist for).
+    LoseResponse,
     /// Send `200` with `Content-Type: application/json` and a `Content-Length` larger than the bytes
     /// that follow, then close the connection.
     TruncatedBody,
@@ -95,6 +98,40 @@ impl Fault {
             status: 429,
             retry_after: Some(retry_after_seconds),
         }
+    }
+
+    /// The faults a real network and gateway produce, for
+    /// [`MockConfig::random_faults`](crate::MockConfig::random_faults) and `--fault-rate`: `429`
+    /// with `Retry-After: 1`, `503`, a dropped connection, a lost response and a truncated body.
+    pub fn typical_mix() -> Vec<Fault> {
+        vec![
+            Fault::too_many_requests(1),
+            Fault::status(503),
+            Fault::DropConnection,
+            Fault::LoseResponse,
+            Fault::TruncatedBody,
+        ]
+    }
+}
+
+/// Faults drawn at random: each request that has no injected fault pending gets, with
+/// probability `rate`, one of `faults` chosen uniformly.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct RandomFaults {
+    pub(crate) rate: f64,
+    pub(crate) faults: Vec<Fault>,
+}
+
+impl RandomFaults {
+    /// The fault for a request, from two random 64-bit draws.
+    pub(crate) fn pick(&self, draw: u64, choice: u64) -> Option<Fault> {
+        // The top 53 bits as a uniform number in [0, 1).
+        let uniform = (draw >> 11) as f64 / (1u64 << 53) as f64;
+        if self.faults.is_empty() || uniform >= self.rate {
+            return None;
+        }
+        let index = usize::try_from(choice % self.faults.len() as u64).ok()?;
+        self.faults.get(index).cloned()
     }
 }
 
@@ -162,5 +199,27 @@ mod tests {
         assert_eq!(q.take(Some(Route::CreateSession)), None);
         q.push(Route::Any, Fault::TruncatedBody, 0);
         assert_eq!(q.pending(), 0);
+    }
+
+    #[test]
+    fn random_faults_come_at_their_rate_from_their_mix() {
+        let random = RandomFaults {
+            rate: 0.25,
+            faults: vec![Fault::DropConnection, Fault::status(503)],
+        };
+        assert_eq!(random.pick(0, 0), Some(Fault::DropConnection));
+        assert_eq!(random.pick(0, 1), Some(Fault::status(503)));
+        assert_eq!(random.pick(u64::MAX, 0), None);
+        // A quarter of evenly spread draws fault.
+        let faulted = (0..1000u64)
+            .filter(|i| random.pick(i * (u64::MAX / 1000), *i).is_some())
+            .count();
+        // (The 250th draw sits on the boundary, a hair below it.)
+        assert!((250..=251).contains(&faulted), "{faulted}");
+        let never = RandomFaults {
+            rate: 1.0,
+            faults: Vec::new(),
+        };
+        assert_eq!(never.pick(0, 0), None);
     }
 }

@@ -148,4 +148,5 @@ pub use faults::{Fault, Route};
 pub use record::RecordedRequest;
 pub use server::MockServer;
 pub use signals::StopSignals;
+pub use state::MockStats;
 pub use webhook::{DeliveryAttempt, WebhookDelivery, WebhookKind};

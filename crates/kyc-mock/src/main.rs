@@ -34,6 +34,11 @@ USAGE: kyc-mock [OPTIONS]
   --outcome validated | not-validated:REASON
                                   outcome for user ids without a marker (default validated)
   --max-upload-bytes N            largest accepted file (default 67108864)
+  --max-sessions N                most sessions kept (default 10000)
+  --max-connections N             most connections served at once (default 256)
+  --fault-rate RATE               answer this share of requests (0 to 1) with a random fault:
+                                  429 + Retry-After: 1, 503, dropped connection, lost
+                                  response, truncated body (for load tests)
   --webhook-url URL               where session notifications go (http:// on loopback)
   --required-file-webhook-url URL where required-file notifications go (default: --webhook-url)
   --api-key KEY                   webhook X-Api-Key (default: Pomelo's published example)
@@ -110,6 +115,24 @@ fn parse_args(args: &[String]) -> Result<Option<MockConfig>, String> {
                 usize::try_from(number("number of bytes")?)
                     .map_err(|_| "--max-upload-bytes is too large".to_owned())?,
             ),
+            "--max-sessions" => config.max_sessions(
+                usize::try_from(number("number")?)
+                    .map_err(|_| "--max-sessions is too large".to_owned())?,
+            ),
+            "--max-connections" => config.max_connections(
+                usize::try_from(number("number")?)
+                    .map_err(|_| "--max-connections is too large".to_owned())?,
+            ),
+            "--fault-rate" => match value.parse::<f64>() {
+                Ok(rate) if (0.0..=1.0).contains(&rate) => {
+                    config.random_faults(rate, kyc_mock::Fault::typical_mix())
+                }
+                _ => {
+                    return Err(format!(
+                        "--fault-rate: `{value}` is not a number from 0 to 1"
+                    ));
+                }
+            },
             "--outcome" => config.default_outcome(match value.split_once(':') {
                 None if value == "validated" => Outcome::Validated,
                 Some(("not-validated", reason)) if !reason.is_empty() => Outcome::NotValidated {

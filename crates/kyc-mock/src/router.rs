@@ -297,7 +297,18 @@ pub(crate) async fn serve(
         JSON_BODY_LIMIT
     };
     // Faults are the tester's own: a faulted request is read and recorded whole, as before.
-    let fault = shared.lock().faults.take(route);
+    let fault = {
+        let mut state = shared.lock();
+        state.stats.requests += 1;
+        let fault = state.faults.take(route).or_else(|| {
+            let random = shared.config.random_faults.as_ref()?;
+            random.pick(shared.ids.next_u64(), shared.ids.next_u64())
+        });
+        if fault.is_some() {
+            state.stats.faults += 1;
+        }
+        fault
+    };
     // Authenticate from the head: without a valid token, no byte of the body is read.
     let denied = match route {
         Some(route) if fault.is_none() && needs_token(route) => {
@@ -323,6 +334,11 @@ pub(crate) async fn serve(
     let close = body.leaves_connection_unusable(&parts);
     let mut response = match (fault, denied) {
         (Some(Fault::DropConnection), _) => return Err(DropConnection),
+        (Some(Fault::LoseResponse), _) => {
+            // Applied, and the answer never leaves.
+            let _ = respond(&shared, matched, &parts, body);
+            return Err(DropConnection);
+        }
         (None, Some(error)) => error.into_response(),
         (None, None) if matches!(body, BodyRead::Broken | BodyRead::TimedOut) => {
             unreadable(&body).into_response()
@@ -411,12 +427,14 @@ fn faulted(fault: &Fault) -> HttpResponse {
             with_body(status, "text/html; charset=utf-8", page.into_bytes())
         }
         // Handled by the caller; answering normally would be wrong, so say so.
-        Fault::DropConnection | Fault::Delay(_) | Fault::Trickle { .. } => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "injected_fault",
-            "unexpected fault handling",
-        )
-        .into_response(),
+        Fault::DropConnection | Fault::LoseResponse | Fault::Delay(_) | Fault::Trickle { .. } => {
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "injected_fault",
+                "unexpected fault handling",
+            )
+            .into_response()
+        }
     }
 }
 

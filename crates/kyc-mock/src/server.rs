@@ -17,7 +17,7 @@ use crate::config::{MockConfig, Outcome, StartError};
 use crate::faults::{Fault, Route};
 use crate::record::RecordedRequest;
 use crate::router::serve;
-use crate::state::Shared;
+use crate::state::{MockStats, Shared};
 use crate::webhook::{WebhookDelivery, WebhookTarget};
 
 /// Time a client has to send a request's head once it starts one.
@@ -193,6 +193,12 @@ impl MockServer {
         self.shared.lock().requests.snapshot()
     }
 
+    /// What the simulator has done since it started (connections, requests, faults, tokens,
+    /// applied creates and uploads, idempotent replays): counters that stay exact however small the request log.
+    pub fn stats(&self) -> MockStats {
+        self.shared.lock().stats
+    }
+
     /// Empties the request log.
     pub fn clear_requests(&self) {
         self.shared.lock().requests.clear();
@@ -306,6 +312,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
             },
         };
         let _ = stream.set_nodelay(true);
+        shared.lock().stats.connections += 1;
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
             let service = service_fn(move |request| serve(Arc::clone(&shared), request));

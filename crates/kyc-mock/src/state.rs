@@ -48,6 +48,32 @@ pub(crate) struct State {
     pub(crate) requests: RequestLog,
     pub(crate) deliveries: VecDeque<WebhookDelivery>,
     pub(crate) default_outcome: Outcome,
+    pub(crate) stats: MockStats,
+}
+
+/// What the simulator has done since it started: counts for load tests, where the request log is
+/// too small or turned off ([`MockServer::stats`](crate::MockServer::stats)).
+///
+/// `creates_applied` and `uploads_applied` count what changed the state (a replayed answer
+/// does not): a client that never sends a create twice without its key keeps them equal to
+/// its own count of creates and uploads that reached the simulator.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MockStats {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Requests received (faulted ones included).
+    pub requests: u64,
+    /// Requests answered with a fault, injected or random.
+    pub faults: u64,
+    /// Token requests answered with a token.
+    pub tokens_issued: u64,
+    /// Sessions created.
+    pub creates_applied: u64,
+    /// Files stored by uploads.
+    pub uploads_applied: u64,
+    /// Creates and uploads answered from the idempotency store instead of applied again.
+    pub idempotent_replays: u64,
 }
 
 /// The access token currently handed out.
@@ -83,6 +109,7 @@ impl Shared {
             requests: RequestLog::new(config.max_recorded_requests),
             deliveries: VecDeque::new(),
             default_outcome: config.default_outcome.clone(),
+            stats: MockStats::default(),
         };
         Self {
             config,

@@ -18,6 +18,9 @@ fn help_and_bad_arguments() {
         &["--port", "x"],
         &["--frobnicate", "1"],
         &["--outcome", "maybe"],
+        &["--fault-rate", "1.5"],
+        &["--fault-rate", "often"],
+        &["--max-sessions", "-1"],
     ] {
         let out = Command::new(BIN).args(args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");

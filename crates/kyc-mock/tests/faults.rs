@@ -306,3 +306,82 @@ fn faults_apply_to_every_route() {
         "the faulted cancel did nothing"
     );
 }
+
+#[test]
+fn a_lost_response_was_applied_and_its_keyed_retry_is_a_replay() {
+    let (server, client, token) = setup();
+    server.inject_fault(Route::CreateSession, Fault::LoseResponse, 1);
+    let body = session_body("ARG", "usr-lost").to_string();
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+        ("x-idempotency-key", "key-lost-1"),
+    ];
+    let lost = client.try_send(
+        "POST",
+        "/identity/v2/sessions",
+        &headers,
+        Some(body.as_bytes()),
+    );
+    assert!(lost.is_err(), "no answer: {lost:?}");
+    assert_eq!(server.session_count(), 1, "but the session was created");
+    let retry = client.send(
+        "POST",
+        "/identity/v2/sessions",
+        &headers,
+        Some(body.as_bytes()),
+    );
+    assert_eq!(retry.status, 201);
+    assert_eq!(retry.header("idempotent-replayed"), Some("true"));
+    assert_eq!(server.session_count(), 1);
+    let stats = server.stats();
+    assert_eq!(
+        (
+            stats.creates_applied,
+            stats.idempotent_replays,
+            stats.faults
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(stats.tokens_issued, 1);
+    assert_eq!(stats.requests, 3);
+}
+
+#[test]
+fn random_faults_come_from_their_mix_and_are_counted() {
+    let server = MockServer::start(
+        MockConfig::new().random_faults(1.0, vec![Fault::status(503), Fault::TruncatedBody]),
+    )
+    .unwrap();
+    let client = Client::new(&server);
+    let mut statuses = std::collections::HashSet::new();
+    for _ in 0..40 {
+        // The token request is faulted too: every answer is one of the two faults.
+        match client.try_send("POST", "/oauth/token", &[], Some(b"{}")) {
+            Ok(reply) => {
+                statuses.insert(reply.status);
+            }
+            Err(_) => {
+                statuses.insert(0);
+            }
+        }
+    }
+    // 503, and the truncated 200 that the client cannot read whole.
+    assert!(statuses.contains(&503), "{statuses:?}");
+    assert!(
+        statuses.iter().all(|s| [503, 0, 200].contains(s)),
+        "{statuses:?}"
+    );
+    assert_eq!(server.stats().faults, 40);
+    assert_eq!(server.stats().tokens_issued, 0);
+
+    // A rate of zero never faults.
+    let calm =
+        MockServer::start(MockConfig::new().random_faults(0.0, Fault::typical_mix())).unwrap();
+    let client = Client::new(&calm);
+    for _ in 0..20 {
+        assert_eq!(client.token_reply(&calm).status, 200);
+    }
+    assert_eq!(calm.stats().faults, 0);
+}

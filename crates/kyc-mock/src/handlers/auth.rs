@@ -73,6 +73,7 @@ pub(crate) fn token(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Handle
     check_client(shared, headers, body)?;
     let now = shared.clock.now();
     let mut state = shared.lock();
+    state.stats.tokens_issued += 1;
     let token = match &state.token {
         Some(t) if t.usable(now) => t.clone(),
         _ => {

@@ -107,9 +107,13 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
     });
     let print = fingerprint(parts.method.as_str(), parts.uri.path(), body);
     if let Some(key) = &key {
-        match shared.lock().idempotency.check(key, &print) {
+        let seen = shared.lock().idempotency.check(key, &print);
+        match seen {
             Replay::Fresh => {}
-            Replay::Same(stored) => return Ok(super::replay(stored)),
+            Replay::Same(stored) => {
+                shared.lock().stats.idempotent_replays += 1;
+                return Ok(super::replay(stored));
+            }
             Replay::Conflict => return Err(idempotency_conflict()),
         }
     }
@@ -145,7 +149,10 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
     if let Some(key) = &key {
         match state.idempotency.check(key, &print) {
             Replay::Fresh => {}
-            Replay::Same(stored) => return Ok(super::replay(stored)),
+            Replay::Same(stored) => {
+                state.stats.idempotent_replays += 1;
+                return Ok(super::replay(stored));
+            }
             Replay::Conflict => return Err(idempotency_conflict()),
         }
     }
@@ -192,6 +199,7 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
         "url": session.url,
     }});
     state.sessions.insert(id, session);
+    state.stats.creates_applied += 1;
     let bytes = Bytes::from(serde_json::to_vec(&payload).unwrap_or_default());
     if let Some(key) = &key {
         state

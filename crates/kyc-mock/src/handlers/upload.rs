@@ -114,9 +114,13 @@ pub(crate) fn upload(
         .filter(|_| !shared.config.plays(Alternative::IgnoresIdempotencyKeys));
     let print = fingerprint(parts.method.as_str(), parts.uri.path(), body);
     if let Some(key) = &key {
-        match shared.lock().idempotency.check(key, &print) {
+        let seen = shared.lock().idempotency.check(key, &print);
+        match seen {
             Replay::Fresh => {}
-            Replay::Same(stored) => return Ok(replay(stored)),
+            Replay::Same(stored) => {
+                shared.lock().stats.idempotent_replays += 1;
+                return Ok(replay(stored));
+            }
             Replay::Conflict => return Err(super::sessions::idempotency_conflict()),
         }
     }
@@ -139,7 +143,10 @@ pub(crate) fn upload(
     if let Some(key) = &key {
         match state.idempotency.check(key, &print) {
             Replay::Fresh => {}
-            Replay::Same(stored) => return Ok(replay(stored)),
+            Replay::Same(stored) => {
+                state.stats.idempotent_replays += 1;
+                return Ok(replay(stored));
+            }
             Replay::Conflict => return Err(super::sessions::idempotency_conflict()),
         }
     }
@@ -197,6 +204,7 @@ pub(crate) fn upload(
     if session.required_again == Some(target.type_document) {
         session.required_again = None;
     }
+    state.stats.uploads_applied += 1;
     let mut payload = file.to_json();
     if let Some(obj) = payload.as_object_mut() {
         obj.insert("session_id".to_owned(), json!(target.session_id));
