@@ -110,7 +110,9 @@ pub use kyc_adapter::new_idempotency_key;
 pub use kyc_core::TokenInfo;
 pub use search::SearchAll;
 pub use transport::{SendBody, Transport};
-pub use ureq_transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY, UreqTransport};
+pub use ureq_transport::{
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_CONNECTIONS, DEFAULT_MAX_RESPONSE_BODY, UreqTransport,
+};
 
 /// Re-exported so transports build requests and responses with the same `http` version.
 pub use http;

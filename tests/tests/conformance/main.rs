@@ -60,6 +60,8 @@ pub(crate) struct Run {
     pub(crate) transcript: Vec<String>,
     pub(crate) wire: Vec<String>,
     pub(crate) requests: Vec<RecordedRequest>,
+    /// The simulator's counters at the end (connections accepted, ...).
+    pub(crate) stats: kyc_mock::MockStats,
     pub(crate) elapsed: Duration,
 }
 
@@ -95,6 +97,7 @@ fn run_one(
     scenario(&mut ctx);
     let elapsed = started.elapsed();
     let requests = ctx.server.requests();
+    let stats = ctx.server.stats();
     let mut normaliser = Normaliser::default();
     let transcript = ctx.lines.iter().map(|l| normaliser.text(l)).collect();
     let wire = requests
@@ -107,6 +110,7 @@ fn run_one(
         transcript,
         wire,
         requests,
+        stats,
         elapsed,
     }
 }

@@ -137,6 +137,30 @@ fn concurrent_calls_share_one_token_request() {
 }
 
 #[test]
+fn a_client_shared_by_many_callers_reuses_its_connections() {
+    // Found by kyc-bench's shared_clients: with ureq's default pool (3 idle connections per host)
+    // 16 threads sharing one kyc-ureq client opened hundreds of connections a second.
+    let runs = conform(mock(), Settings::default(), |ctx| {
+        for _ in 0..10 {
+            let found = ctx
+                .client
+                .concurrent_searches(16, &SearchSessions::new().user_id("usr-c"));
+            ctx.note(format!("{found:?}"));
+        }
+    });
+    for run in &runs {
+        assert_eq!(count(&run.requests, "GET", SEARCH), 160, "{}", run.adapter);
+        // About one per caller (16, plus the token request's), not a dozen per wave.
+        assert!(
+            run.stats.connections <= 24,
+            "{}: {} connections for 10 waves of 16 callers",
+            run.adapter,
+            run.stats.connections
+        );
+    }
+}
+
+#[test]
 fn the_token_is_refreshed_when_it_nears_expiry() {
     // A 4 s token: the cache's margin (capped at half the lifetime) makes it stale after 2 s.
     let mock = mock().token_lifetime(Duration::from_secs(4));
