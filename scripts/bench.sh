@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Runs issue #8's benchmarks and prints the results table (markdown) on stdout.
+# Runs every benchmark (issue #8's targets on kyc-core and the adapters, issue #13's under load)
+# and prints the two results tables (markdown) on stdout.
 #
-#   scripts/bench.sh            # the table goes to stdout, progress to stderr
-#   scripts/bench.sh > table.md # then paste it into BENCHMARKS.md
+#   scripts/bench.sh            # the tables go to stdout, progress to stderr
+#   scripts/bench.sh > table.md # then paste them into BENCHMARKS.md
+#   BENCH_QUICK=1 scripts/bench.sh   # a smoke run: one run of each, short rounds (minutes)
 #
 # Targets 1–3 are criterion benchmarks in crates/kyc-core/benches/. Each pair (kyc-core and its
 # baseline) runs side by side in the same process; a target's ratio is computed from the two
@@ -17,14 +19,21 @@
 #   BENCH_WARMUP_SECS   criterion warm-up time per benchmark (default 2)
 #   BENCH_NICE          niceness (default 0; use 19 to let other work on the machine go first)
 #   BENCH_SKIP_BUILD=1  skip the clean release build timing of target 6 (it takes minutes)
+#   BENCH_QUICK=1       a smoke run: 1 run, 1 s per benchmark, 20,000 soak calls, short rounds
+#   BENCH_SOAK_CALLS    calls per adapter in the soak (default 200000)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-RUNS="${BENCH_RUNS:-3}"
-MEASURE="${BENCH_MEASURE_SECS:-5}"
-WARMUP="${BENCH_WARMUP_SECS:-2}"
+QUICK="${BENCH_QUICK:-0}"
+if [ "$QUICK" = 1 ]; then
+    RUNS="${BENCH_RUNS:-1}" MEASURE="${BENCH_MEASURE_SECS:-1}" WARMUP="${BENCH_WARMUP_SECS:-1}"
+    SOAK_CALLS="${BENCH_SOAK_CALLS:-20000}" BENCH_SKIP_BUILD=1
+else
+    RUNS="${BENCH_RUNS:-3}" MEASURE="${BENCH_MEASURE_SECS:-5}" WARMUP="${BENCH_WARMUP_SECS:-2}"
+    SOAK_CALLS="${BENCH_SOAK_CALLS:-200000}"
+fi
 NICE="${BENCH_NICE:-0}"
 
 log() { echo "== $*" >&2; }
@@ -200,6 +209,13 @@ mg=$(median_of "${T3_GBPS[@]}")
 t3_verdict="**missed**"
 if [ "$(met "$m3" '>=' 0.9)" = met ] && [ "$(met "$mg" '>=' 1)" = met ]; then t3_verdict=met; fi
 
+# Target 2 is judged by instructions (issue #13), the steady number here; by time without valgrind.
+if [ "$I2" != "—" ]; then
+    t2_verdict=$(met "${I2%×}" '<=' 1.25)
+else
+    t2_verdict="$(met "$m2" '<=' 1.25) (by time: valgrind not installed)"
+fi
+
 row4=$(target4)
 row5=$(target5)
 row6a=$(target6 kyc-core)
@@ -209,11 +225,107 @@ cat <<TABLE
 | target | goal | measured (median of $RUNS runs) | time ratio: median (min–max) | instruction ratio | result |
 |---|---|---|---|---|---|
 | 1. parse a $(wc -c <crates/kyc-core/benches/data/get_session.json)-byte get-session response: kyc-core vs \`serde_json::Value\` | ≤ 1.0× | $(us "${T1_NS[@]}") µs vs $(us "${T1_BASE[@]}") µs | $r1× | $I1 | $(met "$m1" '<=' 1.0) |
-| 2. build a create-session request vs \`serde_json::to_vec\` of its body | ≤ 1.5× | $(us "${T2_NS[@]}") µs vs $(us "${T2_BASE[@]}") µs | $r2× | $I2 | $(met "$m2" '<=' 1.5) |
+| 2. build a create-session request vs \`serde_json::to_vec\` of its body | ≤ 1.25× by instructions (was ≤ 1.5×) | $(us "${T2_NS[@]}") µs vs $(us "${T2_BASE[@]}") µs | $r2× | $I2 | $t2_verdict |
 | 3. \`verify_signature\`, 64 KiB body: throughput vs bare HMAC-SHA256 | ≥ 0.9× and ≥ 1 GB/s | $(gbps "${T3_NS[@]}") GB/s vs $(gbps "${T3_HMAC_NS[@]}") GB/s (openssl: $OPENSSL); per run: $g3 GB/s | $r3× | $I3 | $t3_verdict |
 | 3b. \`verify\` (also parses the event), 64 KiB body, vs bare HMAC + \`serde_json::Value\` | for information | $(us "${T3_VERIFY_NS[@]}") µs vs $(us "${T3_FULL_BASE_NS[@]}") µs | $f3× | — | — |
 $row4
 $row5
 $row6a
 $row6b
+TABLE
+
+# ---------------------------------------------------------------- issue #13: under load
+
+# The value of KEY on the RESULT lines a kyc-bench program printed (the last one wins).
+field() { grep '^RESULT' <<<"$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | tail -n 1; }
+
+load_build() {
+    nice -n "$NICE" cargo build --release --locked -q -p kyc-bench -p kyc-cli >&2
+}
+
+# L1: kyc-reqwest vs hand-written reqwest, get-session req/s, one request at a time.
+load1() {
+    local per_round=3000 ratios=() ours=() theirs=() out
+    [ "$QUICK" = 1 ] && per_round=500
+    for run in $(seq 1 "$RUNS"); do
+        log "get_session_rps_reqwest, run $run of $RUNS"
+        out=$(nice -n "$NICE" "$TARGET_DIR/release/get_session_rps_reqwest" "$per_round")
+        echo "$out" >&2
+        ratios+=("$(field "$out" ratio)") ours+=("$(field "$out" ours)") theirs+=("$(field "$out" theirs)")
+    done
+    echo "| L1. kyc-reqwest get-session req/s vs hand-written reqwest (keep-alive, one at a time) | ≥ 0.9× | $(median_of "${ours[@]}") vs $(median_of "${theirs[@]}") req/s | $(summary "${ratios[@]}")× | $(met "$(median_of "${ratios[@]}")" '>=' 0.9) |"
+}
+
+# L2: one client shared by 16 threads (kyc-ureq) and by 256 tasks (kyc-reqwest).
+load2() {
+    local per_round=16384 b=() a=() bo=() bt=() ao=() at=() btok=() atok=() pool=() out
+    [ "$QUICK" = 1 ] && per_round=4096
+    for run in $(seq 1 "$RUNS"); do
+        log "shared_clients, run $run of $RUNS"
+        out=$(nice -n "$NICE" "$TARGET_DIR/release/shared_clients" "$per_round")
+        echo "$out" >&2
+        b+=("$(field "$out" blocking_ratio)") a+=("$(field "$out" async_ratio)")
+        bo+=("$(field "$out" blocking_ours)") bt+=("$(field "$out" blocking_theirs)")
+        ao+=("$(field "$out" async_ours)") at+=("$(field "$out" async_theirs)")
+        btok+=("$(field "$out" blocking_tokens)") atok+=("$(field "$out" async_tokens)")
+        pool+=("$(field "$out" default_pool)")
+    done
+    local tokens_ok_b=met tokens_ok_a=met t
+    for t in "${btok[@]}"; do [ "$t" = 1 ] || tokens_ok_b="**missed**"; done
+    for t in "${atok[@]}"; do [ "$t" = 1 ] || tokens_ok_a="**missed**"; done
+    local vb va
+    vb=$(met "$(median_of "${b[@]}")" '>=' 0.9) va=$(met "$(median_of "${a[@]}")" '>=' 0.9)
+    [ "$tokens_ok_b" = met ] || vb="**missed** (token requests: ${btok[*]})"
+    [ "$tokens_ok_a" = met ] || va="**missed** (token requests: ${atok[*]})"
+    echo "| L2a. 16 threads sharing one kyc-ureq Client vs one ureq Agent with the same pool | ≥ 0.9×, 1 token request | $(median_of "${bo[@]}") vs $(median_of "${bt[@]}") req/s; token requests per run: ${btok[*]}; ureq's default pool: $(median_of "${pool[@]}") req/s | $(summary "${b[@]}")× | $vb |"
+    echo "| L2b. 256 tasks sharing one kyc-reqwest Client vs one reqwest Client | ≥ 0.9×, 1 token request | $(median_of "${ao[@]}") vs $(median_of "${at[@]}") req/s; token requests per run: ${atok[*]} | $(summary "${a[@]}")× | $va |"
+}
+
+# L3: the soak, once per adapter (each in its own process).
+load3() {
+    local adapter out
+    for adapter in ureq reqwest; do
+        log "soak: $SOAK_CALLS calls through kyc-$adapter"
+        out=$(nice -n "$NICE" "$TARGET_DIR/release/soak" "$SOAK_CALLS" "$adapter" || true)
+        echo "$out" >&2
+        local verdict=met grew doubled
+        grew=$(field "$out" grew_kib) doubled=$(field "$out" doubled)
+        [ -n "$grew" ] || { echo "| L3. soak, kyc-$adapter | — | the run failed (see stderr) | — | **missed** |"; continue; }
+        [ "$doubled" = 0 ] || verdict="**missed**: a duplicate"
+        [ "$(met "$grew" '<' 2048)" = met ] || verdict="**missed**: RSS grew $grew KiB"
+        # A smoke run's first tenth (2,000 calls) is still warming up: its growth says nothing.
+        [ "$QUICK" = 1 ] && [ "$doubled" = 0 ] && verdict="smoke run: not judged"
+        echo "| L3. soak, kyc-$adapter: $SOAK_CALLS calls, 16 callers, 1 % faults | nothing doubled; peak RSS grows < 2 MiB after the first tenth | $(field "$out" rate) calls/s per tenth ($(field "$out" rate_min)–$(field "$out" rate_max)); $(field "$out" faults) faults met, $(field "$out" failed) calls failed, none applied twice; peak RSS $(two "$(calc 'a / 1024' "$(field "$out" early_kib)")") → $(two "$(calc 'a / 1024' "$(field "$out" late_kib)")") MiB (+$grew KiB) | — | $verdict |"
+    done
+}
+
+# L4: `kyc session get` in a fresh process vs sh + curl + curl.
+load4() {
+    local rounds=41 out
+    [ "$QUICK" = 1 ] && rounds=11
+    log "cli_latency ($rounds rounds)"
+    out=$(nice -n "$NICE" "$TARGET_DIR/release/cli_latency" "$TARGET_DIR/release/kyc" "$rounds")
+    echo "$out" >&2
+    echo "| L4. \`kyc session get\` (token + get, fresh process) vs \`sh\` + 2 \`curl\` | ≤ 2× | $(field "$out" kyc_ms) ms vs $(field "$out" curl_ms) ms (medians); binary $(field "$out" size_mib) MiB, $(field "$out" stripped_mib) MiB stripped | $(field "$out" ratio)× | $(met "$(field "$out" ratio)" '<=' 2) |"
+}
+
+# L6: kyc-mock's capacity next to a bare hyper server.
+load6() {
+    local seconds=3 out
+    [ "$QUICK" = 1 ] && seconds=1
+    log "mock_capacity"
+    out=$(nice -n "$NICE" "$TARGET_DIR/release/mock_capacity" "$seconds")
+    echo "$out" >&2
+    echo "| L6. kyc-mock get-session req/s, 64 keep-alive connections, vs bare hyper with the same bytes | report | $(field "$out" mock) vs $(field "$out" bare) req/s | $(field "$out" ratio)× | reported |"
+}
+
+load_build
+rows=$(load1; load2; load3; load4; load6)
+cat <<TABLE
+
+Under load (issue #13), $RUNS run(s) where repeated:
+
+| target | goal | measured | ratio: median (min–max) | result |
+|---|---|---|---|---|
+$rows
 TABLE

@@ -10,6 +10,18 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// What the server counted.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// Token requests answered.
+    pub token_requests: AtomicU64,
+    /// Other requests answered.
+    pub requests: AtomicU64,
+    /// Connections accepted.
+    pub connections: AtomicU64,
+}
 
 /// Starts the server on a free loopback port and returns its base URL. `respond` receives the
 /// request body's length and returns the status and JSON body to send.
@@ -17,23 +29,39 @@ pub fn spawn_server<F>(respond: F) -> std::io::Result<String>
 where
     F: Fn(u64) -> (u16, String) + Send + Sync + 'static,
 {
+    spawn_counting_server(respond).map(|(url, _)| url)
+}
+
+/// [`spawn_server`], also returning what it counts.
+pub fn spawn_counting_server<F>(respond: F) -> std::io::Result<(String, Arc<Counts>)>
+where
+    F: Fn(u64) -> (u16, String) + Send + Sync + 'static,
+{
     let listener = TcpListener::bind("127.0.0.1:0")?;
     let base_url = format!("http://{}", listener.local_addr()?);
     let respond = Arc::new(respond);
+    let counts = Arc::new(Counts::default());
+    let counted = Arc::clone(&counts);
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
+            counted.connections.fetch_add(1, Ordering::Relaxed);
             let respond = Arc::clone(&respond);
+            let counted = Arc::clone(&counted);
             std::thread::spawn(move || {
                 // A broken connection ends that connection's thread, nothing else.
-                let _ = serve(stream, &*respond);
+                let _ = serve(stream, &*respond, &counted);
             });
         }
     });
-    Ok(base_url)
+    Ok((base_url, counts))
 }
 
 /// Answers requests on one connection until the client closes it.
-fn serve(stream: TcpStream, respond: &dyn Fn(u64) -> (u16, String)) -> std::io::Result<()> {
+fn serve(
+    stream: TcpStream,
+    respond: &dyn Fn(u64) -> (u16, String),
+    counts: &Counts,
+) -> std::io::Result<()> {
     stream.set_nodelay(true)?;
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut writer = stream;
@@ -67,12 +95,14 @@ fn serve(stream: TcpStream, respond: &dyn Fn(u64) -> (u16, String)) -> std::io::
             left -= n as u64;
         }
         let (status, body) = if request_line.contains("/oauth/token") {
+            counts.token_requests.fetch_add(1, Ordering::Relaxed);
             (
                 200,
                 r#"{"access_token":"bench-token","token_type":"Bearer","expires_in":3600}"#
                     .to_owned(),
             )
         } else {
+            counts.requests.fetch_add(1, Ordering::Relaxed);
             respond(content_length)
         };
         write!(
@@ -112,4 +142,65 @@ pub fn peak_rss_kib() -> Result<u64, Box<dyn std::error::Error>> {
         .trim_end_matches("kB")
         .trim()
         .parse()?)
+}
+
+/// A ~2 KB get-session answer: eight steps, three files and a vendor object the models keep in
+/// `extra`.
+pub fn session_json() -> String {
+    let files: Vec<String> = ["selfie", "identity-card-front", "identity-card-back"]
+        .iter()
+        .enumerate()
+        .map(|(i, doc)| {
+            format!(
+                r#"{{"id":"fil-2lG0Yvy1fqyFX1ghT6kiAhrc2f{i}","entity_id":"usr-2HPUYx0n9USSNwSkP5G0gY1I2TO","type_document":"{doc}","file_name":"{doc}.jpg","content_type":"image/jpeg","size":18342{i},"created_at":"2021-07-27T14:0{i}:40-03:00"}}"#
+            )
+        })
+        .collect();
+    let steps: Vec<String> = [
+        "terms_acceptance",
+        "proof_of_life",
+        "selfie_document_match",
+        "ocr",
+        "form_completed",
+        "data_validation",
+        "photo_validation",
+        "risk_validation",
+    ]
+    .iter()
+    .map(|s| format!(r#"{{"name":"{s}","status":"SUCCESS"}}"#))
+    .collect();
+    format!(
+        r#"{{"data":{{"id":"iss-bench","user_id":"usr-2HPUYx0n9USSNwSkP5G0gY1I2TO","flow_type":"kyc-accounts","country":"ARG","integration_method":"API","status":"VALIDATED","reason":null,"created_at":"2021-07-27T14:04:31-03:00","updated_at":"2021-07-27T14:09:31-03:00","expiration_at":"2021-07-28T14:04:31-03:00","url":"https://identity.pomelo.com/session/iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR","steps":[{}],"files":[{}],"risk":{{"score":0.12,"provider":"acme","labels":["low","verified"]}}}}}}"#,
+        steps.join(","),
+        files.join(",")
+    )
+}
+
+/// The median of `v` (the upper one of an even count); 0 for none.
+pub fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// `median (min–max)` of `v`, each with `decimals` decimals.
+pub fn spread(v: &[f64], decimals: usize) -> String {
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    format!(
+        "{:.decimals$} ({min:.decimals$}–{max:.decimals$})",
+        median(v.to_vec())
+    )
+}
+
+/// The program's `index`-th argument (from 1) parsed as a `T`, or `default` when absent.
+///
+/// # Errors
+/// The argument, when it does not parse.
+pub fn arg<T: std::str::FromStr>(index: usize, default: T) -> Result<T, String> {
+    match std::env::args().nth(index) {
+        None => Ok(default),
+        Some(text) => text
+            .parse()
+            .map_err(|_| format!("argument {index}: `{text}` is not a valid value")),
+    }
 }

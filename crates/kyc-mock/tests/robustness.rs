@@ -15,20 +15,9 @@ use kyc_mock::{MockConfig, MockServer};
 /// Writes `request` on a fresh connection and returns everything read until close (at most 5 s).
 fn raw(server: &MockServer, request: &[u8]) -> String {
     let mut stream = TcpStream::connect(server.local_addr()).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
     // The server may answer and close before taking all of a huge request.
     let _ = stream.write_all(request);
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = stream.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    read_for(&mut stream, Duration::from_secs(5))
 }
 
 fn status_of(response: &str) -> u16 {

@@ -17,48 +17,9 @@ use kyc_ureq::kyc_core::{Config, Credentials, Environment};
 
 const ROUNDS: usize = 7;
 
-fn session_json() -> String {
-    let files: Vec<String> = ["selfie", "identity-card-front", "identity-card-back"]
-        .iter()
-        .enumerate()
-        .map(|(i, doc)| {
-            format!(
-                r#"{{"id":"fil-2lG0Yvy1fqyFX1ghT6kiAhrc2f{i}","entity_id":"usr-2HPUYx0n9USSNwSkP5G0gY1I2TO","type_document":"{doc}","file_name":"{doc}.jpg","content_type":"image/jpeg","size":18342{i},"created_at":"2021-07-27T14:0{i}:40-03:00"}}"#
-            )
-        })
-        .collect();
-    let steps: Vec<String> = [
-        "terms_acceptance",
-        "proof_of_life",
-        "selfie_document_match",
-        "ocr",
-        "form_completed",
-        "data_validation",
-        "photo_validation",
-        "risk_validation",
-    ]
-    .iter()
-    .map(|s| format!(r#"{{"name":"{s}","status":"SUCCESS"}}"#))
-    .collect();
-    format!(
-        r#"{{"data":{{"id":"iss-bench","user_id":"usr-2HPUYx0n9USSNwSkP5G0gY1I2TO","flow_type":"kyc-accounts","country":"ARG","integration_method":"API","status":"VALIDATED","reason":null,"created_at":"2021-07-27T14:04:31-03:00","updated_at":"2021-07-27T14:09:31-03:00","expiration_at":"2021-07-28T14:04:31-03:00","url":"https://identity.pomelo.com/session/iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR","steps":[{}],"files":[{}],"risk":{{"score":0.12,"provider":"acme","labels":["low","verified"]}}}}}}"#,
-        steps.join(","),
-        files.join(",")
-    )
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let per_round: usize = std::env::args()
-        .nth(1)
-        .map(|n| n.parse())
-        .transpose()?
-        .unwrap_or(2_000);
-    let body = session_json();
+    let per_round: usize = kyc_bench::arg(1, 2_000)?;
+    let body = kyc_bench::session_json();
     let body_len = body.len();
     let base_url = kyc_bench::spawn_server(move |_| (200, body.clone()))?;
 
@@ -103,7 +64,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         theirs.push(per_round as f64 / start.elapsed().as_secs_f64());
     }
-    let (ours, theirs) = (median(ours), median(theirs));
+    let (ours, theirs) = (kyc_bench::median(ours), kyc_bench::median(theirs));
     println!(
         "response body: {body_len} bytes; {ROUNDS} alternating rounds of {per_round} requests"
     );
