@@ -9,6 +9,7 @@
 
 mod defaults;
 pub mod env;
+mod trace;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -22,6 +23,7 @@ pub use kyc_core::{
     AttemptTimeout, CallError as Error, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT,
     SourceError, SourceErrorKind, TokenInfo, TransportError, TransportErrorKind,
 };
+pub use trace::{Trace, operation_name};
 
 use kyc_core::{Call, Endpoint, Exchange, IdempotencyKey, Now, Settings, TokenSlot};
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use kyc_adapter::{Running, Shared, SourceCell, random_bytes};
+use kyc_adapter::{Running, Shared, SourceCell, Trace, random_bytes};
 use kyc_core::{
     CancelSession, CleanResult, CleanValidations, Config, CreateSession, Credentials, DocumentType,
     Endpoint, Exchange, FileInfo, GetReport, GetSession, Next, Now, Outgoing, Reply, Report,
@@ -175,7 +175,8 @@ impl Client {
         source: &mut dyn UploadSource,
     ) -> Result<E::Output, Error> {
         let call = kyc_adapter::new_call(&self.inner.settings, endpoint, now())?;
-        self.drive(call, source).await
+        self.drive(call, source, kyc_adapter::operation_name::<E>())
+            .await
     }
 
     /// The loop: do what the driver says until it is done. If this future is dropped mid-call, a
@@ -184,8 +185,10 @@ impl Client {
         &self,
         exchange: X,
         source: &mut dyn UploadSource,
+        operation: &'static str,
     ) -> Result<X::Output, Error> {
         let inner = &*self.inner;
+        let mut trace = Trace::start(operation);
         let mut running = Running::new(exchange, &inner.tokens, || inner.woken.notify_waiters());
         loop {
             let (next, woken) = {
@@ -202,10 +205,13 @@ impl Client {
             };
             match next {
                 Next::Send(out) => {
+                    trace.sending(&out);
                     let reply = self.send(*out, source).await;
+                    trace.received(&reply);
                     running.exchange.receive(reply, source.can_replay());
                 }
                 Next::Wait(until) => {
+                    trace.waiting(until);
                     if let Some(woken) = woken {
                         let until = tokio::time::Instant::from_std(until);
                         // Woken or timed out: either way, poll again.
@@ -214,6 +220,7 @@ impl Client {
                 }
                 Next::Done(result) => {
                     running.finish();
+                    trace.done(&result);
                     return result;
                 }
             }
@@ -264,7 +271,7 @@ impl Client {
     /// [`Error::Token`] when the token request fails (wrong credentials: status `401`).
     pub async fn token(&self) -> Result<TokenInfo, Error> {
         let call = TokenCall::new(&self.inner.settings, random_bytes()?, now())?;
-        self.drive(call, &mut NoStream).await
+        self.drive(call, &mut NoStream, "token").await
     }
 
     /// Revokes the client's token at Pomelo and forgets it here; the next call fetches a new one.

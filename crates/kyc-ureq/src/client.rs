@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::{Arc, Condvar};
 use std::time::{Instant, SystemTime};
 
-use kyc_adapter::{Running, Shared, SourceCell, random_bytes};
+use kyc_adapter::{Running, Shared, SourceCell, Trace, random_bytes};
 use kyc_core::{
     CancelSession, CleanResult, CleanValidations, Config, CreateSession, Credentials, DocumentType,
     Endpoint, Exchange, FileInfo, GetReport, GetSession, Next, Now, Outgoing, Reply, Report,
@@ -143,7 +143,7 @@ impl Client {
         source: &mut dyn UploadSource,
     ) -> Result<E::Output, Error> {
         let call = kyc_adapter::new_call(&self.inner.settings, endpoint, now())?;
-        self.drive(call, source)
+        self.drive(call, source, kyc_adapter::operation_name::<E>())
     }
 
     /// The loop: do what the driver says until it is done.
@@ -151,8 +151,10 @@ impl Client {
         &self,
         exchange: X,
         source: &mut dyn UploadSource,
+        operation: &'static str,
     ) -> Result<X::Output, Error> {
         let inner = &*self.inner;
+        let mut trace = Trace::start(operation);
         let mut running = Running::new(exchange, &inner.tokens, || inner.woken.notify_all());
         let mut slot = inner.tokens.lock();
         loop {
@@ -163,11 +165,14 @@ impl Client {
             match next {
                 Next::Send(out) => {
                     drop(slot);
+                    trace.sending(&out);
                     let reply = self.send(*out, source);
+                    trace.received(&reply);
                     slot = inner.tokens.lock();
                     running.exchange.receive(reply, source.can_replay());
                 }
                 Next::Wait(until) => {
+                    trace.waiting(until);
                     let left = until.saturating_duration_since(Instant::now());
                     slot = match inner.woken.wait_timeout(slot, left) {
                         Ok((slot, _)) => slot,
@@ -176,6 +181,7 @@ impl Client {
                 }
                 Next::Done(result) => {
                     running.finish();
+                    trace.done(&result);
                     return result;
                 }
             }
@@ -220,7 +226,7 @@ impl Client {
     /// [`Error::Token`] when the token request fails (wrong credentials: status `401`).
     pub fn token(&self) -> Result<TokenInfo, Error> {
         let call = TokenCall::new(&self.inner.settings, random_bytes()?, now())?;
-        self.drive(call, &mut NoStream)
+        self.drive(call, &mut NoStream, "token")
     }
 
     /// Revokes the client's token at Pomelo and forgets it here; the next call fetches a new one.
