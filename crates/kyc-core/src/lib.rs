@@ -120,6 +120,7 @@ mod retry;
 mod search;
 mod secret;
 mod session;
+mod time;
 mod upload;
 pub mod webhook;
 
@@ -157,7 +158,10 @@ pub use secret::{AccessToken, ClientSecret, Credentials, Pii};
 pub use session::{
     CancelSession, CleanValidations, CreateSession, GetReport, GetSession, PersonalData, TermsData,
 };
+pub use time::Timestamp;
 pub use upload::{FileKind, UploadFile};
 
 /// Re-exported so adapters and users build requests and responses with the same `http` version.
 pub use http;
+/// The date-time crate of [`Timestamp::instant`] and [`Date`], re-exported.
+pub use jiff;

@@ -13,6 +13,7 @@ pub use serde_json::Number;
 
 use crate::enums::{Country, DocumentType, FlowType, IntegrationMethod, SessionStatus, StepStatus};
 use crate::secret::Redacted;
+use crate::time::Timestamp;
 
 /// A list that may be absent or `null`: both read as empty.
 pub(crate) fn list<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
@@ -110,10 +111,10 @@ pub struct SessionCreated {
     pub id: SessionId,
     /// Creation time, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<Timestamp>,
     /// Expiry time, RFC 3339 (24 h after creation in every example).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expiration_at: Option<String>,
+    pub expiration_at: Option<Timestamp>,
     /// Where to send the person for the web flow (absent for KYB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -149,13 +150,13 @@ pub struct Session {
     pub integration_method: Option<IntegrationMethod>,
     /// Creation time, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<Timestamp>,
     /// Last change, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub updated_at: Option<String>,
+    pub updated_at: Option<Timestamp>,
     /// Expiry time, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expiration_at: Option<String>,
+    pub expiration_at: Option<Timestamp>,
     /// The web-flow URL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
@@ -214,7 +215,7 @@ pub struct FileInfo {
     pub size: Option<Number>,
     /// Upload time, RFC 3339.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<String>,
+    pub created_at: Option<Timestamp>,
     /// Members this version does not model.
     #[serde(flatten)]
     pub extra: Extra,

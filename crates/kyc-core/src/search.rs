@@ -23,69 +23,80 @@ const VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-/// A calendar date, `YYYY-MM-DD`, as the `created_at` filters take it.
+/// A calendar date, `YYYY-MM-DD`, as the `created_at` filters take it: a [`jiff::civil::Date`]
+/// from year 1 to 9999.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date {
-    year: u16,
-    month: u8,
-    day: u8,
-}
+pub struct Date(jiff::civil::Date);
 
 impl Date {
+    fn invalid() -> InvalidInput {
+        InvalidInput::InvalidSearch {
+            what: "a date must exist and be written YYYY-MM-DD",
+        }
+    }
+
     /// A checked date.
     ///
     /// # Errors
     ///
-    /// [`InvalidInput::InvalidSearch`] when the date does not exist (month 13, 30 February…).
+    /// [`InvalidInput::InvalidSearch`] when the date does not exist (month 13, 30 February…) or
+    /// its year is not from 1 to 9999.
     pub fn new(year: u16, month: u8, day: u8) -> Result<Self, InvalidInput> {
-        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-        let days = match month {
-            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-            4 | 6 | 9 | 11 => 30,
-            2 if leap => 29,
-            2 => 28,
-            _ => 0,
-        };
-        if day == 0 || day > days || year > 9999 {
-            return Err(InvalidInput::InvalidSearch {
-                what: "a date must exist and be written YYYY-MM-DD",
-            });
-        }
-        Ok(Self { year, month, day })
+        let year = i16::try_from(year).map_err(|_| Self::invalid())?;
+        let month = i8::try_from(month).map_err(|_| Self::invalid())?;
+        let day = i8::try_from(day).map_err(|_| Self::invalid())?;
+        let date = jiff::civil::Date::new(year, month, day).map_err(|_| Self::invalid())?;
+        Self::from_civil(date)
     }
 
-    /// Parses `YYYY-MM-DD`.
+    /// `date`, checked to be within years 1 to 9999 (what `YYYY-MM-DD` can write).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput::InvalidSearch`] for a year outside 1 to 9999.
+    pub fn from_civil(date: jiff::civil::Date) -> Result<Self, InvalidInput> {
+        if (1..=9999).contains(&date.year()) {
+            Ok(Self(date))
+        } else {
+            Err(Self::invalid())
+        }
+    }
+
+    /// Parses `YYYY-MM-DD` (exactly: ten characters, no time, no sign).
     ///
     /// # Errors
     ///
     /// [`InvalidInput::InvalidSearch`] for any other text or a date that does not exist.
     pub fn parse(text: &str) -> Result<Self, InvalidInput> {
-        let bad = InvalidInput::InvalidSearch {
-            what: "a date must exist and be written YYYY-MM-DD",
-        };
         let b = text.as_bytes();
-        if b.len() != 10 || b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
-            return Err(bad);
+        let shaped = b.len() == 10
+            && b.iter().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    *c == b'-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
+        if !shaped {
+            return Err(Self::invalid());
         }
-        let num = |r: std::ops::Range<usize>| -> Result<u16, InvalidInput> {
-            let part = text.get(r).ok_or(bad.clone())?;
-            if !part.bytes().all(|c| c.is_ascii_digit()) {
-                return Err(bad.clone());
-            }
-            part.parse().map_err(|_| bad.clone())
-        };
-        let (y, m, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
-        Date::new(
-            y,
-            u8::try_from(m).map_err(|_| bad.clone())?,
-            u8::try_from(d).map_err(|_| bad.clone())?,
-        )
+        let date = text
+            .parse::<jiff::civil::Date>()
+            .map_err(|_| Self::invalid())?;
+        Self::from_civil(date)
+    }
+
+    /// The date as jiff's civil date.
+    #[must_use]
+    pub fn civil(self) -> jiff::civil::Date {
+        self.0
     }
 }
 
 impl fmt::Display for Date {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+        let d = self.0;
+        write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
     }
 }
 

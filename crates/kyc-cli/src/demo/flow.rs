@@ -108,7 +108,10 @@ pub(crate) fn run(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>>
         &format!(
             "created {} (expires {})",
             created.id,
-            created.expiration_at.as_deref().unwrap_or("?")
+            created
+                .expiration_at
+                .as_ref()
+                .map_or("?", kyc_core::Timestamp::as_str)
         ),
     )?;
 

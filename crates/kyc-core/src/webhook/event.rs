@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use crate::enums::{Country, DocumentType, FlowType, SessionStatus};
 use crate::secret::Redacted;
+use crate::time::Timestamp;
 
 /// A verified webhook body.
 ///
@@ -149,13 +150,13 @@ impl Event {
         }
     }
 
-    /// When the event was created (`created_at`, RFC 3339 text as sent), if given.
+    /// When the event was created (`created_at`: the text as sent, and its instant), if given.
     #[must_use]
-    pub fn created_at(&self) -> Option<&str> {
+    pub fn created_at(&self) -> Option<&Timestamp> {
         match self {
-            Event::ValidationSession(n) => n.created_at.as_deref(),
-            Event::RequiredFile(n) => n.created_at.as_deref(),
-            Event::Other(n) => n.created_at.as_deref(),
+            Event::ValidationSession(n) => n.created_at.as_ref(),
+            Event::RequiredFile(n) => n.created_at.as_ref(),
+            Event::Other(n) => n.created_at.as_ref(),
         }
     }
 }
@@ -180,8 +181,8 @@ pub struct SessionNotification {
     pub event_id: Option<String>,
     /// The event's type.
     pub event_type: Option<String>,
-    /// When the event was created (RFC 3339 text as sent).
-    pub created_at: Option<String>,
+    /// When the event was created (the text as sent, and its instant).
+    pub created_at: Option<Timestamp>,
     raw: Value,
 }
 
@@ -234,8 +235,8 @@ pub struct RequiredFileNotification {
     pub event_id: Option<String>,
     /// The event's type.
     pub event_type: Option<String>,
-    /// When the event was created (RFC 3339 text as sent).
-    pub created_at: Option<String>,
+    /// When the event was created (the text as sent, and its instant).
+    pub created_at: Option<Timestamp>,
     raw: Value,
 }
 
@@ -278,7 +279,7 @@ pub struct OtherEvent {
     /// The event's type, if the body has an `event_type`.
     pub event_type: Option<String>,
     /// When the event was created, if the body has a `created_at`.
-    pub created_at: Option<String>,
+    pub created_at: Option<Timestamp>,
     raw: Value,
 }
 
@@ -382,7 +383,7 @@ impl<'a> View<'a> {
 struct Meta {
     event_id: Option<String>,
     event_type: Option<String>,
-    created_at: Option<String>,
+    created_at: Option<Timestamp>,
 }
 
 impl Meta {
@@ -390,7 +391,7 @@ impl Meta {
         Meta {
             event_id: view.meta("event_id"),
             event_type: view.meta("event_type"),
-            created_at: view.meta("created_at"),
+            created_at: view.meta("created_at").map(Timestamp::new),
         }
     }
 }
@@ -458,7 +459,17 @@ mod tests {
         assert_eq!(n.country, Some(Country::Arg));
         assert_eq!(n.flow_type, Some(FlowType::KycAccounts));
         assert_eq!(event.event_id(), Some("evt-1"));
-        assert_eq!(event.created_at(), Some("2024-01-01T00:00:00Z"));
+        assert_eq!(
+            event.created_at().map(Timestamp::as_str),
+            Some("2024-01-01T00:00:00Z")
+        );
+        assert_eq!(
+            event
+                .created_at()
+                .and_then(Timestamp::instant)
+                .map(|t| t.as_second()),
+            Some(1_704_067_200)
+        );
         assert_eq!(event.field("score"), Some(&json!(7)));
     }
 

@@ -1,0 +1,190 @@
+//! [`Timestamp`]: a point in time as the server wrote it, read as an instant when it can be.
+
+use std::fmt;
+use std::sync::OnceLock;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A point in time as Pomelo wrote it (`2021-07-27T14:04:31-03:00`), and the instant it names.
+///
+/// Tolerant, like every model: any text is kept as received ([`Timestamp::as_str`], and
+/// serialised back unchanged); [`Timestamp::instant`] reads it as RFC 3339 (an offset or `Z`
+/// required, fractional seconds allowed) the first time it is asked, and is `None` for text that
+/// is not. A JSON number is read as Unix seconds (and written back as text). Equality compares
+/// the text.
+///
+/// ```
+/// let t = kyc_core::Timestamp::new("2021-07-27T14:04:31-03:00");
+/// assert_eq!(t.instant().map(|i| i.as_second()), Some(1_627_405_471));
+/// assert_eq!(t.as_str(), "2021-07-27T14:04:31-03:00");
+/// assert!(kyc_core::Timestamp::new("yesterday").instant().is_none());
+/// ```
+#[derive(Clone)]
+pub struct Timestamp {
+    text: String,
+    instant: OnceLock<Option<jiff::Timestamp>>,
+}
+
+impl Timestamp {
+    /// The time written as `text`.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            instant: OnceLock::new(),
+        }
+    }
+
+    /// The time `instant`, written in RFC 3339 in UTC (`2024-05-13T19:47:13Z`).
+    #[must_use]
+    pub fn from_instant(instant: jiff::Timestamp) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(Some(instant));
+        Self {
+            text: instant.to_string(),
+            instant: cell,
+        }
+    }
+
+    /// The text as received.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The instant, when the text is RFC 3339 with an offset (or Unix seconds from a JSON number).
+    #[must_use]
+    pub fn instant(&self) -> Option<jiff::Timestamp> {
+        *self.instant.get_or_init(|| read(&self.text))
+    }
+
+    /// The instant as a [`SystemTime`], when there is one.
+    #[must_use]
+    pub fn to_system_time(&self) -> Option<SystemTime> {
+        self.instant().map(SystemTime::from)
+    }
+}
+
+fn read(text: &str) -> Option<jiff::Timestamp> {
+    let text = text.trim();
+    // Unix seconds (a JSON number, or digits): whole seconds only.
+    if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text
+            .parse::<i64>()
+            .ok()
+            .and_then(|s| jiff::Timestamp::from_second(s).ok());
+    }
+    text.parse::<jiff::Timestamp>().ok()
+}
+
+impl PartialEq for Timestamp {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Timestamp {}
+
+impl fmt::Debug for Timestamp {
+    // Times are shown as they are (the Debug policy: ids, statuses and times in the clear).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.text, f)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl From<&str> for Timestamp {
+    fn from(text: &str) -> Self {
+        Self::new(text)
+    }
+}
+
+impl From<String> for Timestamp {
+    fn from(text: String) -> Self {
+        Self::new(text)
+    }
+}
+
+impl From<jiff::Timestamp> for Timestamp {
+    fn from(instant: jiff::Timestamp) -> Self {
+        Self::from_instant(instant)
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// A string, or a number kept as its text.
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Text(String),
+            Number(serde_json::Number),
+        }
+        Ok(match Wire::deserialize(d)? {
+            Wire::Text(text) => Self::new(text),
+            Wire::Number(n) => Self::new(n.to_string()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rfc3339_with_an_offset_is_an_instant_and_anything_else_stays_text() {
+        let utc = Timestamp::new("2021-07-27T17:04:31Z");
+        let local = Timestamp::new("2021-07-27T14:04:31-03:00");
+        assert_eq!(utc.instant(), local.instant());
+        assert_ne!(utc, local, "equality is by text");
+        assert_eq!(
+            Timestamp::new("2021-07-27T14:04:31.250-03:00")
+                .instant()
+                .map(|t| t.subsec_millisecond()),
+            Some(250)
+        );
+        for bad in [
+            "",
+            "2021-07-27",
+            "2021-07-27T14:04:31",
+            "27/07/2021",
+            "tomorrow",
+        ] {
+            assert_eq!(Timestamp::new(bad).instant(), None, "{bad}");
+            assert_eq!(Timestamp::new(bad).as_str(), bad);
+        }
+        assert_eq!(
+            Timestamp::new("1627405471")
+                .instant()
+                .map(|t| t.as_second()),
+            Some(1_627_405_471)
+        );
+        let from = Timestamp::from_instant(jiff::Timestamp::from_second(0).unwrap());
+        assert_eq!(from.as_str(), "1970-01-01T00:00:00Z");
+        assert_eq!(from.to_system_time(), Some(std::time::UNIX_EPOCH));
+    }
+
+    #[test]
+    fn json_strings_and_numbers_read_and_write_back_as_given() {
+        let t: Timestamp = serde_json::from_str("\"2021-07-27T14:04:31-03:00\"").unwrap();
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2021-07-27T14:04:31-03:00\""
+        );
+        let n: Timestamp = serde_json::from_str("1627405471").unwrap();
+        assert_eq!(n.instant().map(|t| t.as_second()), Some(1_627_405_471));
+        assert!(serde_json::from_str::<Timestamp>("{}").is_err());
+        assert_eq!(format!("{t:?}"), "\"2021-07-27T14:04:31-03:00\"");
+    }
+}
