@@ -24,7 +24,7 @@ use crate::cli::{
     CleanArgs, CreateArgs, GlobalArgs, MethodName, SearchArgs, SessionIdArg, TokenArgs, UploadArgs,
 };
 use crate::failure::Failure;
-use crate::progress::Progress;
+use crate::progress;
 use crate::{input, output, time};
 
 /// The configuration and credentials the global options describe.
@@ -367,14 +367,18 @@ pub(crate) fn upload(global: &GlobalArgs, args: &UploadArgs) -> Result<(), Failu
     // From the path, opened once: every retry reads the same file from its start (with a
     // progress line of its own on a terminal).
     let info = if show_progress {
-        client.upload_prepared_path_observed(&upload, path, move |reader| {
-            Box::new(Progress::new(
-                reader,
-                len,
-                name.clone(),
-                Box::new(std::io::stderr()),
-            ))
-        })
+        let bar = progress::upload_bar(len, &name);
+        let shown = bar.clone();
+        let result = client.upload_prepared_path_observed(&upload, path, move |reader| {
+            progress::observed(&shown, reader)
+        });
+        // The finished line stays; a failed upload's bar is left where it stopped.
+        if result.is_ok() {
+            bar.finish();
+        } else {
+            bar.abandon();
+        }
+        result
     } else {
         client.upload_prepared_path(&upload, path)
     }

@@ -233,6 +233,21 @@ Examples:
   kyc doctor --webhook-file delivery.http --secret-file secrets.txt --env-file pomelo.env
   set -a; . ./pomelo.env; set +a    # then every kyc command and from_env uses the settings")]
     Doctor(DoctorArgs),
+    /// Print a shell completion script for kyc
+    #[command(after_help = "\
+Examples:
+  kyc completions bash > ~/.local/share/bash-completion/completions/kyc
+  kyc completions zsh > \"${fpath[1]}/_kyc\"
+  kyc completions fish > ~/.config/fish/completions/kyc.fish")]
+    Completions(CompletionsArgs),
+}
+
+/// `kyc completions`.
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell: bash, zsh, fish, elvish or powershell
+    #[arg(value_name = "SHELL")]
+    pub(crate) shell: clap_complete::Shell,
 }
 
 /// `kyc token`.

@@ -73,5 +73,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Mock(args) => mock::run(&args),
         Command::Demo => demo::run(),
         Command::Doctor(args) => doctor::run(&global, &args),
+        Command::Completions(args) => {
+            use clap::CommandFactory as _;
+            let mut command = Cli::command();
+            clap_complete::generate(args.shell, &mut command, "kyc", &mut std::io::stdout());
+            Ok(())
+        }
     }
 }

@@ -97,3 +97,20 @@ fn version_is_printed() {
     assert_eq!(run.code, 0);
     assert!(run.stdout.starts_with("kyc "), "{run:#?}");
 }
+
+#[test]
+fn completions_are_generated_for_each_shell_and_name_the_commands() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef kyc"),
+        ("fish", "complete -c kyc"),
+    ] {
+        let run = kyc(&["completions", shell]);
+        assert_eq!(run.code, 0, "{shell}: {}", run.stderr);
+        for expected in [marker, "session", "upload", "doctor"] {
+            assert!(run.stdout.contains(expected), "{shell}: no `{expected}`");
+        }
+    }
+    let run = kyc(&["completions", "tcsh"]);
+    assert_eq!(run.code, 2, "an unknown shell is a usage error");
+}
