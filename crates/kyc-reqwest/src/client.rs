@@ -244,16 +244,18 @@ impl Client {
             Ok(body) => body.watched(&cell),
             Err(e) => return Reply::Source(e),
         };
-        let sent = self
-            .inner
-            .transport
-            .send(http::Request::from_parts(parts, body));
-        let result = tokio::time::timeout(out.timeout.saturating_add(TRANSPORT_GRACE), sent)
-            .await
-            .unwrap_or_else(|_| {
-                Err(TransportError::new(TransportErrorKind::Timeout, true)
-                    .with_source("the transport outlived the attempt's timeout"))
-            });
+        let transport = &self.inner.transport;
+        let sent = transport.send(http::Request::from_parts(parts, body));
+        let result = if transport.bounds_attempts() {
+            sent.await
+        } else {
+            tokio::time::timeout(out.timeout.saturating_add(TRANSPORT_GRACE), sent)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(TransportError::new(TransportErrorKind::Timeout, true)
+                        .with_source("the transport outlived the attempt's timeout"))
+                })
+        };
         if let Some(e) = cell.take() {
             return Reply::Source(SourceError::while_sending(e, source.path()));
         }

@@ -119,6 +119,12 @@ impl Transport for ReqwestTransport {
     ) -> BoxFuture<'_, Result<http::Response<Vec<u8>>, TransportError>> {
         Box::pin(self.exchange(request))
     }
+
+    /// reqwest's per-request timeout, set to the attempt's budget, runs from connecting until the
+    /// response body has finished: the conformance suite's trickling servers check it.
+    fn bounds_attempts(&self) -> bool {
+        true
+    }
 }
 
 /// Maps a reqwest error to the kinds kyc-ureq reports for the same failures. The URL is dropped

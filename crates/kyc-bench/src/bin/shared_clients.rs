@@ -4,7 +4,7 @@
 //! requests against a minimal loopback server.
 //!
 //! ```text
-//! cargo run --release -p kyc-bench --bin shared_clients [REQUESTS_PER_ROUND]
+//! cargo run --release -p kyc-bench --bin shared_clients [REQUESTS_PER_ROUND] [blocking|async|both]
 //! ```
 //!
 //! Rounds alternate between the kyc client and the bare one; each round is `REQUESTS_PER_ROUND`
@@ -253,7 +253,12 @@ fn report(title: &str, ours: &[f64], theirs: &[f64], tokens: u64, connections: [
 
 fn main() -> Result<(), Error> {
     let per_round: usize = kyc_bench::arg(1, 16_384)?;
-    blocking(per_round)?;
-    asynchronous(per_round)?;
+    let which: String = kyc_bench::arg(2, "both".to_owned())?;
+    if which != "async" {
+        blocking(per_round)?;
+    }
+    if which != "blocking" {
+        asynchronous(per_round)?;
+    }
     Ok(())
 }
