@@ -160,6 +160,48 @@ impl<X: Exchange, W: Fn()> Drop for Running<'_, X, W> {
     }
 }
 
+/// What a file opened for an upload looked like when it was opened: every attempt checks the
+/// file against it before reading it again, so one upload never sends two different files.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileStamp {
+    /// Its length.
+    pub len: u64,
+    /// Its modification time, where the system keeps one.
+    pub modified: Option<std::time::SystemTime>,
+}
+
+impl FileStamp {
+    /// The stamp of `meta`.
+    #[must_use]
+    pub fn of(meta: &std::fs::Metadata) -> Self {
+        Self {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+        }
+    }
+
+    /// Whether the file now described by `meta` is still the one stamped.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceErrorKind::LengthChanged`] or [`SourceErrorKind::Changed`], naming `path`.
+    pub fn check(
+        &self,
+        meta: &std::fs::Metadata,
+        path: &std::path::Path,
+    ) -> Result<(), SourceError> {
+        let now = Self::of(meta);
+        let kind = if now.len != self.len {
+            SourceErrorKind::LengthChanged
+        } else if now.modified != self.modified {
+            SourceErrorKind::Changed
+        } else {
+            return Ok(());
+        };
+        Err(SourceError::new(kind, Some(path.to_owned()), None))
+    }
+}
+
 /// Where the reader or stream of an upload leaves its first failure, so that the client tells a
 /// failing source from a failing connection whatever the HTTP stack makes of the error. Clones
 /// share the cell.

@@ -40,15 +40,17 @@ pub(crate) fn check_credentials(credentials: &Credentials) -> Result<(), Invalid
     Ok(())
 }
 
-fn credentials_body(
-    config: &Config,
+/// The client-credentials body for `audience` (the token request, its revocation, and the
+/// doctor's probe with another audience).
+pub(crate) fn credentials_body(
+    audience: &str,
     credentials: &Credentials,
 ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
     check_credentials(credentials)?;
     endpoint::json_body(&ClientCredentialsBody {
         client_id: &credentials.client_id,
         client_secret: &credentials.client_secret,
-        audience: config.audience(),
+        audience,
         grant_type: "client_credentials",
     })
 }
@@ -80,7 +82,7 @@ impl Endpoint for RequestToken<'_> {
         config: &Config,
         _: Option<&IdempotencyKey>,
     ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
-        credentials_body(config, self.credentials)
+        credentials_body(config.audience(), self.credentials)
     }
 
     fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<TokenGrant, Error> {
@@ -152,7 +154,7 @@ impl Endpoint for RevokeToken<'_> {
         config: &Config,
         _: Option<&IdempotencyKey>,
     ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
-        credentials_body(config, self.credentials)
+        credentials_body(config.audience(), self.credentials)
     }
 
     fn parse(_: StatusCode, _: &HeaderMap, _: &[u8]) -> Result<(), Error> {

@@ -18,7 +18,7 @@ use serde_json::Value;
 
 use crate::body::Body;
 use crate::config::Config;
-use crate::endpoint::{Endpoint, IdempotencyKey, encode_segment, json_body};
+use crate::endpoint::{Endpoint, IdempotencyKey, encode_segment};
 use crate::error::{Error, InvalidInput, request_id};
 use crate::secret::Credentials;
 
@@ -245,13 +245,7 @@ impl Endpoint for ProbeToken<'_> {
         _: &Config,
         _: Option<&IdempotencyKey>,
     ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
-        crate::auth::check_credentials(self.credentials)?;
-        json_body(&serde_json::json!({
-            "client_id": self.credentials.client_id,
-            "client_secret": self.credentials.client_secret.expose_secret(),
-            "audience": self.audience,
-            "grant_type": "client_credentials",
-        }))
+        crate::auth::credentials_body(self.audience, self.credentials)
     }
 
     fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<Received, Error> {

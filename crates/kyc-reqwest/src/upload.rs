@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
-use std::time::SystemTime;
 
 use kyc_core::FileKind;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, ReadBuf};
+
+use kyc_adapter::FileStamp;
 
 use crate::error::{SourceError, SourceErrorKind};
 use crate::transport::{BoxFuture, FileReader};
@@ -65,8 +66,7 @@ async fn read_leading<R: AsyncRead + Unpin>(reader: &mut R) -> io::Result<Vec<u8
 pub(crate) struct PathSource {
     path: PathBuf,
     file: tokio::fs::File,
-    len: u64,
-    modified: Option<SystemTime>,
+    stamp: FileStamp,
 }
 
 impl PathSource {
@@ -86,8 +86,7 @@ impl PathSource {
         let source = Self {
             path: path.to_owned(),
             file,
-            len: meta.len(),
-            modified: meta.modified().ok(),
+            stamp: FileStamp::of(&meta),
         };
         Ok((source, leading, meta.len()))
     }
@@ -103,12 +102,7 @@ impl UploadSource for PathSource {
                 .metadata()
                 .await
                 .map_err(|e| fail(SourceErrorKind::Read, Some(e)))?;
-            if meta.len() != self.len {
-                return Err(fail(SourceErrorKind::LengthChanged, None));
-            }
-            if meta.modified().ok() != self.modified {
-                return Err(fail(SourceErrorKind::Changed, None));
-            }
+            self.stamp.check(&meta, &self.path)?;
             let mut file = self
                 .file
                 .try_clone()

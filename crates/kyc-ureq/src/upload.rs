@@ -13,9 +13,10 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
 
 use kyc_core::FileKind;
+
+use kyc_adapter::FileStamp;
 
 use crate::error::{SourceError, SourceErrorKind};
 
@@ -64,8 +65,7 @@ pub(crate) type Observe =
 pub(crate) struct PathSource {
     path: PathBuf,
     file: File,
-    len: u64,
-    modified: Option<SystemTime>,
+    stamp: FileStamp,
     observe: Option<Observe>,
 }
 
@@ -81,8 +81,7 @@ impl PathSource {
         let source = Self {
             path: path.to_owned(),
             file,
-            len: meta.len(),
-            modified: meta.modified().ok(),
+            stamp: FileStamp::of(&meta),
             observe: None,
         };
         Ok((source, leading, meta.len()))
@@ -103,12 +102,7 @@ impl UploadSource for PathSource {
             .file
             .metadata()
             .map_err(|e| fail(SourceErrorKind::Read, Some(e)))?;
-        if meta.len() != self.len {
-            return Err(fail(SourceErrorKind::LengthChanged, None));
-        }
-        if meta.modified().ok() != self.modified {
-            return Err(fail(SourceErrorKind::Changed, None));
-        }
+        self.stamp.check(&meta, &self.path)?;
         let mut file = self
             .file
             .try_clone()
