@@ -5,9 +5,9 @@
 #   scripts/msrv.sh
 #
 # The toolchain is Debian's rustc-web and cargo-web packages (1.85.0+dfsg3-1~deb12u3 on bookworm),
-# installed with apt-get when missing; they live in /usr/bin beside rustup's proxies in
-# ~/.cargo/bin, and are called by full path. The build goes to target/msrv so that it does not
-# disturb the main toolchain's artefacts.
+# installed with apt-get at that version when missing (bookworm-security carries newer ones); they
+# live in /usr/bin beside rustup's proxies in ~/.cargo/bin, and are called by full path. The build
+# goes to target/msrv so that it does not disturb the main toolchain's artefacts.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,11 +20,19 @@ CARGO=/usr/bin/cargo
 have() { [ -x "$RUSTC" ] && [ -x "$CARGO" ] && "$RUSTC" --version | grep -q "^rustc $WANT\."; }
 
 if ! have; then
-    echo "== installing Debian's rustc-web and cargo-web ($WANT)" >&2
     SUDO=""
     [ "$(id -u)" -eq 0 ] || SUDO="sudo"
     $SUDO apt-get update -q >&2
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q rustc-web cargo-web >&2
+    # bookworm-security ships newer rustc-web releases (1.96 since 2026-12) beside bookworm's
+    # 1.85: pin the package version that is $WANT, with the standard library of that version.
+    VERSION="$(apt-cache madison rustc-web | awk -v want="$WANT." '{ if (index($3, want) == 1) { print $3; exit } }')"
+    if [ -z "$VERSION" ]; then
+        echo "msrv: no rustc-web $WANT package in the configured Debian archives" >&2
+        exit 1
+    fi
+    echo "== installing Debian's rustc-web and cargo-web $VERSION" >&2
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --allow-downgrades \
+        "rustc-web=$VERSION" "cargo-web=$VERSION" "libstd-rust-web-dev=$VERSION" >&2
 fi
 if ! have; then
     echo "msrv: $RUSTC is $("$RUSTC" --version 2>&1), not $WANT" >&2
