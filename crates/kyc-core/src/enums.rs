@@ -204,6 +204,30 @@ open_enum! {
 }
 
 open_enum! {
+    /// A KYB partner's role in the company (reference §9.1). Pomelo's example shows one value;
+    /// any other is kept and sent as given.
+    pub enum PartnerType {
+        /// The company's main legal representative.
+        LegalRepresentativeMain = "legal-representative-main",
+    }
+}
+
+impl FlowType {
+    /// Whether this is one of the KYB flows (`kyb-…`), main or additional. Unknown values are
+    /// judged by their prefix.
+    #[must_use]
+    pub fn is_kyb(&self) -> bool {
+        self.as_str().starts_with("kyb-")
+    }
+
+    /// Whether this is a flow for an additional (employee) session (`…-additional`).
+    #[must_use]
+    pub fn is_additional(&self) -> bool {
+        self.as_str().ends_with("-additional")
+    }
+}
+
+open_enum! {
     /// Country of the person being verified, ISO 3166-1 alpha-3 (API reference §4.3).
     pub enum Country {
         /// Argentina.

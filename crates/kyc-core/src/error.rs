@@ -171,6 +171,14 @@ pub enum InvalidInput {
         /// The country whose list refuses it.
         country: String,
     },
+    /// The flow type belongs to another kind of session (a KYC flow for a KYB create, say).
+    #[error("flow type {flow_type} does not fit {operation}")]
+    FlowMismatch {
+        /// The flow type given.
+        flow_type: String,
+        /// Which operation refused it.
+        operation: &'static str,
+    },
     /// A search parameter is malformed (`what` says which).
     #[error("invalid search parameter: {what}")]
     InvalidSearch {

@@ -114,6 +114,7 @@ mod endpoint;
 pub mod enums;
 mod error;
 pub mod exchange;
+pub mod kyb;
 mod model;
 mod pager;
 mod retry;
@@ -136,7 +137,9 @@ pub use endpoint::{
     Endpoint, IDEMPOTENCY_HEADER, IdempotencyKey, build_request, encode_segment, parse_response,
     validate,
 };
-pub use enums::{Country, DocumentType, FlowType, IntegrationMethod, SessionStatus, StepStatus};
+pub use enums::{
+    Country, DocumentType, FlowType, IntegrationMethod, PartnerType, SessionStatus, StepStatus,
+};
 pub use error::{
     ApiError, ApiErrorBody, ApiErrorDetail, BODY_SNIPPET_LIMIT, BodySnippet, DecodeError,
     DecodeReason, Error, InvalidInput, PaginationError,
@@ -147,9 +150,10 @@ pub use exchange::{
     SourceError, SourceErrorKind, TokenCall, TokenInfo, TokenSlot, TransportError,
     TransportErrorKind,
 };
+pub use kyb::{Address, Company, CreateAdditionalSession, CreateKybSession, KybData, Partner};
 pub use model::{
-    CleanResult, Extra, FileInfo, Number, Pagination, Report, Session, SessionCreated, SessionId,
-    SessionPage, Step, whole,
+    CleanResult, Extra, FileInfo, Number, Pagination, Report, Scalar, Session, SessionCreated,
+    SessionId, SessionPage, Step, whole,
 };
 pub use pager::{Pager, PagerStep};
 pub use retry::RetryPolicy;
@@ -158,7 +162,7 @@ pub use secret::{AccessToken, ClientSecret, Credentials, Pii};
 pub use session::{
     CancelSession, CleanValidations, CreateSession, GetReport, GetSession, PersonalData, TermsData,
 };
-pub use time::Timestamp;
+pub use time::{CalendarDate, Timestamp};
 pub use upload::{FileKind, UploadFile};
 
 /// Re-exported so adapters and users build requests and responses with the same `http` version.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub use serde_json::Number;
 
 use crate::enums::{Country, DocumentType, FlowType, IntegrationMethod, SessionStatus, StepStatus};
+use crate::kyb::{CompanyData, DocumentationProof, DocumentationRequest, ReportPartner};
 use crate::secret::Redacted;
 use crate::time::Timestamp;
 
@@ -57,6 +58,67 @@ impl Extra {
 impl fmt::Debug for Extra {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// A JSON string or number, kept as received: for members Pomelo shows as text that a server may
+/// well send as a number (a street or procedure number, an activity code), and the other way
+/// round. `Display` writes the text, or the number as JSON writes it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+#[non_exhaustive]
+pub enum Scalar {
+    /// A JSON string.
+    Text(String),
+    /// A JSON number, exactly as received.
+    Number(Number),
+}
+
+impl Scalar {
+    /// The string, when it is one.
+    #[must_use]
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Scalar::Text(text) => Some(text),
+            Scalar::Number(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for Scalar {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scalar::Text(text) => f.write_str(text),
+            Scalar::Number(n) => fmt::Display::fmt(n, f),
+        }
+    }
+}
+
+impl fmt::Debug for Scalar {
+    // Shown only by kind and length: these values are parts of addresses and documents.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Scalar::Text(text) => write!(f, "Text([redacted, {} bytes])", text.len()),
+            Scalar::Number(_) => f.write_str("Number([redacted])"),
+        }
+    }
+}
+
+impl From<&str> for Scalar {
+    fn from(text: &str) -> Self {
+        Scalar::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Scalar {
+    fn from(text: String) -> Self {
+        Scalar::Text(text)
+    }
+}
+
+impl From<u64> for Scalar {
+    fn from(n: u64) -> Self {
+        Scalar::Number(n.into())
     }
 }
 
@@ -130,9 +192,12 @@ pub struct SessionCreated {
 pub struct Session {
     /// The session id.
     pub id: SessionId,
-    /// The person's user id.
+    /// The person's user id (KYC and additional sessions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_id: Option<String>,
+    /// The company's id (`cmp-…`), for a KYB session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<String>,
     /// The session status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<SessionStatus>,
@@ -238,6 +303,7 @@ impl fmt::Debug for Session {
         f.debug_struct("Session")
             .field("id", &self.id)
             .field("user_id", &self.user_id)
+            .field("company_id", &self.company_id)
             .field("status", &self.status)
             .field("reason", &Redacted(self.reason.as_deref()))
             .field("flow_type", &self.flow_type)
@@ -278,8 +344,13 @@ impl FileInfo {
     }
 }
 
-/// A session report (reference §5.5): the data collected during the session. Pomelo publishes no
-/// schema for individuals, so only the id and status are typed; everything else is in `extra`.
+/// A session report (reference §5.5): the data collected during the session.
+///
+/// Pomelo publishes no schema for an individual's report, so for KYC only the id and status are
+/// typed and everything else is in `extra`. For KYB, Pomelo's documented example (reference §9.5)
+/// is typed: the company's data, the documents asked for and received, and the partners. Every
+/// member may be absent or `null`; lists absent or `null` read as empty and are written back only
+/// when they have entries.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Report {
@@ -288,9 +359,44 @@ pub struct Report {
     /// The session status, when the report carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<SessionStatus>,
-    /// Members this version does not model (personal data, documents, checks…).
+    /// KYB: the company as Pomelo found it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_data: Option<CompanyData>,
+    /// KYB: documents Pomelo's operators asked for.
+    #[serde(
+        default,
+        deserialize_with = "list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub documentation_request: Vec<DocumentationRequest>,
+    /// KYB: documents received, with Pomelo's verdict on each.
+    #[serde(
+        default,
+        deserialize_with = "list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub documentation_proof: Vec<DocumentationProof>,
+    /// KYB: the partners validated with the company.
+    #[serde(
+        default,
+        deserialize_with = "list",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub partners: Vec<ReportPartner>,
+    /// Members this version does not model (an individual's personal data, documents, checks…).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl Report {
+    /// Whether the report carries any of the KYB members.
+    #[must_use]
+    pub fn is_kyb(&self) -> bool {
+        self.company_data.is_some()
+            || !self.documentation_request.is_empty()
+            || !self.documentation_proof.is_empty()
+            || !self.partners.is_empty()
+    }
 }
 
 /// The answer to clean validations. Pomelo documents no body; the simulator reports a count.

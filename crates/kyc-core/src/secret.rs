@@ -22,6 +22,46 @@ impl fmt::Debug for Redacted<'_> {
     }
 }
 
+/// Whether a model's member holds something, for the `Debug` impls that list set members.
+pub(crate) trait Present {
+    fn present(&self) -> bool;
+}
+
+impl<T> Present for Option<T> {
+    fn present(&self) -> bool {
+        self.is_some()
+    }
+}
+
+impl<T> Present for Vec<T> {
+    fn present(&self) -> bool {
+        !self.is_empty()
+    }
+}
+
+/// Implements `Debug` for a model that carries personal data and an `extra`:
+/// `Name { <shown members>, set: [<members that hold something>, <extra names>] }`. The shown
+/// members are ids and flags printed as they are; the others only by name.
+macro_rules! debug_set_members {
+    ($ty:ident { show: [$($shown:ident),*], set: [$($field:ident),* $(,)?] $(,)? }) => {
+        impl std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                use crate::secret::Present as _;
+                let set: Vec<&str> = [$((stringify!($field), self.$field.present())),*]
+                    .into_iter()
+                    .filter_map(|(name, present)| present.then_some(name))
+                    .chain(self.extra.0.keys().map(String::as_str))
+                    .collect();
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($shown), &self.$shown))*
+                    .field("set", &set)
+                    .finish()
+            }
+        }
+    };
+}
+pub(crate) use debug_set_members;
+
 /// Declares a `String` newtype whose `Debug` is redacted and whose value is read with
 /// `expose_secret`, so every place that reads the secret says so.
 macro_rules! secret_string {

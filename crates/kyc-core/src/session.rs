@@ -1,7 +1,5 @@
 //! Session operations with JSON or empty bodies: create, get, cancel, report, clean validations.
 
-use std::fmt;
-
 use http::header::HeaderValue;
 use http::{HeaderMap, Method, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -11,8 +9,9 @@ use crate::config::Config;
 use crate::endpoint::{self, Endpoint, IdempotencyKey, session_path};
 use crate::enums::{Country, FlowType, IntegrationMethod};
 use crate::error::{Error, InvalidInput};
+use crate::kyb::Address;
 use crate::model::{CleanResult, Extra, Report, Session, SessionCreated, SessionId};
-use crate::secret::Pii;
+use crate::secret::{Pii, debug_set_members};
 
 /// The person's data sent with create session.
 ///
@@ -45,33 +44,27 @@ pub struct PersonalData {
     /// Phone number (`+55 11 97487 2510`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone: Option<Pii>,
-    /// Postal address: an object, sent as is (Pomelo's example: `street_name`, `street_number`,
-    /// `complement`, `zip_code`, `neighborhood`).
+    /// Postal address (Pomelo's example: `street_name`, `street_number`, `complement`,
+    /// `zip_code`, `neighborhood`; any other member in its `extra`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub address: Option<serde_json::Map<String, serde_json::Value>>,
+    pub address: Option<Address>,
     /// Any other member, sent as is.
     #[serde(flatten)]
     pub extra: Extra,
 }
 
-impl fmt::Debug for PersonalData {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let set: Vec<&str> = [
-            ("full_name", self.full_name.is_some()),
-            ("birthdate", self.birthdate.is_some()),
-            ("nationality", self.nationality.is_some()),
-            ("fiscal_id", self.fiscal_id.is_some()),
-            ("mother_name", self.mother_name.is_some()),
-            ("phone", self.phone.is_some()),
-            ("address", self.address.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(name, present)| present.then_some(name))
-        .chain(self.extra.0.keys().map(String::as_str))
-        .collect();
-        f.debug_struct("PersonalData").field("set", &set).finish()
-    }
-}
+debug_set_members!(PersonalData {
+    show: [],
+    set: [
+        full_name,
+        birthdate,
+        nationality,
+        fiscal_id,
+        mother_name,
+        phone,
+        address
+    ],
+});
 
 /// Terms-and-conditions acceptance (the KYB shape, reference §9.1; assumed for KYC).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]

@@ -122,19 +122,122 @@ impl Serialize for Timestamp {
     }
 }
 
+/// A JSON string, or a number kept as its text.
+fn text_or_number<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Wire {
+        Text(String),
+        Number(serde_json::Number),
+    }
+    Ok(match Wire::deserialize(d)? {
+        Wire::Text(text) => text,
+        Wire::Number(n) => n.to_string(),
+    })
+}
+
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        /// A string, or a number kept as its text.
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Wire {
-            Text(String),
-            Number(serde_json::Number),
+        text_or_number(d).map(Self::new)
+    }
+}
+
+/// A calendar date as Pomelo wrote it (`2019-02-04`), and the date it names.
+///
+/// Tolerant, like [`Timestamp`]: the text is kept as received and written back unchanged;
+/// [`CalendarDate::date`] reads it as `YYYY-MM-DD` (or the date of an RFC 3339 date-time) the
+/// first time it is asked, and is `None` for anything else. Equality compares the text.
+///
+/// ```
+/// let d = kyc_core::CalendarDate::new("2019-02-04");
+/// assert_eq!(d.date(), Some(kyc_core::jiff::civil::date(2019, 2, 4)));
+/// assert!(kyc_core::CalendarDate::new("04/02/2019").date().is_none());
+/// ```
+#[derive(Clone)]
+pub struct CalendarDate {
+    text: String,
+    date: OnceLock<Option<jiff::civil::Date>>,
+}
+
+impl CalendarDate {
+    /// The date written as `text`.
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            date: OnceLock::new(),
         }
-        Ok(match Wire::deserialize(d)? {
-            Wire::Text(text) => Self::new(text),
-            Wire::Number(n) => Self::new(n.to_string()),
+    }
+
+    /// The text as received.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The date, when the text is `YYYY-MM-DD` or an RFC 3339 date-time.
+    #[must_use]
+    pub fn date(&self) -> Option<jiff::civil::Date> {
+        *self.date.get_or_init(|| {
+            let text = self.text.trim();
+            let day = text.get(..10).filter(|_| {
+                text.len() == 10
+                    || text
+                        .as_bytes()
+                        .get(10)
+                        .is_some_and(|b| *b == b'T' || *b == b't')
+            })?;
+            day.parse::<jiff::civil::Date>().ok()
         })
+    }
+}
+
+impl PartialEq for CalendarDate {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for CalendarDate {}
+
+impl fmt::Debug for CalendarDate {
+    // Shown only by length: a date in a report may be a birth date or a document's dates.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CalendarDate([redacted, {} bytes])", self.text.len())
+    }
+}
+
+impl fmt::Display for CalendarDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl From<&str> for CalendarDate {
+    fn from(text: &str) -> Self {
+        Self::new(text)
+    }
+}
+
+impl From<jiff::civil::Date> for CalendarDate {
+    fn from(date: jiff::civil::Date) -> Self {
+        let cell = OnceLock::new();
+        let _ = cell.set(Some(date));
+        Self {
+            text: date.to_string(),
+            date: cell,
+        }
+    }
+}
+
+impl Serialize for CalendarDate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.text)
+    }
+}
+
+impl<'de> Deserialize<'de> for CalendarDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        text_or_number(d).map(Self::new)
     }
 }
 
@@ -186,5 +289,29 @@ mod tests {
         assert_eq!(n.instant().map(|t| t.as_second()), Some(1_627_405_471));
         assert!(serde_json::from_str::<Timestamp>("{}").is_err());
         assert_eq!(format!("{t:?}"), "\"2021-07-27T14:04:31-03:00\"");
+    }
+
+    #[test]
+    fn calendar_dates_read_a_day_and_keep_any_text() {
+        let day = jiff::civil::date(2019, 2, 4);
+        assert_eq!(CalendarDate::new("2019-02-04").date(), Some(day));
+        assert_eq!(CalendarDate::new("2019-02-04T10:00:00Z").date(), Some(day));
+        for bad in [
+            "",
+            "2019-02-30",
+            "04/02/2019",
+            "2019-02-04x",
+            "20190204",
+            "2019-02-0é",
+        ] {
+            assert_eq!(CalendarDate::new(bad).date(), None, "{bad}");
+        }
+        let d: CalendarDate = serde_json::from_str("20190204").unwrap();
+        assert_eq!(d.as_str(), "20190204");
+        assert_eq!(
+            serde_json::to_string(&CalendarDate::from(day)).unwrap(),
+            "\"2019-02-04\""
+        );
+        assert_eq!(format!("{d:?}"), "CalendarDate([redacted, 8 bytes])");
     }
 }

@@ -122,6 +122,42 @@ fn no_type_prints_a_marker() {
     let call = Call::new(&settings, &create, [0; 16], now).unwrap();
     shown.push(format!("{call:?}"));
 
+    // KYB: a create and a report full of markers.
+    let mut company = kyc_core::Company::new("cmp-1");
+    company.fiscal_id = Some(Pii::new("MARKER-DOCNUMBER"));
+    company.legal_nature = Some("MARKER-FREE".into());
+    let mut address = kyc_core::Address::default();
+    address.street_name = Some("MARKER-FREE".into());
+    let mut partner_person = PersonalData::default();
+    partner_person.full_name = Some(Pii::new("MARKER-NAME"));
+    partner_person.address = Some(address);
+    let mut partner =
+        kyc_core::Partner::new("usr-1", kyc_core::PartnerType::LegalRepresentativeMain)
+            .person(partner_person);
+    partner.company_relationship = vec!["MARKER-FREE".into()];
+    let kyb = kyc_core::CreateKybSession::new(company, Country::Bra).partner(partner);
+    let kyb_request = build_request(&config, &kyb, Some(&token), Some(&key)).unwrap();
+    shown.push(format!("{kyb:?} {kyb_request:?}"));
+    let additional = kyc_core::CreateAdditionalSession::new("cmp-1", "usr-1", Country::Bra)
+        .personal_data(create.personal_data.clone().unwrap());
+    shown.push(format!("{additional:?}"));
+    let kyb_report = parse_response::<GetReport, _>(&response(
+        200,
+        &json!({"data": {"id": "iss-1",
+            "company_data": {"id_fiscal": "MARKER-DOCNUMBER", "trade_name": "MARKER-NAME",
+                "legal_name": "MARKER-NAME", "email": "MARKER-FREE", "registration_date": "MARKER-FREE",
+                "juridic_nature": {"code": "2135", "description": "d"},
+                "address": {"street_name": "MARKER-FREE", "building_number": 7, "city": "MARKER-FREE"},
+                "economic_activity": [{"code": "1", "type": "primary"}], "note": "MARKER-FREE"},
+            "documentation_request": [{"operator_id": "op-1", "reason": "MARKER-REASON"}],
+            "documentation_proof": [{"url": "https://x/MARKER-URL", "file_name": "MARKER-FILENAME.pdf", "size": 0.5}],
+            "partners": [{"id": "iss-2", "document_data": {"procedure_number": "MARKER-DOCNUMBER",
+                "date_of_issue": "MARKER-FREE"}, "person_data": {"id_fiscal": "MARKER-DOCNUMBER", "name": "MARKER-NAME"}}]}}),
+    ))
+    .unwrap();
+    shown.push(format!("{kyb_report:?}"));
+    assert!(kyb_report.is_kyb());
+
     // Webhook deliveries.
     for body in [
         json!({"event_type": "identity.session.status_changed", "data": {"session_id": "iss-1", "status": "NOT_VALIDATED", "reason": "MARKER-REASON", "name": "MARKER-NAME"}}),
@@ -143,7 +179,16 @@ fn no_type_prints_a_marker() {
         assert!(!all.contains(marker), "{marker} shown in:\n{all}");
     }
     // What stays visible.
-    for visible in ["iss-1", "usr-1", "NotValidated", "fil-1", "req-1"] {
+    for visible in [
+        "iss-1",
+        "usr-1",
+        "NotValidated",
+        "fil-1",
+        "req-1",
+        "cmp-1",
+        "op-1",
+        "iss-2",
+    ] {
         assert!(all.contains(visible), "{visible} hidden");
     }
 }

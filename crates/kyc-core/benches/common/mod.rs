@@ -56,12 +56,11 @@ pub(crate) fn create_inputs() -> CreateInputs {
     personal.fiscal_id = Some(Pii::new("27-35123456-4"));
     personal.mother_name = Some(Pii::new("Ana Ortiz"));
     personal.phone = Some(Pii::new("+54 9 11 5555-0123"));
-    let serde_json::Value::Object(address) = serde_json::json!({
+    let address: kyc_core::Address = serde_json::from_value(serde_json::json!({
         "street_name": "Av. Corrientes", "street_number": "1234", "floor": "5", "apartment": "B",
         "zip_code": "C1043", "city": "Buenos Aires", "region": "CABA", "country": "ARG"
-    }) else {
-        unreachable!("an object literal")
-    };
+    }))
+    .expect("an address object");
     personal.address = Some(address);
     personal.extra = Extra(
         [
