@@ -48,7 +48,7 @@
 //! | [`Route::Token`] | `POST /oauth/token` |
 //! | [`Route::Revoke`] | `POST /oauth/token/revoke` |
 //! | [`Route::CreateSession`] | `POST /identity/v2/sessions` |
-//! | [`Route::UploadFile`] | `POST /identity/v1/sessions/{id}/entities/{user_id}/files/{type_document}` |
+//! | [`Route::UploadFile`] | `POST /identity/v1/sessions/{id}/entities/{entity_id}/files/{type_document}` |
 //! | [`Route::GetSession`] | `GET /identity/v1/sessions/{id}` |
 //! | [`Route::CancelSession`] | `DELETE /identity/v1/sessions/{id}` |
 //! | [`Route::SessionReport`] | `GET /identity/v1/sessions/{id}/report` |
@@ -85,6 +85,31 @@
 //! `PROCESSING` → `SUCCESS`/`FAILED`). A session still `IN_PROGRESS` at its `expiration_at`
 //! (see [`MockServer::advance_clock`]) becomes `EXPIRED` and takes no more uploads (`409`).
 //! Cancelling works while `IN_PROGRESS` or `PROCESSING`.
+//!
+//! # KYB: companies
+//!
+//! A create with flow `kyb-cards` or `kyb-accounts` (country `ARG` or `BRA`, method `API`) takes
+//! Pomelo's documented KYB body (reference §9.1), checked strictly: `data` has exactly `company`
+//! (`id` and `fiscal_id` strings required; `is_mei` a boolean, `annual_income` a number,
+//! `legal_nature` a number or a string), `partners` (1 to 50 objects, each with `id`,
+//! `partner_type`, `full_name` and `fiscal_id` strings; `birthdate` `YYYY-MM-DD`, `pep` a boolean,
+//! `salary` a number, the two relationship lists lists of strings; ids distinct from each other
+//! and from the company's) and `terms_data` (`version`, `accept`, `date`). Other members of the
+//! company and of a partner are kept. The answer has no `url`; the session shows `company_id`
+//! instead of `user_id`.
+//!
+//! The company's entity (its id) takes only `company-document`; each partner's entity takes a
+//! person's documents. The session turns `PROCESSING` when the company's document and every
+//! partner's selfie and document pair are in; the outcome rule reads the company id
+//! (`needs-file` asks for `company-document` again and is listed in the report's
+//! `documentation_request`). The report has the members of Pomelo's documented KYB report
+//! (§9.5): `company_data` (names and activities made up), `documentation_request`,
+//! `documentation_proof` (the company's files, sizes in fractional megabytes, `valid` once
+//! validated) and `partners` (`document_data` from the partner's front document, `person_data`).
+//!
+//! An additional (employee) create, flow `kyb-cards-additional` with `data.company_id`,
+//! `data.user_id` and an optional `data.personal_data`, is refused with `409` unless that company
+//! has a `VALIDATED` KYB session; it then runs as a KYC session for the user, and shows both ids.
 //!
 //! # Webhooks
 //!
@@ -128,6 +153,7 @@ mod faults;
 mod handlers;
 mod http;
 mod ids;
+mod kyb;
 mod lifecycle;
 mod multipart;
 mod record;

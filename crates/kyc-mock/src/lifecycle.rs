@@ -105,6 +105,10 @@ fn finish(
             session.status = Status::InProgress;
             session.required_again = Some(document);
             session.required_file_sent = true;
+            let at = session.updated_at;
+            if let Some(kyb) = &mut session.kyb {
+                kyb.requests.push((REQUIRED_FILE_REASON.to_owned(), at));
+            }
             session.set_steps(&[StepStatus::Processing], StepStatus::Pending);
             vec![Notification::required_file(
                 shared,

@@ -5,11 +5,18 @@ use std::time::SystemTime;
 use serde_json::{Value, json};
 
 use crate::clock::rfc3339;
+use crate::kyb::{COMPANY_DOCUMENT, Kyb};
 
 /// Countries a session may be created for.
 pub(crate) const COUNTRIES: [&str; 6] = ["ARG", "BRA", "CHL", "MEX", "COL", "PER"];
-/// Accepted `flow_type` values.
-pub(crate) const FLOW_TYPES: [&str; 2] = ["kyc-accounts", "kyc-cards"];
+/// Accepted `flow_type` values: KYC, KYB and additional (employee).
+pub(crate) const FLOW_TYPES: [&str; 5] = [
+    "kyc-accounts",
+    "kyc-cards",
+    "kyb-cards",
+    "kyb-accounts",
+    "kyb-cards-additional",
+];
 /// Accepted `integration_method` values.
 pub(crate) const INTEGRATION_METHODS: [&str; 2] = ["API", "WEB"];
 
@@ -142,7 +149,13 @@ pub(crate) struct Session {
     pub(crate) id: String,
     /// Creation order, to break ties between equal timestamps.
     pub(crate) seq: u64,
+    /// The entity the outcome markers are read from: the person (KYC, additional) or, for KYB,
+    /// the company's id.
     pub(crate) user_id: String,
+    /// KYB: the company and partners sent.
+    pub(crate) kyb: Option<Kyb>,
+    /// Additional session: the validated company the person works for.
+    pub(crate) company_id: Option<String>,
     pub(crate) flow_type: String,
     pub(crate) country: String,
     pub(crate) integration_method: String,
@@ -200,23 +213,40 @@ impl Session {
         }
     }
 
-    pub(crate) fn has_file(&self, type_document: &str) -> bool {
-        self.files.iter().any(|f| f.type_document == type_document)
+    /// Whether `entity` has uploaded a `type_document`.
+    pub(crate) fn has_file_of(&self, entity: &str, type_document: &str) -> bool {
+        self.files
+            .iter()
+            .any(|f| f.entity_id == entity && f.type_document == type_document)
     }
 
-    /// Selfie plus the identity-card pair (or, in BRA, the driver-licence pair) are in, and no
-    /// document is awaited again.
+    /// Selfie plus the identity-card pair (or, in BRA, the driver-licence pair) of `entity`.
+    pub(crate) fn person_documents_complete(&self, entity: &str) -> bool {
+        let has = |t| self.has_file_of(entity, t);
+        let id_pair = has(ID_FRONT) && has(ID_BACK);
+        let dl_pair = self.country == "BRA" && has(DL_FRONT) && has(DL_BACK);
+        has(SELFIE) && (id_pair || dl_pair)
+    }
+
+    /// Every document is in (the person's, or for KYB the company's and each partner's), and
+    /// none is awaited again.
     pub(crate) fn documents_complete(&self) -> bool {
-        let id_pair = self.has_file(ID_FRONT) && self.has_file(ID_BACK);
-        let dl_pair = self.country == "BRA" && self.has_file(DL_FRONT) && self.has_file(DL_BACK);
-        self.required_again.is_none() && self.has_file(SELFIE) && (id_pair || dl_pair)
+        self.required_again.is_none()
+            && match &self.kyb {
+                Some(kyb) => crate::kyb::documents_complete(self, kyb),
+                None => self.person_documents_complete(&self.user_id),
+            }
     }
 
-    /// The back of the document pair the user sent, for the required-file notification.
+    /// The document the required-file notification asks for again: for KYB the company's
+    /// document; otherwise the back of the document pair the user sent.
     pub(crate) fn back_document(&self) -> &'static str {
-        if self.has_file(ID_FRONT) && self.has_file(ID_BACK) {
+        let has = |t| self.has_file_of(&self.user_id, t);
+        if self.kyb.is_some() {
+            COMPANY_DOCUMENT
+        } else if has(ID_FRONT) && has(ID_BACK) {
             ID_BACK
-        } else if self.has_file(DL_BACK) {
+        } else if has(DL_BACK) {
             DL_BACK
         } else {
             ID_BACK
@@ -236,11 +266,11 @@ impl Session {
         Value::Array(self.files.iter().map(FileRecord::to_json).collect())
     }
 
-    /// The session object of docs/wire-conventions.md.
+    /// The session object of docs/wire-conventions.md: `user_id` for a person, `company_id` for
+    /// a KYB session, both for an additional one.
     pub(crate) fn to_json(&self) -> Value {
-        json!({
+        let mut session = json!({
             "id": self.id,
-            "user_id": self.user_id,
             "flow_type": self.flow_type,
             "country": self.country,
             "integration_method": self.integration_method,
@@ -249,23 +279,46 @@ impl Session {
             "created_at": rfc3339(self.created_at),
             "updated_at": rfc3339(self.updated_at),
             "expiration_at": rfc3339(self.expiration_at),
-            "url": self.url,
+            "url": (!self.url.is_empty()).then_some(&self.url),
             "steps": self.steps_json(),
             "files": self.files_json(),
-        })
+        });
+        if let Some(map) = session.as_object_mut() {
+            map.extend(self.subject());
+        }
+        session
     }
 
-    /// The report object of docs/wire-conventions.md.
-    pub(crate) fn report_json(&self) -> Value {
-        json!({
+    /// `user_id` and `company_id` as they apply to this session.
+    pub(crate) fn subject(&self) -> Vec<(String, Value)> {
+        match (&self.kyb, &self.company_id) {
+            (Some(kyb), _) => vec![("company_id".into(), json!(kyb.company_id()))],
+            (None, Some(company)) => vec![
+                ("user_id".into(), json!(self.user_id)),
+                ("company_id".into(), json!(company)),
+            ],
+            (None, None) => vec![("user_id".into(), json!(self.user_id))],
+        }
+    }
+
+    /// The report object of docs/wire-conventions.md; for KYB, the shape of Pomelo's documented
+    /// KYB report.
+    pub(crate) fn report_json(&self, base_url: &str) -> Value {
+        if let Some(kyb) = &self.kyb {
+            return crate::kyb::report_json(base_url, self, kyb);
+        }
+        let mut report = json!({
             "id": self.id,
-            "user_id": self.user_id,
             "status": self.status.as_str(),
             "reason": self.reason,
             "personal_data": self.personal_data.clone().unwrap_or_else(|| json!({})),
             "steps": self.steps_json(),
             "files": self.files_json(),
-        })
+        });
+        if let Some(map) = report.as_object_mut() {
+            map.extend(self.subject());
+        }
+        report
     }
 
     /// `personal_data.document_number`, used by clean_validations.

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use hmac::{Hmac, KeyInit, Mac};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::rt::TokioIo;
-use serde_json::json;
+use serde_json::{Value, json};
 use sha2::Sha256;
 use url::{Host, Url};
 
@@ -173,19 +173,21 @@ impl Notification {
     /// Validation session notification for the session's current status.
     pub(crate) fn status_changed(shared: &Shared, session: &Session) -> Self {
         let event_id = shared.ids.id("evt-", 27);
-        let body = json!({
+        let mut body = json!({
             "event_id": event_id,
             "event_type": "identity.session.status_changed",
             "created_at": rfc3339(shared.clock.now()),
             "data": {
                 "session_id": session.id,
-                "user_id": session.user_id,
                 "status": session.status.as_str(),
                 "reason": session.reason,
                 "country": session.country,
                 "flow_type": session.flow_type,
             }
         });
+        if let Some(data) = body.get_mut("data").and_then(Value::as_object_mut) {
+            data.extend(session.subject());
+        }
         Self {
             kind: WebhookKind::SessionStatus,
             session_id: session.id.clone(),
@@ -202,18 +204,20 @@ impl Notification {
         reason: &str,
     ) -> Self {
         let event_id = shared.ids.id("evt-", 27);
-        let body = json!({
+        let mut body = json!({
             "event_id": event_id,
             "event_type": "identity.session.required_file",
             "created_at": rfc3339(shared.clock.now()),
             "data": {
                 "session_id": session.id,
-                "user_id": session.user_id,
                 "entity_id": session.user_id,
                 "required_documents": [document],
                 "reason": reason,
             }
         });
+        if let Some(data) = body.get_mut("data").and_then(Value::as_object_mut) {
+            data.extend(session.subject());
+        }
         Self {
             kind: WebhookKind::RequiredFile,
             session_id: session.id.clone(),

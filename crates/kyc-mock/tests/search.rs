@@ -215,7 +215,7 @@ fn unknown_or_malformed_parameters_are_400() {
         "?filter[status]=",
         "?filter[status]=CANCELLED,",
         "?filter[country]=URY",
-        "?filter[flow_type]=kyb-cards",
+        "?filter[flow_type]=kyb-loans",
         "?filter[created_at][from]=27-07-2021",
         "?filter[created_at][to]=2021-02-30",
         "?filter[created_at]=2021-07-27",

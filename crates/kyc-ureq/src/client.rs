@@ -9,10 +9,10 @@ use std::time::{Instant, SystemTime};
 
 use kyc_adapter::{Running, Shared, SourceCell, Trace, random_bytes};
 use kyc_core::{
-    CancelSession, CleanResult, CleanValidations, Config, CreateSession, Credentials, DocumentType,
-    Endpoint, Exchange, FileInfo, GetReport, GetSession, Next, Now, Outgoing, Reply, Report,
-    RevokeToken, SearchSessions, Session, SessionCreated, SessionId, SessionPage, Settings,
-    TokenCall, TokenInfo, UploadFile,
+    CancelSession, CleanResult, CleanValidations, Config, CreateAdditionalSession,
+    CreateKybSession, CreateSession, Credentials, DocumentType, Endpoint, Exchange, FileInfo,
+    GetReport, GetSession, Next, Now, Outgoing, Reply, Report, RevokeToken, SearchSessions,
+    Session, SessionCreated, SessionId, SessionPage, Settings, TokenCall, TokenInfo, UploadFile,
 };
 
 use crate::error::{Error, SourceError};
@@ -248,6 +248,28 @@ impl Client {
     ///
     /// As [`Client::execute`].
     pub fn create_session(&self, session: &CreateSession) -> Result<SessionCreated, Error> {
+        self.execute(session)
+    }
+
+    /// Starts a KYB session for a company and its partners. Upload the company's documents to
+    /// the company's entity with [`UploadFile::kyb`] and `company-document`.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::execute`].
+    pub fn create_kyb_session(&self, session: &CreateKybSession) -> Result<SessionCreated, Error> {
+        self.execute(session)
+    }
+
+    /// Starts an additional (employee) session for a user of a validated company.
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::execute`].
+    pub fn create_additional_session(
+        &self,
+        session: &CreateAdditionalSession,
+    ) -> Result<SessionCreated, Error> {
         self.execute(session)
     }
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use kyc_core::{
-    CleanResult, CleanValidations, Config, CreateSession, Credentials, DocumentType, Environment,
-    FileInfo, Report, RetryPolicy, SearchSessions, Session, SessionCreated, SessionPage,
-    UploadFile,
+    CleanResult, CleanValidations, Config, CreateAdditionalSession, CreateKybSession,
+    CreateSession, Credentials, DocumentType, Environment, FileInfo, Report, RetryPolicy,
+    SearchSessions, Session, SessionCreated, SessionPage, UploadFile,
 };
 use kyc_mock::MockServer;
 
@@ -142,6 +142,11 @@ pub(crate) trait Adapter: Send + Sync {
     fn token(&self) -> Result<bool, Failure>;
     fn revoke_token(&self) -> Result<(), Failure>;
     fn create_session(&self, session: &CreateSession) -> Result<SessionCreated, Failure>;
+    fn create_kyb_session(&self, session: &CreateKybSession) -> Result<SessionCreated, Failure>;
+    fn create_additional_session(
+        &self,
+        session: &CreateAdditionalSession,
+    ) -> Result<SessionCreated, Failure>;
     fn upload_file(&self, upload: &UploadFile) -> Result<FileInfo, Failure>;
     fn upload_bytes(
         &self,
@@ -210,6 +215,15 @@ impl Adapter for Ureq {
     }
     fn create_session(&self, session: &CreateSession) -> Result<SessionCreated, Failure> {
         self.0.create_session(session).map_err(failure)
+    }
+    fn create_kyb_session(&self, session: &CreateKybSession) -> Result<SessionCreated, Failure> {
+        self.0.create_kyb_session(session).map_err(failure)
+    }
+    fn create_additional_session(
+        &self,
+        session: &CreateAdditionalSession,
+    ) -> Result<SessionCreated, Failure> {
+        self.0.create_additional_session(session).map_err(failure)
     }
     fn upload_file(&self, upload: &UploadFile) -> Result<FileInfo, Failure> {
         self.0.upload_file(upload).map_err(failure)
@@ -346,6 +360,17 @@ impl Adapter for Reqwest {
     }
     fn create_session(&self, session: &CreateSession) -> Result<SessionCreated, Failure> {
         self.block(self.client.create_session(session))
+            .map_err(failure)
+    }
+    fn create_kyb_session(&self, session: &CreateKybSession) -> Result<SessionCreated, Failure> {
+        self.block(self.client.create_kyb_session(session))
+            .map_err(failure)
+    }
+    fn create_additional_session(
+        &self,
+        session: &CreateAdditionalSession,
+    ) -> Result<SessionCreated, Failure> {
+        self.block(self.client.create_additional_session(session))
             .map_err(failure)
     }
     fn upload_file(&self, upload: &UploadFile) -> Result<FileInfo, Failure> {
@@ -523,6 +548,15 @@ impl Adapter for Own {
         .map_err(failure)
     }
     fn create_session(&self, session: &CreateSession) -> Result<SessionCreated, Failure> {
+        self.call(session)
+    }
+    fn create_kyb_session(&self, session: &CreateKybSession) -> Result<SessionCreated, Failure> {
+        self.call(session)
+    }
+    fn create_additional_session(
+        &self,
+        session: &CreateAdditionalSession,
+    ) -> Result<SessionCreated, Failure> {
         self.call(session)
     }
     fn upload_file(&self, upload: &UploadFile) -> Result<FileInfo, Failure> {

@@ -9,8 +9,9 @@ use std::time::{Duration, SystemTime};
 
 use kyc_core::webhook::{Event, Verifier, WebhookKeys, WebhookSecret};
 use kyc_core::{
-    CleanValidations, Country, CreateSession, DocumentType, RetryPolicy, SearchSessions,
-    SessionStatus, UploadFile,
+    CleanValidations, Company, Country, CreateAdditionalSession, CreateKybSession, CreateSession,
+    DocumentType, Partner, PartnerType, PersonalData, Pii, RetryPolicy, Scalar, SearchSessions,
+    SessionStatus, TermsData, UploadFile,
 };
 use kyc_mock::{Fault, Route};
 
@@ -114,6 +115,98 @@ fn every_operation() {
             "{}: a new token after revoke",
             run.adapter
         );
+    }
+}
+
+#[test]
+fn a_kyb_flow_then_an_employee_of_the_validated_company() {
+    let runs = conform(mock(), Settings::default(), |ctx| {
+        let company_id = "cmp-conformance-1";
+        let partner_id = "usr-partner-1";
+        let mut company = Company::new(company_id);
+        company.fiscal_id = Some(Pii::new("29.086.892/0001-77"));
+        company.legal_nature = Some(Scalar::from(2135));
+        let mut person = PersonalData::default();
+        person.full_name = Some(Pii::new("Diego Pomelo"));
+        person.fiscal_id = Some(Pii::new("123.456.789-10"));
+        let partner = Partner::new(partner_id, PartnerType::LegalRepresentativeMain).person(person);
+        let create = CreateKybSession::new(company, Country::Bra)
+            .partner(partner)
+            .terms_data(TermsData::accepted("1", "2022-05-13T19:47:13.340Z"));
+        let created = ctx.client.create_kyb_session(&create);
+        let created = ctx.check("create_kyb_session", created).unwrap();
+        assert!(created.url.is_none(), "KYB answers no url");
+        let id = created.id.0;
+
+        let pdf = b"%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n".to_vec();
+        let document = |kyb| {
+            UploadFile::from_bytes(
+                id.as_str(),
+                company_id,
+                DocumentType::CompanyDocument,
+                "contrato-social.pdf",
+                pdf.clone(),
+            )
+            .country(Country::Bra)
+            .kyb(kyb)
+        };
+        let refused = ctx.client.upload_file(&document(false));
+        assert_eq!(
+            ctx.check("company-document outside KYB", refused)
+                .unwrap_err()
+                .kind,
+            "invalid_input"
+        );
+        let uploaded = ctx.client.upload_file(&document(true));
+        ctx.check("upload company-document", uploaded).unwrap();
+        for (doc, file) in [
+            (DocumentType::Selfie, "selfie.jpg"),
+            (DocumentType::IdentityCardFront, "identity-card-front.png"),
+            (DocumentType::IdentityCardBack, "identity-card-back.png"),
+        ] {
+            let up = ctx.client.upload_path(&id, partner_id, doc, &data(file));
+            ctx.check("upload partner document", up).unwrap();
+        }
+        let session = ctx.client.get_session(&id);
+        let session = ctx.check("get KYB session", session).unwrap();
+        assert_eq!(session.status, Some(SessionStatus::Validated));
+        assert_eq!(session.company_id.as_deref(), Some(company_id));
+        let report = ctx.client.report(&id);
+        let report = ctx.check("KYB report", report).unwrap();
+        assert!(report.is_kyb());
+        let company_data = report.company_data.as_ref().unwrap();
+        assert_eq!(
+            company_data.id_fiscal.as_ref().and_then(Scalar::as_str),
+            Some("29.086.892/0001-77")
+        );
+        assert_eq!(report.documentation_proof.len(), 1);
+        assert_eq!(report.documentation_proof[0].valid, Some(true));
+        assert_eq!(report.partners[0].id.as_deref(), Some(partner_id));
+
+        let employee = CreateAdditionalSession::new(company_id, "usr-employee-1", Country::Bra);
+        let created = ctx.client.create_additional_session(&employee);
+        let id = ctx
+            .check("create_additional_session", created)
+            .unwrap()
+            .id
+            .0;
+        for (doc, file) in [
+            (DocumentType::Selfie, "selfie.jpg"),
+            (DocumentType::IdentityCardFront, "identity-card-front.png"),
+            (DocumentType::IdentityCardBack, "identity-card-back.png"),
+        ] {
+            let up = ctx
+                .client
+                .upload_path(&id, "usr-employee-1", doc, &data(file));
+            ctx.check("upload employee document", up).unwrap();
+        }
+        let session = ctx.client.get_session(&id);
+        let session = ctx.check("get employee session", session).unwrap();
+        assert_eq!(session.status, Some(SessionStatus::Validated));
+        assert_eq!(session.company_id.as_deref(), Some(company_id));
+    });
+    for run in &runs {
+        assert_eq!(count(&run.requests, "POST", CREATE), 2, "{}", run.adapter);
     }
 }
 

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use super::{idempotency_key, json_object, required_string, unknown_members};
 use crate::http::{ApiError, HandlerResult, data};
+use crate::kyb::{KYB_COUNTRIES, Kind, Kyb, check_additional_data, check_kyb_data};
 use crate::session::{COUNTRIES, FLOW_TYPES, INTEGRATION_METHODS, Session, Status};
 use crate::state::{Replay, Shared, fingerprint};
 
@@ -15,9 +16,13 @@ struct NewSession {
     flow_type: String,
     country: String,
     integration_method: String,
+    /// The person, or for KYB the company (the entity the outcome markers are read from).
     user_id: String,
     personal_data: Option<Value>,
     terms_data: Option<Value>,
+    kyb: Option<Kyb>,
+    /// Additional session: the company the person works for.
+    company_id: Option<String>,
 }
 
 fn one_of(
@@ -49,52 +54,74 @@ fn validate_create(map: &Map<String, Value>) -> Result<NewSession, Vec<String>> 
         "",
     );
     let flow_type = one_of(map, "flow_type", &FLOW_TYPES, &mut problems);
-    let country = one_of(map, "country", &COUNTRIES, &mut problems);
-    let integration_method = one_of(
-        map,
-        "integration_method",
-        &INTEGRATION_METHODS,
-        &mut problems,
-    );
-    let mut user_id = String::new();
-    let mut personal_data = None;
-    let mut terms_data = None;
+    let kind = Kind::of(&flow_type);
+    let countries: &[&str] = match kind {
+        Kind::Kyc => &COUNTRIES,
+        Kind::Kyb | Kind::Additional => &KYB_COUNTRIES,
+    };
+    let country = one_of(map, "country", countries, &mut problems);
+    let methods: &[&str] = match kind {
+        Kind::Kyc => &INTEGRATION_METHODS,
+        Kind::Kyb | Kind::Additional => &["API"],
+    };
+    let integration_method = one_of(map, "integration_method", methods, &mut problems);
+    let mut new = NewSession {
+        flow_type,
+        country,
+        integration_method,
+        user_id: String::new(),
+        personal_data: None,
+        terms_data: None,
+        kyb: None,
+        company_id: None,
+    };
     match map.get("data") {
-        Some(Value::Object(data)) => {
-            problems.extend(unknown_members(
-                data,
-                &["user_id", "personal_data", "terms_data"],
-                "data.",
-            ));
-            match required_string(data, "user_id", "data.") {
-                Ok(u) => user_id = u.to_owned(),
-                Err(p) => problems.push(p),
-            }
-            for (name, slot) in [
-                ("personal_data", &mut personal_data),
-                ("terms_data", &mut terms_data),
-            ] {
-                match data.get(name) {
-                    None => {}
-                    Some(v @ Value::Object(_)) => *slot = Some(v.clone()),
-                    Some(_) => problems.push(format!("`data.{name}` must be an object")),
+        Some(Value::Object(data)) => match kind {
+            Kind::Kyb => {
+                new.kyb = check_kyb_data(data, &mut problems);
+                if let Some(kyb) = &new.kyb {
+                    new.user_id = kyb.company_id().to_owned();
                 }
+                new.terms_data = data.get("terms_data").cloned();
             }
-        }
+            Kind::Additional => {
+                new.company_id = Some(check_additional_data(data, &mut problems));
+                person(data, &mut new, &mut problems);
+            }
+            Kind::Kyc => {
+                problems.extend(unknown_members(
+                    data,
+                    &["user_id", "personal_data", "terms_data"],
+                    "data.",
+                ));
+                person(data, &mut new, &mut problems);
+            }
+        },
         Some(_) => problems.push("`data` must be an object".to_owned()),
         None => problems.push("`data` is required".to_owned()),
     }
     if problems.is_empty() {
-        Ok(NewSession {
-            flow_type,
-            country,
-            integration_method,
-            user_id,
-            personal_data,
-            terms_data,
-        })
+        Ok(new)
     } else {
         Err(problems)
+    }
+}
+
+/// `data.user_id`, `data.personal_data` and `data.terms_data` of a person's session.
+fn person(data: &Map<String, Value>, new: &mut NewSession, problems: &mut Vec<String>) {
+    match required_string(data, "user_id", "data.") {
+        Ok(u) => new.user_id = u.to_owned(),
+        Err(p) => problems.push(p),
+    }
+    for (name, slot) in [
+        ("personal_data", &mut new.personal_data),
+        ("terms_data", &mut new.terms_data),
+    ] {
+        match data.get(name) {
+            None => {}
+            Some(v @ Value::Object(_)) => *slot = Some(v.clone()),
+            Some(_) => problems.push(format!("`data.{name}` must be an object")),
+        }
     }
 }
 
@@ -126,17 +153,20 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
             problems,
         )
     })?;
+    let json_len = |v: &Value| serde_json::to_vec(v).map_or(usize::MAX, |b| b.len());
     let stored = new.user_id.len()
+        + new.personal_data.as_ref().map_or(0, json_len)
         + new
-            .personal_data
+            .kyb
             .as_ref()
-            .map_or(0, |v| serde_json::to_vec(v).map_or(usize::MAX, |b| b.len()));
+            .map_or(0, |_| map.get("data").map_or(0, json_len));
     if stored > shared.config.max_personal_data_bytes {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "personal_data_too_large",
             format!(
-                "`data.user_id` and `data.personal_data` may take at most {} bytes of JSON here",
+                "`data.user_id` and `data.personal_data` (for KYB, `data`) may take at most {} \
+                 bytes of JSON here",
                 shared.config.max_personal_data_bytes
             ),
         ));
@@ -156,6 +186,17 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
             Replay::Conflict => return Err(idempotency_conflict()),
         }
     }
+    if let Some(company) = &new.company_id {
+        let validated = state.sessions.values().any(|s| {
+            s.status == Status::Validated
+                && s.kyb.as_ref().is_some_and(|k| k.company_id() == company)
+        });
+        if !validated {
+            return Err(ApiError::invalid_state(format!(
+                "company `{company}` has no VALIDATED KYB session; validate the company first"
+            )));
+        }
+    }
     if state.sessions.len() >= shared.config.max_sessions {
         return Err(ApiError::new(
             StatusCode::INSUFFICIENT_STORAGE,
@@ -172,11 +213,19 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
         .unwrap_or(now);
     let seq = state.next_seq;
     state.next_seq += 1;
+    let kyb = new.kyb.is_some();
     let session = Session {
-        url: format!("{}/identity/web/sessions/{id}", shared.base_url),
+        // KYB runs through the API only: no web-flow URL.
+        url: if kyb {
+            String::new()
+        } else {
+            format!("{}/identity/web/sessions/{id}", shared.base_url)
+        },
+        kyb: new.kyb,
+        company_id: new.company_id,
         id: id.clone(),
         seq,
-        steps: Session::initial_steps(new.terms_data.is_some(), new.personal_data.is_some()),
+        steps: Session::initial_steps(new.terms_data.is_some(), new.personal_data.is_some() || kyb),
         user_id: new.user_id,
         flow_type: new.flow_type,
         country: new.country,
@@ -192,12 +241,15 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
         required_file_sent: false,
         generation: 0,
     };
-    let payload = json!({ "data": {
+    let mut created = json!({
         "id": session.id,
         "created_at": crate::clock::rfc3339(session.created_at),
         "expiration_at": crate::clock::rfc3339(session.expiration_at),
-        "url": session.url,
-    }});
+    });
+    if let (false, Some(map)) = (kyb, created.as_object_mut()) {
+        map.insert("url".to_owned(), json!(session.url));
+    }
+    let payload = json!({ "data": created });
     state.sessions.insert(id, session);
     state.stats.creates_applied += 1;
     let bytes = Bytes::from(serde_json::to_vec(&payload).unwrap_or_default());
@@ -244,7 +296,9 @@ pub(crate) fn get(shared: &Shared, id: &str) -> HandlerResult {
 
 /// `GET /identity/v1/sessions/{id}/report`.
 pub(crate) fn report(shared: &Shared, id: &str) -> HandlerResult {
-    with_session(shared, id, |s| Ok(data(StatusCode::OK, s.report_json())))
+    with_session(shared, id, |s| {
+        Ok(data(StatusCode::OK, s.report_json(&shared.base_url)))
+    })
 }
 
 /// `DELETE /identity/v1/sessions/{id}`.

@@ -13,7 +13,7 @@ use crate::config::Alternative;
 use crate::http::{ApiError, HandlerResult, with_body};
 use crate::lifecycle::{after_upload, schedule};
 use crate::multipart::{FilePart, boundary, parse_single_file};
-use crate::session::{FileRecord, Status, allowed_documents};
+use crate::session::{FileRecord, Status};
 use crate::state::{Replay, Shared, fingerprint};
 
 /// Accepted file types and their leading bytes (reference decision 3).
@@ -161,22 +161,15 @@ pub(crate) fn upload(
             session.status.as_str()
         )));
     }
-    if target.entity_id != session.user_id {
-        return Err(ApiError::bad_request(
-            "invalid_entity",
-            format!(
-                "entity `{}` is not the session's user `{}`",
-                target.entity_id, session.user_id
-            ),
-        ));
-    }
-    let allowed = allowed_documents(&session.country);
+    let allowed = crate::kyb::documents_for(session, target.entity_id)
+        .map_err(|why| ApiError::bad_request("invalid_entity", why))?;
     if !allowed.contains(&target.type_document) {
         return Err(ApiError::bad_request(
             "invalid_document_type",
             format!(
-                "document type `{}` is not accepted for {}; accepted: {}",
+                "document type `{}` is not accepted for entity `{}` in {}; accepted: {}",
                 target.type_document,
+                target.entity_id,
                 session.country,
                 allowed.join(", ")
             ),
@@ -198,7 +191,7 @@ pub(crate) fn upload(
     };
     session
         .files
-        .retain(|f| f.type_document != target.type_document);
+        .retain(|f| f.entity_id != target.entity_id || f.type_document != target.type_document);
     session.files.push(file.clone());
     session.updated_at = now;
     if session.required_again == Some(target.type_document) {
