@@ -12,10 +12,10 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use kyc_core::{
-    CleanValidations, Config, Country, CreateSession, Credentials, Date, DocumentType, Endpoint,
-    FileKind, FlowType, GetReport, GetSession, IdempotencyKey, IntegrationMethod, Pagination,
-    PersonalData, Pii, RequestToken, SearchSessions, Session, SessionStatus, Sort, TermsData,
-    UploadFile,
+    CleanValidations, Company, Config, Country, CreateAdditionalSession, CreateKybSession,
+    CreateSession, Credentials, Date, DocumentType, Endpoint, FileKind, FlowType, GetReport,
+    GetSession, IdempotencyKey, IntegrationMethod, KybData, Pagination, Partner, PersonalData, Pii,
+    RequestToken, SearchSessions, Session, SessionStatus, Sort, TermsData, UploadFile,
 };
 use kyc_ureq::Client;
 use serde::Serialize;
@@ -164,32 +164,91 @@ pub(crate) fn token(global: &GlobalArgs, args: &TokenArgs) -> Result<(), Failure
     })
 }
 
-/// `kyc session create`.
+/// `kyc session create`: KYC, KYB (`--kyb`) or an employee's (`--company-id`).
 pub(crate) fn create_session(global: &GlobalArgs, args: &CreateArgs) -> Result<(), Failure> {
     let api = Api::new(global)?;
     let method = match args.integration_method {
         MethodName::Api => IntegrationMethod::Api,
         MethodName::Web => IntegrationMethod::Web,
     };
-    let mut create = CreateSession::new(args.user_id.as_str(), Country::parse(&args.country))
-        .flow_type(FlowType::parse(&args.flow_type))
-        .integration_method(method);
-    if let Some(source) = &args.personal_data {
-        create = create.personal_data(personal_data(source)?);
-    }
-    if let (Some(version), Some(date)) = (&args.terms_version, &args.terms_accepted_at) {
-        create = create.terms_data(TermsData::accepted(version.as_str(), date.as_str()));
-    }
+    let country = Country::parse(&args.country);
+    let flow = args.flow_type.as_deref().map(FlowType::parse);
+    let terms = match (&args.terms_version, &args.terms_accepted_at) {
+        (Some(version), Some(date)) => Some(TermsData::accepted(version.as_str(), date.as_str())),
+        _ => None,
+    };
     let key = idempotency_key(args.idempotency_key.as_deref())?;
-    let create = create.idempotency_key(key.clone());
-    let client = api.client_for(&create)?;
-    let created = client
-        .create_session(&create)
-        .map_err(|e| Failure::client(&e))?;
+    let personal = args
+        .personal_data
+        .as_deref()
+        .map(|source| json_input::<PersonalData>("--personal-data", source, Shape::Object))
+        .transpose()?;
+    let created = if args.kyb {
+        let (company, partners, file_terms) = kyb_data(args)?;
+        let mut create = CreateKybSession::new(company, country);
+        create.partners = partners;
+        create.integration_method = method;
+        if let Some(flow) = flow {
+            create = create.flow_type(flow);
+        }
+        if let Some(terms) = terms.or(file_terms) {
+            create = create.terms_data(terms);
+        }
+        let create = create.idempotency_key(key.clone());
+        let client = api.client_for(&create)?;
+        client.create_kyb_session(&create)
+    } else if let Some(company_id) = &args.company_id {
+        let user_id = args.user_id.as_deref().unwrap_or_default();
+        let mut create = CreateAdditionalSession::new(company_id.as_str(), user_id, country);
+        create.integration_method = method;
+        if let Some(flow) = flow {
+            create = create.flow_type(flow);
+        }
+        if let Some(personal) = personal {
+            create = create.personal_data(personal);
+        }
+        let create = create.idempotency_key(key.clone());
+        let client = api.client_for(&create)?;
+        client.create_additional_session(&create)
+    } else {
+        let user_id = args.user_id.as_deref().unwrap_or_default();
+        let mut create = CreateSession::new(user_id, country).integration_method(method);
+        if let Some(flow) = flow {
+            create = create.flow_type(flow);
+        }
+        if let Some(personal) = personal {
+            create = create.personal_data(personal);
+        }
+        if let Some(terms) = terms {
+            create = create.terms_data(terms);
+        }
+        let create = create.idempotency_key(key.clone());
+        let client = api.client_for(&create)?;
+        client.create_session(&create)
+    }
+    .map_err(|e| Failure::client(&e))?;
     output::json(&Keyed {
         value: &created,
         idempotency_key: key.as_str(),
     })
+}
+
+/// The company, partners and terms of `--data`, or of `--company` and `--partners`.
+fn kyb_data(args: &CreateArgs) -> Result<(Company, Vec<Partner>, Option<TermsData>), Failure> {
+    if let Some(source) = &args.data {
+        let data: KybData = json_input("--data", source, Shape::Object)?;
+        return Ok((data.company, data.partners, data.terms_data));
+    }
+    match (&args.company, &args.partners) {
+        (Some(company), Some(partners)) => Ok((
+            json_input("--company", company, Shape::Object)?,
+            json_input("--partners", partners, Shape::Array)?,
+            None,
+        )),
+        _ => Err(Failure::invalid_input(
+            "--kyb needs --company and --partners, or --data",
+        )),
+    }
 }
 
 /// A created object's JSON with the idempotency key it was created under.
@@ -209,27 +268,55 @@ fn idempotency_key(given: Option<&str>) -> Result<IdempotencyKey, Failure> {
     }
 }
 
-/// Reads `--personal-data`: a JSON object. Errors name a position or a member, never a value
-/// (values are personal data).
-fn personal_data(source: &str) -> Result<PersonalData, Failure> {
-    let bytes = input::read("--personal-data", source)?;
+/// The JSON shape an input argument must have.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Shape {
+    Object,
+    Array,
+}
+
+/// Reads a `FILE|-` argument holding JSON of `shape` into `T`. Errors name a position or a
+/// member, never a value (values are personal data).
+fn json_input<T: serde::de::DeserializeOwned>(
+    what: &str,
+    source: &str,
+    shape: Shape,
+) -> Result<T, Failure> {
+    let bytes = input::read(what, source)?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
         Failure::invalid_input(format!(
-            "--personal-data is not valid JSON (line {}, column {})",
+            "{what} is not valid JSON (line {}, column {})",
             e.line(),
             e.column()
         ))
     })?;
-    if !value.is_object() {
-        return Err(Failure::invalid_input(
-            "--personal-data must be a JSON object",
-        ));
+    match shape {
+        Shape::Object if !value.is_object() => {
+            return Err(Failure::invalid_input(format!(
+                "{what} must be a JSON object"
+            )));
+        }
+        Shape::Array if !value.is_array() => {
+            return Err(Failure::invalid_input(format!(
+                "{what} must be a JSON array"
+            )));
+        }
+        _ => {}
     }
     serde_path_to_error::deserialize(value).map_err(|e| {
-        Failure::invalid_input(format!(
-            "--personal-data: member `{}` has the wrong type",
-            e.path()
-        ))
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        // serde names a missing member in its message (`missing field `id``), never a value.
+        let why = if inner.starts_with("missing field") {
+            inner
+                .split(" at line")
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        } else {
+            "has the wrong type".to_owned()
+        };
+        Failure::invalid_input(format!("{what}: member `{path}` {why}"))
     })
 }
 
@@ -357,6 +444,7 @@ pub(crate) fn upload(global: &GlobalArgs, args: &UploadArgs) -> Result<(), Failu
     if let Some(country) = &args.country {
         upload = upload.country(Country::parse(country));
     }
+    upload = upload.kyb(args.kyb);
     if let Some(content_type) = &args.content_type {
         upload = upload.content_type(content_type.trim());
     }

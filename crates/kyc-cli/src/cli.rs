@@ -172,7 +172,7 @@ Examples:
   kyc session search --status VALIDATED --all"
     )]
     Session(SessionCommand),
-    /// Upload a document (JPEG, PNG or PDF) to a session, streamed from a file
+    /// Upload a document (JPEG, PNG or PDF) to a session's person or company, streamed from a file
     #[command(after_help = "\
 Prints the uploaded file's description. The file is checked before anything is sent: empty,
 too large, not JPEG/PNG/PDF, or (with --country) a document type that country does not accept
@@ -211,10 +211,12 @@ Example:
   # elsewhere: kyc --base-url http://127.0.0.1:8080 --audience https://auth.pomelo.la \\
   #     --client-id kyc-mock-client --client-secret kyc-mock-secret session search")]
     Mock(MockArgs),
-    /// Run the complete KYC flow against an embedded simulator, step by step
+    /// Run a complete KYC flow and then a KYB flow against an embedded simulator, step by step
     #[command(after_help = "\
 Starts the simulator and a webhook receiver on 127.0.0.1, then gets a token, creates a session,
 uploads three documents, verifies the signed \"validated\" webhook, and reads the session and its
+report; then creates a KYB session for a company and its partner (Pomelo's documented example),
+uploads the company's document and the partner's, verifies its webhook and reads its typed
 report, printing one readable line per step. Needs no credentials and no network.
 
 Example:
@@ -261,17 +263,28 @@ pub(crate) struct TokenArgs {
 /// `kyc session ...`.
 #[derive(Debug, Subcommand)]
 pub(crate) enum SessionCommand {
-    /// Start a KYC session for a Pomelo user
+    /// Start a session: KYC for a person, KYB (--kyb) for a company, or an employee's (--company-id)
     #[command(after_help = "\
-Prints {\"id\", \"created_at\", \"expiration_at\", \"url\", \"idempotency_key\"}. --personal-data
-reads a JSON object from a file, or from stdin with -: Pomelo publishes no KYC schema; its KYB
-partner example has full_name, birthdate, nationality, fiscal_id, mother_name, phone and address,
-and any other member is sent as is.
+Prints {\"id\", \"created_at\", \"expiration_at\", \"url\", \"idempotency_key\"} (no url for KYB).
+--personal-data reads a JSON object from a file, or from stdin with -: Pomelo publishes no KYC
+schema; its KYB partner example has full_name, birthdate, nationality, fiscal_id, mother_name,
+phone and address, and any other member is sent as is.
+
+KYB (--kyb, flow kyb-cards unless --flow-type says otherwise): the company as a JSON object
+(--company: id, is_mei, fiscal_id, annual_income, legal_nature...) and its partners as a JSON
+array (--partners: id, partner_type, company_relationship, corporate_participation, fiscal_id,
+full_name, birthdate, nationality, mother_name, phone, pep, salary, address...), or both with
+terms_data in one --data object, as in Pomelo's documented example. An employee of a validated
+company: --company-id with --user-id (flow kyb-cards-additional).
 
 Examples:
   kyc session create --country ARG --user-id usr-2HPUYx0n9USSNwSkP5G0gY1I2TO
   echo '{\"full_name\": \"Ana Souza\"}' | kyc session create --country BRA --user-id usr-1 \\
-      --personal-data - --terms-version v3 --terms-accepted-at 2024-05-13T19:47:13.340Z")]
+      --personal-data - --terms-version v3 --terms-accepted-at 2024-05-13T19:47:13.340Z
+  kyc session create --kyb --country BRA --company company.json --partners partners.json \\
+      --terms-version 1 --terms-accepted-at 2022-05-13T19:47:13.340Z
+  kyc session create --kyb --country BRA --data kyb.json
+  kyc session create --country BRA --company-id cmp-1 --user-id usr-employee-1")]
     Create(CreateArgs),
     /// Read a session: status, steps and files
     #[command(after_help = "\
@@ -288,6 +301,9 @@ Example:
     Cancel(SessionIdArg),
     /// Read a session's report (the data collected during the session)
     #[command(after_help = "\
+A KYB report carries company_data, documentation_request, documentation_proof and partners, as
+in Pomelo's documented example; an individual's report is printed as the server sent it.
+
 Example:
   kyc session report iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR")]
     Report(SessionIdArg),
@@ -328,12 +344,28 @@ pub(crate) struct CreateArgs {
     /// The person's country, ISO 3166-1 alpha-3 (ARG, BRA, CHL, COL, MEX, PER, ...)
     #[arg(long, value_name = "C")]
     pub(crate) country: String,
-    /// The Pomelo user id (usr-...)
-    #[arg(long, value_name = "U")]
-    pub(crate) user_id: String,
-    /// The flow
-    #[arg(long, value_name = "FLOW", default_value = "kyc-accounts")]
-    pub(crate) flow_type: String,
+    /// The Pomelo user id (usr-...): the person, or with --company-id the employee
+    #[arg(long, value_name = "U", required_unless_present = "kyb")]
+    pub(crate) user_id: Option<String>,
+    /// The flow (default kyc-accounts; kyb-cards with --kyb; kyb-cards-additional with
+    /// --company-id)
+    #[arg(long, value_name = "FLOW")]
+    pub(crate) flow_type: Option<String>,
+    /// Validate a company and its partners (KYB) instead of a person
+    #[arg(long, conflicts_with_all = ["user_id", "personal_data", "company_id"])]
+    pub(crate) kyb: bool,
+    /// KYB: the company, a JSON object, from FILE or from stdin with -
+    #[arg(long, value_name = "FILE|-", requires = "kyb", requires = "partners")]
+    pub(crate) company: Option<String>,
+    /// KYB: the partners, a JSON array, from FILE or from stdin with -
+    #[arg(long, value_name = "FILE|-", requires = "kyb", requires = "company")]
+    pub(crate) partners: Option<String>,
+    /// KYB: the whole data object ({"company", "partners", "terms_data"}), from FILE or stdin
+    #[arg(long, value_name = "FILE|-", requires = "kyb", conflicts_with_all = ["company", "partners"])]
+    pub(crate) data: Option<String>,
+    /// An employee's session: the validated company (cmp-...) the --user-id works for
+    #[arg(long, value_name = "CMP", requires = "user_id")]
+    pub(crate) company_id: Option<String>,
     /// API (documents uploaded through the API) or WEB (Pomelo's web flow)
     #[arg(long, value_enum, ignore_case = true, default_value = "API")]
     pub(crate) integration_method: MethodName,
@@ -392,11 +424,16 @@ pub(crate) struct UploadArgs {
     /// The session id (iss-...)
     #[arg(long, value_name = "ID")]
     pub(crate) session: String,
-    /// The entity the document belongs to: the user id (usr-...)
-    #[arg(long, value_name = "USER_ID")]
+    /// The entity the document belongs to: the user id (usr-...), or in a KYB session the
+    /// company id (cmp-...) or a partner's user id
+    #[arg(long, value_name = "ID")]
     pub(crate) entity: String,
+    /// The session is KYB: company-document is accepted (with --country, checked against the
+    /// KYB list)
+    #[arg(long)]
+    pub(crate) kyb: bool,
     /// The document type (selfie, identity-card-front, identity-card-back, passport,
-    /// driver-license-front, driver-license-back, ...)
+    /// driver-license-front, driver-license-back, company-document, ...)
     #[arg(long = "type", value_name = "DOC_TYPE")]
     pub(crate) document_type: String,
     /// The session's country: the document type is checked against its list before sending

@@ -1,4 +1,4 @@
-//! The KYC flow itself, written to any `Write` (`kyc demo` gives it stdout).
+//! The KYC flow and then the KYB flow, written to any `Write` (`kyc demo` gives it stdout).
 
 use std::io::{BufRead, BufReader, Cursor, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -8,14 +8,23 @@ use std::time::{Duration, Instant, SystemTime};
 use kyc_mock::{MockConfig, MockServer};
 use kyc_ureq::Client;
 use kyc_ureq::kyc_core::webhook::{Event, Verifier, WebhookKeys, WebhookSecret};
-use kyc_ureq::kyc_core::{Config, Country, CreateSession, Credentials, DocumentType, Environment};
+use kyc_ureq::kyc_core::{
+    Config, Country, CreateKybSession, CreateSession, Credentials, DocumentType, Environment,
+    KybData, SessionId, UploadFile,
+};
 
 /// Where the simulator sends webhooks, on the local receiver.
 const WEBHOOK_PATH: &str = "/webhooks/identity";
 /// Largest webhook request the receiver reads.
 const MAX_WEBHOOK_BYTES: usize = 64 * 1024;
-/// How long the flow waits for the verified "session validated" webhook.
+/// How long the flow waits for each verified "session validated" webhook.
 const WEBHOOK_WAIT: Duration = Duration::from_secs(15);
+/// Validation webhooks the flow waits for: the person's session and the company's.
+const VALIDATIONS: usize = 2;
+/// The KYB create's `data` of Pomelo's documented example (`crates/kyc-cli/data/kyb.json`).
+const KYB_DATA: &str = include_str!("../../data/kyb.json");
+/// A one-page PDF, the company's document.
+const COMPANY_DOCUMENT: &[u8] = include_bytes!("../../data/company-document.pdf");
 
 /// The sample documents (tiny valid images from `crates/kyc-cli/data/`), embedded so the flow runs from
 /// any directory and from an installed `kyc` binary.
@@ -84,6 +93,7 @@ pub(crate) fn run(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>>
         Credentials::new(server.client_id(), server.client_secret()),
     );
 
+    writeln!(out, "\nKYC: a person's session")?;
     // 2. Token.
     let token = client.token()?;
     let lifetime = token
@@ -116,46 +126,11 @@ pub(crate) fn run(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>>
     )?;
 
     // 4. Documents, streamed from a reader (here over the bytes embedded in the program).
-    for (document, file, bytes) in DOCUMENTS {
-        let info = client.upload_reader(
-            created.id.clone(),
-            user_id,
-            document.clone(),
-            file,
-            Cursor::new(bytes),
-            bytes.len() as u64,
-        )?;
-        step(
-            out,
-            "upload",
-            &format!(
-                "{:<20} {file:<24} {:>4} bytes, {:<10} → {}",
-                document.to_string(),
-                info.size_bytes().unwrap_or_default(),
-                info.content_type.as_deref().unwrap_or("?"),
-                info.id.as_deref().unwrap_or("?")
-            ),
-        )?;
-    }
+    upload_person(out, &client, &created.id, user_id)?;
 
     // 5. The webhook, verified by the receiver with kyc-core's verifier.
     let event = wait_for_validation(out, &received)?;
-    match &event {
-        Event::ValidationSession(n) => step(
-            out,
-            "webhook",
-            &format!(
-                "signature verified: session {} is {}{}",
-                n.session_id,
-                n.status,
-                n.reason
-                    .as_deref()
-                    .map(|r| format!(" ({r})"))
-                    .unwrap_or_default()
-            ),
-        )?,
-        other => step(out, "webhook", &format!("signature verified: {other:?}"))?,
-    }
+    report_event(out, &event)?;
 
     // 6. Session and report.
     let session = client.get_session(created.id.clone())?;
@@ -195,10 +170,152 @@ pub(crate) fn run(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>>
         ),
     )?;
 
+    // 7. KYB: a company and its partner, from Pomelo's documented example.
+    writeln!(
+        out,
+        "\nKYB: a company and its partners, from Pomelo's documented example"
+    )?;
+    let data: KybData = serde_json::from_str(KYB_DATA)?;
+    let company_id = data.company.id.clone();
+    let partners: Vec<String> = data.partners.iter().map(|p| p.id.clone()).collect();
+    let mut create = CreateKybSession::new(data.company, Country::Bra);
+    create.partners = data.partners;
+    if let Some(terms) = data.terms_data {
+        create = create.terms_data(terms);
+    }
+    let created = client.create_kyb_session(&create)?;
+    step(
+        out,
+        "kyb",
+        &format!(
+            "created {} for company {company_id} with {} partner(s), flow {}",
+            created.id,
+            partners.len(),
+            create.flow_type
+        ),
+    )?;
+
+    // 8. The company's document to the company's entity, then each partner's documents.
+    let upload = UploadFile::from_bytes(
+        created.id.clone(),
+        company_id.as_str(),
+        DocumentType::CompanyDocument,
+        "company-document.pdf",
+        COMPANY_DOCUMENT,
+    )
+    .country(Country::Bra)
+    .kyb(true);
+    let info = client.upload_file(&upload)?;
+    upload_line(
+        out,
+        &DocumentType::CompanyDocument,
+        "company-document.pdf",
+        &info,
+    )?;
+    for partner in &partners {
+        upload_person(out, &client, &created.id, partner)?;
+    }
+
+    // 9. The company's webhook, verified like the person's.
+    let event = wait_for_validation(out, &received)?;
+    report_event(out, &event)?;
+
+    // 10. The KYB report, typed.
+    let report = client.report(created.id.clone())?;
+    let nature = report
+        .company_data
+        .as_ref()
+        .and_then(|c| c.juridic_nature.as_ref())
+        .map(|n| {
+            format!(
+                "{} ({})",
+                n.code.as_ref().map(ToString::to_string).unwrap_or_default(),
+                n.description.as_deref().unwrap_or_default()
+            )
+        })
+        .unwrap_or_default();
+    let valid = report
+        .documentation_proof
+        .iter()
+        .filter(|p| p.valid == Some(true))
+        .count();
+    step(
+        out,
+        "report",
+        &format!(
+            "{} status {}: juridic nature {nature}, {valid} of {} company documents valid, {} \
+             partner(s), {} documents requested again",
+            report.id,
+            report.status.map(|s| s.to_string()).unwrap_or_default(),
+            report.documentation_proof.len(),
+            report.partners.len(),
+            report.documentation_request.len()
+        ),
+    )?;
+
     server.shutdown();
-    writeln!(out, "\nKYC flow complete.")?;
+    writeln!(out, "\nKYC and KYB flows complete.")?;
     out.flush()?;
     Ok(())
+}
+
+/// Uploads the three sample documents of a person (`entity`) to `session`, one line each.
+fn upload_person(
+    out: &mut dyn Write,
+    client: &Client,
+    session: &SessionId,
+    entity: &str,
+) -> Result<(), Box<dyn std::error::Error>> {
+    for (document, file, bytes) in DOCUMENTS {
+        let info = client.upload_reader(
+            session.clone(),
+            entity,
+            document.clone(),
+            file,
+            Cursor::new(bytes),
+            bytes.len() as u64,
+        )?;
+        upload_line(out, &document, file, &info)?;
+    }
+    Ok(())
+}
+
+fn upload_line(
+    out: &mut dyn Write,
+    document: &DocumentType,
+    file: &str,
+    info: &kyc_core::FileInfo,
+) -> std::io::Result<()> {
+    step(
+        out,
+        "upload",
+        &format!(
+            "{:<20} {file:<24} {:>4} bytes, {:<15} → {}",
+            document.to_string(),
+            info.size_bytes().unwrap_or_default(),
+            info.content_type.as_deref().unwrap_or("?"),
+            info.id.as_deref().unwrap_or("?")
+        ),
+    )
+}
+
+fn report_event(out: &mut dyn Write, event: &Event) -> std::io::Result<()> {
+    match event {
+        Event::ValidationSession(n) => step(
+            out,
+            "webhook",
+            &format!(
+                "signature verified: session {} is {}{}",
+                n.session_id,
+                n.status,
+                n.reason
+                    .as_deref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default()
+            ),
+        ),
+        other => step(out, "webhook", &format!("signature verified: {other:?}")),
+    }
 }
 
 fn step(out: &mut dyn Write, what: &str, detail: &str) -> std::io::Result<()> {
@@ -232,22 +349,26 @@ fn wait_for_validation(
     }
 }
 
-/// Accepts webhook deliveries until a validation-session event is verified (at most 20
-/// connections), answering `200` to verified ones and `401` to the rest.
+/// Accepts webhook deliveries until [`VALIDATIONS`] validation-session events are verified (at
+/// most 40 connections), answering `200` to verified ones and `401` to the rest.
 fn receive_webhooks(
     listener: &TcpListener,
     verifier: &Verifier,
     deliveries: &mpsc::Sender<Delivery>,
 ) {
-    for stream in listener.incoming().take(20) {
+    let mut validations = 0;
+    for stream in listener.incoming().take(40) {
         let Ok(stream) = stream else { continue };
         let delivery = match handle(stream, verifier) {
             Ok(event) => Delivery::Verified(Box::new(event)),
             Err(e) => Delivery::Refused(e),
         };
-        let done = matches!(&delivery, Delivery::Verified(event)
-            if matches!(**event, Event::ValidationSession(_)));
-        if deliveries.send(delivery).is_err() || done {
+        if matches!(&delivery, Delivery::Verified(event)
+            if matches!(**event, Event::ValidationSession(_)))
+        {
+            validations += 1;
+        }
+        if deliveries.send(delivery).is_err() || validations == VALIDATIONS {
             return;
         }
     }

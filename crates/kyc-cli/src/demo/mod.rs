@@ -1,5 +1,5 @@
-//! `kyc demo`: a whole KYC flow against a simulator started in-process, step by step (the
-//! README's first command).
+//! `kyc demo`: a whole KYC flow and then a KYB flow against a simulator started in-process,
+//! step by step (the README's first command).
 
 use crate::failure::Failure;
 

@@ -10,6 +10,7 @@ mod api;
 mod differs;
 mod doctor;
 mod errors;
+mod kyb;
 mod mock_demo;
 mod support;
 mod usage;

@@ -272,5 +272,21 @@ fn kyc_demo_runs_the_whole_flow() {
         assert!(run.stdout.contains(step), "{step:?} in {}", run.stdout);
     }
     assert!(run.stdout.contains("is VALIDATED"), "{}", run.stdout);
-    assert!(run.stdout.trim_end().ends_with("KYC flow complete."));
+    // Then the KYB flow (issue #15): the company's document, a second verified webhook and the
+    // typed report.
+    for step in [
+        "kyb │ created iss-",
+        "company-document",
+        "juridic nature 2135",
+        "1 of 1 company documents valid, 1 partner(s)",
+    ] {
+        assert!(run.stdout.contains(step), "{step:?} in {}", run.stdout);
+    }
+    let verified = run.stdout.matches("signature verified: session iss-");
+    assert_eq!(verified.count(), 2, "{}", run.stdout);
+    assert!(
+        run.stdout
+            .trim_end()
+            .ends_with("KYC and KYB flows complete.")
+    );
 }
