@@ -13,6 +13,10 @@
 //!   [`UploadFile`], [`GetSession`], [`CancelSession`], [`GetReport`], [`SearchSessions`],
 //!   [`CleanValidations`], plus [`RequestToken`] and [`RevokeToken`]; the walk over every page of
 //!   a search ([`Pager`]), bounded whatever the server says.
+//! - KYB, companies ([`kyb`]): [`CreateKybSession`] for a company and its partners,
+//!   [`CreateAdditionalSession`] for an employee of a validated company, `company-document`
+//!   uploads ([`UploadFile::kyb`]), and the KYB members of [`Report`], typed from Pomelo's
+//!   documented examples.
 //! - One generic request builder ([`build_request`]) and response parser ([`parse_response`]) with
 //!   typed errors ([`Error`]).
 //! - The whole lifecycle of a call ([`exchange`]): [`Call`] validates, holds the idempotency key
