@@ -2,7 +2,7 @@
 //! additional (employee) session (§9.2), and the members of a KYB report (§9.5).
 //!
 //! KYB uses the same endpoints as KYC: the creates below go to `POST /identity/v2/sessions` and
-//! answer a [`SessionCreated`] (without `url`); uploads go to the company's entity
+//! answer a [`SessionCreated`](crate::SessionCreated) (without `url`); uploads go to the company's entity
 //! (`company-document`, [`UploadFile::kyb`](crate::UploadFile::kyb)) or a partner's; get, cancel,
 //! search and the report are the KYC operations, and [`Report`](crate::Report) carries the KYB
 //! members typed here.
@@ -14,22 +14,15 @@
 
 use std::fmt;
 
-use http::header::HeaderValue;
-use http::{HeaderMap, Method, StatusCode};
 use serde::{Deserialize, Serialize};
 
-use crate::body::Body;
-use crate::config::Config;
-use crate::endpoint::{self, Endpoint, IdempotencyKey};
+use crate::endpoint::IdempotencyKey;
 use crate::enums::{Country, FlowType, IntegrationMethod, PartnerType};
-use crate::error::{Error, InvalidInput};
-use crate::model::{Extra, Number, Scalar, SessionCreated, list};
+use crate::error::InvalidInput;
+use crate::model::{Extra, Number, Scalar, list};
 use crate::secret::{Pii, debug_set_members};
-use crate::session::{PersonalData, TermsData};
+use crate::session::{PersonalData, TermsData, create_builder, create_endpoint};
 use crate::time::{CalendarDate, Timestamp};
-
-/// The path both creates post to (reference §9.1, §9.2).
-const CREATE_PATH: &str = "/identity/v2/sessions";
 
 /// A postal address: every member Pomelo shows in its KYB create example (`street_name`,
 /// `street_number`, `complement`, `zip_code`, `neighborhood`) and report example
@@ -260,29 +253,9 @@ impl CreateKybSession {
         self.partners.push(partner);
         self
     }
-
-    /// Sets the flow type (`kyb-accounts`, say).
-    #[must_use]
-    pub fn flow_type(mut self, flow_type: FlowType) -> Self {
-        self.flow_type = flow_type;
-        self
-    }
-
-    /// Sets the terms acceptance.
-    #[must_use]
-    pub fn terms_data(mut self, terms: TermsData) -> Self {
-        self.terms_data = Some(terms);
-        self
-    }
-
-    /// Sends this key in `x-idempotency-key` on every attempt (as
-    /// [`CreateSession::idempotency_key`](crate::CreateSession::idempotency_key)).
-    #[must_use]
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.key = Some(key);
-        self
-    }
 }
+
+create_builder!(CreateKybSession, terms_data: TermsData => "Sets the terms acceptance.");
 
 /// The members of `data` in a KYB create body, as a file holds them (`kyc session create --kyb
 /// --data FILE.json`): `company`, `partners`, `terms_data`.
@@ -378,42 +351,20 @@ fn check_create(
     Ok(())
 }
 
-impl Endpoint for CreateKybSession {
-    type Output = SessionCreated;
-    type Body = Body;
-    const METHOD: Method = Method::POST;
-    const CREATES: bool = true;
-
-    fn idempotency_key(&self) -> Option<&IdempotencyKey> {
-        self.key.as_ref()
-    }
-
-    fn path_and_query(&self, _: &Config) -> Result<String, InvalidInput> {
-        Ok(CREATE_PATH.to_owned())
-    }
-
-    fn body(
-        &self,
-        _: &Config,
-        _: Option<&IdempotencyKey>,
-    ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
-        let mut ids = vec![("company id", self.company.id.as_str())];
-        ids.extend(self.partners.iter().map(|p| ("partner id", p.id.as_str())));
-        ids.push(("country", self.country.as_str()));
-        let fits = self.flow_type.is_kyb() && !self.flow_type.is_additional()
-            || !self.flow_type.is_known() && !self.flow_type.as_str().starts_with("kyc-");
-        check_create("a KYB create", &self.flow_type, fits, &ids)?;
-        endpoint::json_body(self)
-    }
-
-    fn parse(
-        status: StatusCode,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<SessionCreated, Error> {
-        endpoint::decode_data(status, headers, body)
-    }
-}
+create_endpoint!(CreateKybSession, |create| {
+    let mut ids = vec![("company id", create.company.id.as_str())];
+    ids.extend(
+        create
+            .partners
+            .iter()
+            .map(|p| ("partner id", p.id.as_str())),
+    );
+    ids.push(("country", create.country.as_str()));
+    let flow = &create.flow_type;
+    let fits = flow.is_kyb() && !flow.is_additional()
+        || !flow.is_known() && !flow.as_str().starts_with("kyc-");
+    check_create("a KYB create", flow, fits, &ids)
+});
 
 /// `POST /identity/v2/sessions` with an additional flow (reference §9.2): validates an employee
 /// (`user_id`) of a company already validated (`company_id`).
@@ -456,28 +407,9 @@ impl CreateAdditionalSession {
             key: None,
         }
     }
-
-    /// Sets the flow type.
-    #[must_use]
-    pub fn flow_type(mut self, flow_type: FlowType) -> Self {
-        self.flow_type = flow_type;
-        self
-    }
-
-    /// Sets the employee's data.
-    #[must_use]
-    pub fn personal_data(mut self, data: PersonalData) -> Self {
-        self.personal_data = Some(data);
-        self
-    }
-
-    /// Sends this key in `x-idempotency-key` on every attempt.
-    #[must_use]
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.key = Some(key);
-        self
-    }
 }
+
+create_builder!(CreateAdditionalSession, personal_data: PersonalData => "Sets the employee's data.");
 
 #[derive(Serialize)]
 struct AdditionalWireRef<'a> {
@@ -511,48 +443,20 @@ impl Serialize for CreateAdditionalSession {
     }
 }
 
-impl Endpoint for CreateAdditionalSession {
-    type Output = SessionCreated;
-    type Body = Body;
-    const METHOD: Method = Method::POST;
-    const CREATES: bool = true;
-
-    fn idempotency_key(&self) -> Option<&IdempotencyKey> {
-        self.key.as_ref()
-    }
-
-    fn path_and_query(&self, _: &Config) -> Result<String, InvalidInput> {
-        Ok(CREATE_PATH.to_owned())
-    }
-
-    fn body(
-        &self,
-        _: &Config,
-        _: Option<&IdempotencyKey>,
-    ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
-        let fits = self.flow_type.is_additional()
-            || !self.flow_type.is_known() && !self.flow_type.as_str().starts_with("kyc-");
-        check_create(
-            "an additional (employee) create",
-            &self.flow_type,
-            fits,
-            &[
-                ("company id", self.company_id.as_str()),
-                ("user id", self.user_id.as_str()),
-                ("country", self.country.as_str()),
-            ],
-        )?;
-        endpoint::json_body(self)
-    }
-
-    fn parse(
-        status: StatusCode,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<SessionCreated, Error> {
-        endpoint::decode_data(status, headers, body)
-    }
-}
+create_endpoint!(CreateAdditionalSession, |create| {
+    let flow = &create.flow_type;
+    let fits = flow.is_additional() || !flow.is_known() && !flow.as_str().starts_with("kyc-");
+    check_create(
+        "an additional (employee) create",
+        flow,
+        fits,
+        &[
+            ("company id", create.company_id.as_str()),
+            ("user id", create.user_id.as_str()),
+            ("country", create.country.as_str()),
+        ],
+    )
+});
 
 /// A code with its description (`juridic_nature` of a KYB report).
 #[derive(Clone, PartialEq, Eq, Debug, Default, Serialize, Deserialize)]
@@ -769,6 +673,7 @@ pub struct ReportPartner {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::{Config, Endpoint};
 
     #[test]
     fn flows_of_the_other_kinds_are_refused_before_sending() {

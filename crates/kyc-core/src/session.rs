@@ -10,7 +10,7 @@ use crate::endpoint::{self, Endpoint, IdempotencyKey, session_path};
 use crate::enums::{Country, FlowType, IntegrationMethod};
 use crate::error::{Error, InvalidInput};
 use crate::kyb::Address;
-use crate::model::{CleanResult, Extra, Report, Session, SessionCreated, SessionId};
+use crate::model::{CleanResult, Extra, Report, Session, SessionId};
 use crate::secret::{Pii, debug_set_members};
 
 /// The person's data sent with create session.
@@ -123,46 +123,9 @@ impl CreateSession {
             key: None,
         }
     }
-
-    /// Sends this key in `x-idempotency-key` on every attempt, instead of one drawn for the call:
-    /// a job stores the key before it creates, and after a crash or a timeout creates again under
-    /// the same key. Pomelo has not published whether Identity honours the header (reference
-    /// §4.5): check with Pomelo before relying on it to prevent duplicates, or make the retry
-    /// policy never resend a create ([`RetryPolicy::resend_creates`](crate::RetryPolicy::resend_creates)).
-    #[must_use]
-    pub fn idempotency_key(mut self, key: IdempotencyKey) -> Self {
-        self.key = Some(key);
-        self
-    }
-
-    /// Sets the flow type.
-    #[must_use]
-    pub fn flow_type(mut self, flow_type: FlowType) -> Self {
-        self.flow_type = flow_type;
-        self
-    }
-
-    /// Sets the integration method.
-    #[must_use]
-    pub fn integration_method(mut self, method: IntegrationMethod) -> Self {
-        self.integration_method = method;
-        self
-    }
-
-    /// Sets the person's data.
-    #[must_use]
-    pub fn personal_data(mut self, data: PersonalData) -> Self {
-        self.personal_data = Some(data);
-        self
-    }
-
-    /// Sets the terms acceptance.
-    #[must_use]
-    pub fn terms_data(mut self, terms: TermsData) -> Self {
-        self.terms_data = Some(terms);
-        self
-    }
 }
+
+create_builder!(CreateSession, personal_data: PersonalData => "Sets the person's data.", terms_data: TermsData => "Sets the terms acceptance.");
 
 /// The wire shape, owned, for reading a body back (tests, simulators).
 #[derive(Deserialize)]
@@ -232,48 +195,106 @@ impl<'de> Deserialize<'de> for CreateSession {
     }
 }
 
-impl Endpoint for CreateSession {
-    type Output = SessionCreated;
-    type Body = Body;
-    const METHOD: Method = Method::POST;
-    const CREATES: bool = true;
-
-    fn idempotency_key(&self) -> Option<&IdempotencyKey> {
-        self.key.as_ref()
+create_endpoint!(CreateSession, |create| {
+    for (what, value) in [
+        ("user id", create.user_id.as_str()),
+        ("flow type", create.flow_type.as_str()),
+        ("country", create.country.as_str()),
+        ("integration method", create.integration_method.as_str()),
+    ] {
+        // (Stops at the first visible character, where `trim` would scan both ends.)
+        if value.chars().all(char::is_whitespace) {
+            return Err(InvalidInput::Empty { what });
+        }
     }
+    Ok(())
+});
 
-    fn path_and_query(&self, _: &Config) -> Result<String, InvalidInput> {
-        Ok("/identity/v2/sessions".to_owned())
-    }
+/// The builder methods every create shares (`idempotency_key`, `flow_type`,
+/// `integration_method`) and the optional members given after the type.
+macro_rules! create_builder {
+    ($ty:ident $(, $field:ident : $value:ty => $doc:literal)* $(,)?) => {
+        impl $ty {
+            /// Sends this key in `x-idempotency-key` on every attempt, instead of one drawn for
+            /// the call: a job stores the key before it creates, and after a crash or a timeout
+            /// creates again under the same key. Pomelo has not published whether Identity
+            /// honours the header (reference §4.5): check with Pomelo before relying on it to
+            /// prevent duplicates, or make the retry policy never resend a create
+            /// ([`RetryPolicy::resend_creates`](crate::RetryPolicy::resend_creates)).
+            #[must_use]
+            pub fn idempotency_key(mut self, key: crate::IdempotencyKey) -> Self {
+                self.key = Some(key);
+                self
+            }
 
-    #[inline]
-    fn body(
-        &self,
-        _: &Config,
-        _: Option<&IdempotencyKey>,
-    ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
-        for (what, value) in [
-            ("user id", self.user_id.as_str()),
-            ("flow type", self.flow_type.as_str()),
-            ("country", self.country.as_str()),
-            ("integration method", self.integration_method.as_str()),
-        ] {
-            // (Stops at the first visible character, where `trim` would scan both ends.)
-            if value.chars().all(char::is_whitespace) {
-                return Err(InvalidInput::Empty { what });
+            /// Sets the flow type.
+            #[must_use]
+            pub fn flow_type(mut self, flow_type: crate::FlowType) -> Self {
+                self.flow_type = flow_type;
+                self
+            }
+
+            /// Sets the integration method.
+            #[must_use]
+            pub fn integration_method(mut self, method: crate::IntegrationMethod) -> Self {
+                self.integration_method = method;
+                self
+            }
+
+            $(
+                #[doc = $doc]
+                #[must_use]
+                pub fn $field(mut self, value: $value) -> Self {
+                    self.$field = Some(value);
+                    self
+                }
+            )*
+        }
+    };
+}
+pub(crate) use create_builder;
+
+/// `Endpoint` for a create: `POST /identity/v2/sessions` with the type's JSON body, its `key`
+/// as the idempotency key, answering [`SessionCreated`]. `$check` refuses input before the body
+/// is serialised.
+macro_rules! create_endpoint {
+    ($ty:ty, $check:expr) => {
+        impl crate::Endpoint for $ty {
+            type Output = crate::SessionCreated;
+            type Body = crate::Body;
+            const METHOD: http::Method = http::Method::POST;
+            const CREATES: bool = true;
+
+            fn idempotency_key(&self) -> Option<&crate::IdempotencyKey> {
+                self.key.as_ref()
+            }
+
+            fn path_and_query(&self, _: &crate::Config) -> Result<String, crate::InvalidInput> {
+                Ok("/identity/v2/sessions".to_owned())
+            }
+
+            #[inline]
+            fn body(
+                &self,
+                _: &crate::Config,
+                _: Option<&crate::IdempotencyKey>,
+            ) -> Result<(Option<http::HeaderValue>, crate::Body), crate::InvalidInput> {
+                let check: fn(&$ty) -> Result<(), crate::InvalidInput> = $check;
+                check(self)?;
+                crate::endpoint::json_body(self)
+            }
+
+            fn parse(
+                status: http::StatusCode,
+                headers: &http::HeaderMap,
+                body: &[u8],
+            ) -> Result<crate::SessionCreated, crate::Error> {
+                crate::endpoint::decode_data(status, headers, body)
             }
         }
-        endpoint::json_body(self)
-    }
-
-    fn parse(
-        status: StatusCode,
-        headers: &HeaderMap,
-        body: &[u8],
-    ) -> Result<SessionCreated, Error> {
-        endpoint::decode_data(status, headers, body)
-    }
+    };
 }
+pub(crate) use create_endpoint;
 
 /// Declares a body-less endpoint on one session.
 macro_rules! session_endpoint {

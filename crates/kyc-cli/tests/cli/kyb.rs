@@ -9,6 +9,16 @@ fn documented_data() -> Value {
     serde_json::from_slice(&std::fs::read(sample("kyb.json")).unwrap()).unwrap()
 }
 
+/// The bodies of the create requests the simulator received, in order.
+fn creates(sim: &Sim) -> Vec<Value> {
+    sim.server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/identity/v2/sessions")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
 const COMPANY: &str = "cmp-2HPUYx0n9USSNwSkP5G0gY1I2TO";
 const PARTNER: &str = "usr-2HPUYx0n9USSNwSkP5G0gY1I2TO";
 
@@ -61,13 +71,7 @@ fn a_kyb_session_from_data_runs_to_a_typed_report_and_an_employee_session() {
     assert!(created.get("url").is_none(), "{created}");
     assert!(created["idempotency_key"].is_string());
     // What was sent is Pomelo's documented body.
-    let sent = sim
-        .server
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/identity/v2/sessions")
-        .unwrap();
-    let body: Value = serde_json::from_slice(&sent.body).unwrap();
+    let body = creates(&sim).remove(0);
     assert_eq!(
         body,
         json!({"flow_type": "kyb-cards", "country": "BRA", "integration_method": "API",
@@ -133,13 +137,7 @@ fn a_kyb_session_from_data_runs_to_a_typed_report_and_an_employee_session() {
         ])
         .json();
     let employee_id = employee["id"].as_str().unwrap();
-    let sent: Vec<Value> = sim
-        .server
-        .requests()
-        .into_iter()
-        .filter(|r| r.path == "/identity/v2/sessions")
-        .map(|r| serde_json::from_slice(&r.body).unwrap())
-        .collect();
+    let sent = creates(&sim);
     assert_eq!(sent[1]["flow_type"], "kyb-cards-additional");
     assert_eq!(
         sent[1]["data"],
@@ -177,13 +175,7 @@ fn company_and_partners_files_with_terms_make_the_same_body() {
         "2022-05-13T19:47:13.340Z",
     ]);
     created.json();
-    let sent = sim
-        .server
-        .requests()
-        .into_iter()
-        .find(|r| r.path == "/identity/v2/sessions")
-        .unwrap();
-    let body: Value = serde_json::from_slice(&sent.body).unwrap();
+    let body = creates(&sim).remove(0);
     assert_eq!(body["flow_type"], "kyb-accounts");
     assert_eq!(body["data"], data);
 }
