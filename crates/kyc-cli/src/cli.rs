@@ -204,10 +204,13 @@ Examples:
     #[command(after_help = "\
 On start, prints one JSON line on stdout with base_url, audience, client_id, client_secret (the
 simulator's own test credentials), webhook_url and webhook_api_key (and webhook_secret when it
-is the default, Pomelo's published example), then serves on 127.0.0.1 until stopped.
+is the default, Pomelo's published example), console_url and admin_token, then serves on
+127.0.0.1 until stopped. Open console_url in a browser on this machine to watch sessions arrive,
+decide their outcome, resend webhooks and queue faults; scripts in any language do the same over
+/_admin/ with the header x-admin-token.
 
 Example:
-  kyc mock --port 8080 --webhook-url http://127.0.0.1:9000/hooks/identity
+  kyc mock --port 8080 --webhook-url http://127.0.0.1:9000/hooks/identity --manual
   # elsewhere: kyc --base-url http://127.0.0.1:8080 --audience https://auth.pomelo.la \\
   #     --client-id kyc-mock-client --client-secret kyc-mock-secret session search")]
     Mock(MockArgs),
@@ -617,6 +620,10 @@ pub(crate) struct MockArgs {
     /// dropped connection, lost response, truncated body (for load tests)
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub(crate) fault_rate: Option<f64>,
+    /// Leave every session (without a marker in its user id) in PROCESSING until you decide it
+    /// in the console or over /_admin/
+    #[arg(long)]
+    pub(crate) manual: bool,
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {

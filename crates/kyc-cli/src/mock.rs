@@ -25,6 +25,10 @@ struct Started<'a> {
     /// `--secret` is never echoed.
     #[serde(skip_serializing_if = "Option::is_none")]
     webhook_secret: Option<&'a str>,
+    /// The console, its token included (it answers only on loopback).
+    console_url: String,
+    /// The admin API's token (`x-admin-token`).
+    admin_token: &'a str,
 }
 
 pub(crate) fn run(args: &MockArgs) -> Result<(), Failure> {
@@ -35,6 +39,9 @@ pub(crate) fn run(args: &MockArgs) -> Result<(), Failure> {
     }
     for alternative in &args.alternatives {
         config = config.alternative(*alternative);
+    }
+    if args.manual {
+        config = config.default_outcome(kyc_mock::Outcome::Manual);
     }
     if let Some(rate) = args.fault_rate {
         config = config.random_faults(rate, kyc_mock::Fault::typical_mix());
@@ -77,6 +84,8 @@ pub(crate) fn run(args: &MockArgs) -> Result<(), Failure> {
         webhook_url: server.webhook_url(),
         webhook_api_key: server.webhook_api_key(),
         webhook_secret: (!custom_secret).then(|| server.webhook_secret()),
+        console_url: server.console_url(),
+        admin_token: server.admin_token(),
     };
     let line = serde_json::to_string(&started)
         .map_err(|e| Failure::io("cannot render the start line", &std::io::Error::other(e)))?;
@@ -87,8 +96,9 @@ pub(crate) fn run(args: &MockArgs) -> Result<(), Failure> {
             .map_err(|e| Failure::io("cannot write to stdout", &e))?;
     }
     eprintln!(
-        "kyc mock: Pomelo Identity simulator on {}; Ctrl-C to stop",
-        server.base_url()
+        "kyc mock: Pomelo Identity simulator on {}; console at {}; Ctrl-C to stop",
+        server.base_url(),
+        server.console_url()
     );
     let waited = signals.wait();
     server.shutdown();

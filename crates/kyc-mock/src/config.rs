@@ -39,6 +39,31 @@ pub enum Outcome {
         /// The reason reported in the session and in the webhook, e.g. `DOCUMENT_MISMATCH`.
         reason: String,
     },
+    /// The session waits in `PROCESSING` until someone decides, from the console, the admin API
+    /// or [`MockServer::decide`](crate::MockServer::decide) (markers in the user id still apply).
+    Manual,
+}
+
+/// A decision taken by hand on a session that is not final yet: from the console, the admin API
+/// (`POST /_admin/sessions/{id}/outcome`) or [`MockServer::decide`](crate::MockServer::decide).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Decision {
+    /// `VALIDATED`, every step `SUCCESS`, and the validation-session notification.
+    Validated,
+    /// `NOT_VALIDATED` with `reason`, and the validation-session notification.
+    NotValidated {
+        /// The reason, e.g. `DOCUMENT_MISMATCH`.
+        reason: String,
+    },
+    /// Back to `IN_PROGRESS` asking for `documents` again, with the required-file notification;
+    /// uploading them restarts processing.
+    RequireFiles {
+        /// The document types asked for (`identity-card-back`, `company-document`…).
+        documents: Vec<String>,
+        /// Why, e.g. `ILLEGIBLE_DOCUMENT`.
+        reason: String,
+    },
 }
 
 /// Settings for [`MockServer::start`](crate::MockServer::start). Build it with

@@ -79,7 +79,8 @@
 //!    `selfie_document_match` `FAILED`);
 //! 3. otherwise the default outcome ([`MockConfig::default_outcome`],
 //!    [`MockServer::set_default_outcome`]; [`Outcome::Validated`] unless changed). A
-//!    `NOT_VALIDATED` default fails step `risk_validation`.
+//!    `NOT_VALIDATED` default fails step `risk_validation`; [`Outcome::Manual`] leaves the
+//!    session in `PROCESSING` until it is decided by hand (below).
 //!
 //! An outcome sends a validation-session notification; steps follow the status (`PENDING` →
 //! `PROCESSING` → `SUCCESS`/`FAILED`). A session still `IN_PROGRESS` at its `expiration_at`
@@ -121,6 +122,54 @@
 //! up to [`MockConfig::webhook_max_attempts`] in all; each finished delivery is listed in
 //! [`MockServer::webhook_deliveries`] with its attempts. Targets must be `http://` on loopback.
 //!
+//! # The console and the admin API
+//!
+//! The simulator serves a web page, `/_console/`, where a developer watches sessions arrive
+//! (status, user or company, steps, uploaded files with image previews, a timeline of each
+//! session's requests, decisions and webhooks) and steers them by hand: validate, reject with a
+//! reason, ask for files again, resend a webhook, queue a fault, move the clock. The page is
+//! hand-written HTML, CSS and JavaScript served from the binary, fetches nothing from elsewhere,
+//! and refreshes itself every second. [`MockServer::console_url`] (and `kyc mock`'s start line)
+//! gives its address, token included. With [`Outcome::Manual`] (`kyc mock --manual`) sessions
+//! wait in `PROCESSING` for such a decision.
+//!
+//! Behind it is a JSON API any language can drive, `/_admin/` on the same port. Every request
+//! carries the token [`MockServer::admin_token`] in `x-admin-token` (a `GET` may give it as
+//! `?token=` instead); answers are `{"data": ...}`, errors the API's error body:
+//!
+//! | Request | What it does |
+//! |---|---|
+//! | `GET /_admin` | the simulator's base URL, client id, audience and these routes |
+//! | `GET /_admin/sessions` | every session, newest first: id, kind (`kyc`, `kyb`, `additional`), status, reason, user or company id, country, flow, times, file count, documents awaited |
+//! | `GET /_admin/sessions/{id}` | the session object, plus `timeline` (`[{at, what}]`), `webhooks`, `required_again`, KYB `company` and `partners`, and `preview` on each file |
+//! | `GET /_admin/sessions/{id}/files/{file_id}` | an uploaded image's bytes (the 200 most recent, 32 MiB at most) |
+//! | `POST /_admin/sessions/{id}/outcome` | `{"outcome": "validated"}`, `{"outcome": "not_validated", "reason": "..."}` or `{"outcome": "require_files", "documents": [...], "reason": "..."}`; sends the notification; `409` once final |
+//! | `GET /_admin/webhooks` | logged deliveries, newest first, with each attempt's headers, status or error |
+//! | `POST /_admin/webhooks/{event_id}/resend` | delivers it again (`202`), signed anew |
+//! | `GET /_admin/faults` | `{"pending": n}` |
+//! | `POST /_admin/faults` | `{"route": "upload_file", "kind": "status", "status": 503, "retry_after": 2, "times": 1}`; kinds `status`, `delay` (`delay_ms`), `drop_connection`, `lose_response`, `truncated_body`, `non_json_body`, `html_error_page`; routes as [`Route`] in snake case, or `any` |
+//! | `POST /_admin/faults/clear` | removes every pending fault |
+//! | `POST /_admin/clock` | `{"advance_seconds": n}` moves the clock as [`MockServer::advance_clock`] |
+//!
+//! ```text
+//! curl -s -H "x-admin-token: $TOKEN" http://127.0.0.1:8080/_admin/sessions
+//! curl -s -H "x-admin-token: $TOKEN" -H 'content-type: application/json' \
+//!     -d '{"outcome": "not_validated", "reason": "DOCUMENT_MISMATCH"}' \
+//!     http://127.0.0.1:8080/_admin/sessions/iss-.../outcome
+//! ```
+//!
+//! [`MockServer::decide`], [`MockServer::resend_webhook`], [`MockServer::inject_fault`] and
+//! [`MockServer::advance_clock`] are the same operations from Rust, through the same code.
+//!
+//! Safe on a developer's machine: the console and the API answer only peers on loopback, only
+//! requests whose `Host` is `localhost`, `127.x.y.z` or `[::1]` (so a web page that rebinds its
+//! own name to 127.0.0.1 is refused), and only with the token, which is 32 characters from the
+//! operating system's generator, new at every start. A state change is a `POST` with the token in
+//! the header and a JSON body, which no cross-site form can send. Pages are sent with a strict
+//! `Content-Security-Policy`, `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer` and
+//! `Cache-Control: no-store`. The page shows no secret but the test client id. These requests are
+//! never faulted, recorded in [`MockServer::requests`] or counted in [`MockServer::stats`].
+//!
 //! # Faults
 //!
 //! [`MockServer::inject_fault`] makes the next N requests on a [`Route`] (or [`Route::Any`])
@@ -147,6 +196,7 @@
 
 #![forbid(unsafe_code)]
 
+mod admin;
 mod clock;
 mod config;
 mod faults;
@@ -167,12 +217,12 @@ mod webhook;
 pub use config::{
     Alternative, DEFAULT_AUDIENCE, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PERSONAL_DATA_BYTES,
-    DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_WEBHOOK_API_KEY, DEFAULT_WEBHOOK_SECRET, KNOWN_AUDIENCES,
-    MockConfig, Outcome, StartError,
+    DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_WEBHOOK_API_KEY, DEFAULT_WEBHOOK_SECRET, Decision,
+    KNOWN_AUDIENCES, MockConfig, Outcome, StartError,
 };
 pub use faults::{Fault, Route};
 pub use record::RecordedRequest;
-pub use server::MockServer;
+pub use server::{AdminError, MockServer};
 pub use signals::StopSignals;
 pub use state::MockStats;
 pub use webhook::{DeliveryAttempt, WebhookDelivery, WebhookKind};

@@ -6,11 +6,12 @@
 //!    licence), status back to `IN_PROGRESS`; the re-upload restarts processing and the rule goes on
 //!    to 2.
 //! 2. contains `not-validated` → `NOT_VALIDATED`, reason `DOCUMENT_MISMATCH`.
-//! 3. otherwise the configured default outcome.
+//! 3. otherwise the configured default outcome; [`Outcome::Manual`] waits in `PROCESSING` for a
+//!    decision by hand ([`decide_by_hand`]).
 
 use std::sync::Arc;
 
-use crate::config::Outcome;
+use crate::config::{Decision, Outcome};
 use crate::session::{Session, Status, StepStatus};
 use crate::state::{Shared, State};
 use crate::webhook::{Notification, dispatch};
@@ -20,20 +21,26 @@ const REQUIRED_FILE_REASON: &str = "ILLEGIBLE_DOCUMENT";
 /// Reason of the `not-validated` marker.
 const MISMATCH_REASON: &str = "DOCUMENT_MISMATCH";
 
-enum Decision {
-    RequireFile(&'static str),
-    Finish(Outcome),
-}
-
-fn decide(session: &Session, default: &Outcome) -> Decision {
+/// What the rule decides for a session whose processing ends: a decision, or (with
+/// [`Outcome::Manual`]) none yet.
+fn decide(session: &Session, default: &Outcome) -> Option<Decision> {
     if session.user_id.contains("needs-file") && !session.required_file_sent {
-        Decision::RequireFile(session.back_document())
+        Some(Decision::RequireFiles {
+            documents: vec![session.back_document().to_owned()],
+            reason: REQUIRED_FILE_REASON.to_owned(),
+        })
     } else if session.user_id.contains("not-validated") {
-        Decision::Finish(Outcome::NotValidated {
+        Some(Decision::NotValidated {
             reason: MISMATCH_REASON.to_owned(),
         })
     } else {
-        Decision::Finish(default.clone())
+        match default {
+            Outcome::Validated => Some(Decision::Validated),
+            Outcome::NotValidated { reason } => Some(Decision::NotValidated {
+                reason: reason.clone(),
+            }),
+            Outcome::Manual => None,
+        }
     }
 }
 
@@ -99,34 +106,108 @@ fn finish(
     if session.status != Status::Processing || session.generation != generation {
         return Vec::new();
     }
-    session.updated_at = shared.clock.now();
     match decide(session, &default) {
-        Decision::RequireFile(document) => {
+        Some(decision) => apply(shared, session, &decision, "the outcome rule"),
+        None => {
+            session.note(
+                shared.clock.now(),
+                "processing done: waiting for a decision",
+            );
+            Vec::new()
+        }
+    }
+}
+
+/// Why a decision cannot be taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    NoSession,
+    Final(&'static str),
+    Invalid(String),
+}
+
+/// Takes `decision` by hand on a session that is not final: the one implementation behind the
+/// console, the admin API and [`MockServer::decide`](crate::MockServer::decide). Returns the
+/// notifications to dispatch.
+pub(crate) fn decide_by_hand(
+    shared: &Shared,
+    state: &mut State,
+    session_id: &str,
+    decision: &Decision,
+) -> Result<Vec<Notification>, Refusal> {
+    if let Decision::RequireFiles { documents, reason } = decision {
+        if documents.is_empty() || documents.len() > 10 {
+            return Err(Refusal::Invalid("require 1 to 10 documents".to_owned()));
+        }
+        if documents
+            .iter()
+            .chain([reason])
+            .any(|d| d.trim().is_empty() || d.len() > 100)
+        {
+            return Err(Refusal::Invalid(
+                "documents and the reason must be 1 to 100 characters".to_owned(),
+            ));
+        }
+    }
+    if let Decision::NotValidated { reason } = decision {
+        if reason.trim().is_empty() || reason.len() > 100 {
+            return Err(Refusal::Invalid(
+                "the reason must be 1 to 100 characters".to_owned(),
+            ));
+        }
+    }
+    let now = shared.clock.now();
+    let session = state
+        .sessions
+        .get_mut(session_id)
+        .ok_or(Refusal::NoSession)?;
+    session.refresh(now);
+    if session.status.is_final() {
+        return Err(Refusal::Final(session.status.as_str()));
+    }
+    Ok(apply(shared, session, decision, "a decision by hand"))
+}
+
+/// Moves `session` as `decision` says and returns its notification. `by` names who decided, for
+/// the timeline.
+fn apply(
+    shared: &Shared,
+    session: &mut Session,
+    decision: &Decision,
+    by: &str,
+) -> Vec<Notification> {
+    let now = shared.clock.now();
+    session.updated_at = now;
+    // A pending processing timer must not decide again.
+    session.generation += 1;
+    match decision {
+        Decision::RequireFiles { documents, reason } => {
             session.status = Status::InProgress;
-            session.required_again = Some(document);
+            session.required_again = documents.clone();
             session.required_file_sent = true;
-            let at = session.updated_at;
-            if let Some(kyb) = &mut session.kyb {
-                kyb.requests.push((REQUIRED_FILE_REASON.to_owned(), at));
-            }
             session.set_steps(&[StepStatus::Processing], StepStatus::Pending);
+            if let Some(kyb) = &mut session.kyb {
+                kyb.requests.push((reason.clone(), now));
+            }
+            session.note(
+                now,
+                format!("{by}: documents required again ({})", documents.join(", ")),
+            );
             vec![Notification::required_file(
-                shared,
-                session,
-                document,
-                REQUIRED_FILE_REASON,
+                shared, session, documents, reason,
             )]
         }
-        Decision::Finish(Outcome::Validated) => {
+        Decision::Validated => {
             session.status = Status::Validated;
             session.reason = None;
             session.set_steps(
                 &[StepStatus::Pending, StepStatus::Processing],
                 StepStatus::Success,
             );
+            session.note(now, format!("{by}: VALIDATED"));
             vec![Notification::status_changed(shared, session)]
         }
-        Decision::Finish(Outcome::NotValidated { reason }) => {
+        Decision::NotValidated { reason } => {
             let failing = if reason == MISMATCH_REASON {
                 "selfie_document_match"
             } else {
@@ -140,7 +221,8 @@ fn finish(
                 };
             }
             session.status = Status::NotValidated;
-            session.reason = Some(reason);
+            session.reason = Some(reason.clone());
+            session.note(now, format!("{by}: NOT_VALIDATED ({reason})"));
             vec![Notification::status_changed(shared, session)]
         }
     }

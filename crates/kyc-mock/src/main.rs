@@ -31,8 +31,9 @@ USAGE: kyc-mock [OPTIONS]
   --token-lifetime SECS           access-token lifetime (default 86400)
   --session-lifetime SECS         session lifetime (default 86400)
   --processing-delay-ms MS        time in PROCESSING before the outcome (default 50)
-  --outcome validated | not-validated:REASON
-                                  outcome for user ids without a marker (default validated)
+  --outcome validated | not-validated:REASON | manual
+                                  outcome for user ids without a marker (default validated;
+                                  manual: wait in PROCESSING for a decision in the console)
   --max-upload-bytes N            largest accepted file (default 67108864)
   --max-sessions N                most sessions kept (default 10000)
   --max-connections N             most connections served at once (default 256)
@@ -135,12 +136,13 @@ fn parse_args(args: &[String]) -> Result<Option<MockConfig>, String> {
             },
             "--outcome" => config.default_outcome(match value.split_once(':') {
                 None if value == "validated" => Outcome::Validated,
+                None if value == "manual" => Outcome::Manual,
                 Some(("not-validated", reason)) if !reason.is_empty() => Outcome::NotValidated {
                     reason: reason.to_owned(),
                 },
                 _ => {
                     return Err(format!(
-                        "--outcome: expected `validated` or `not-validated:REASON`, got `{value}`"
+                        "--outcome: expected `validated`, `not-validated:REASON` or `manual`, got `{value}`"
                     ));
                 }
             }),
@@ -205,6 +207,8 @@ fn main() -> ExitCode {
         "webhook_secret={}",
         shown(server.webhook_secret(), kyc_mock::DEFAULT_WEBHOOK_SECRET)
     );
+    println!("console_url={}", server.console_url());
+    println!("admin_token={}", server.admin_token());
     println!("Press Ctrl-C to stop.");
     let waited = signals.wait();
     server.shutdown();

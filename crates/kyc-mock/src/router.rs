@@ -277,10 +277,16 @@ fn record(shared: &Shared, request_id: &str, parts: &Parts, body: &[u8]) {
 /// hyper's service: one request in, one response out (or a dropped connection).
 pub(crate) async fn serve(
     shared: Arc<Shared>,
+    peer: std::net::SocketAddr,
     request: Request<Incoming>,
 ) -> Result<HttpResponse, DropConnection> {
+    let (mut parts, body) = request.into_parts();
+    // The console and the admin API: outside faults, the request log and the statistics.
+    if crate::admin::is_admin_path(parts.uri.path()) {
+        return Ok(crate::admin::serve(&shared, peer, parts, body).await);
+    }
     let request_id = shared.ids.id("req-", 20);
-    let (parts, body) = request.into_parts();
+    parts.extensions.insert(RequestId(request_id.clone()));
     let path = parts.uri.path().to_owned();
     let singular_get = shared.config.plays(Alternative::SingularGetPath);
     let matched = match_route(&parts.method, &path, singular_get);
@@ -370,11 +376,57 @@ pub(crate) async fn serve(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
+    note(
+        &shared,
+        route,
+        &path,
+        &parts.method,
+        response.status(),
+        &request_id,
+    );
     // The simulator's own clock (advance_clock moves it), so a client can measure its skew.
     if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(shared.clock.now())) {
         response.headers_mut().insert(http::header::DATE, date);
     }
     Ok(response)
+}
+
+/// The request's id, for handlers that note it in a session's timeline.
+#[derive(Clone, Debug)]
+pub(crate) struct RequestId(pub(crate) String);
+
+/// Adds a request on one session (get, cancel, report, upload) to its timeline. (A create and a
+/// stored upload are noted by their handlers: the create knows the new id, and the upload comes
+/// before the processing it may start.)
+fn note(
+    shared: &Shared,
+    route: Option<Route>,
+    path: &str,
+    method: &Method,
+    status: StatusCode,
+    request_id: &str,
+) {
+    let noted_by_handler = route == Some(Route::UploadFile) && status == StatusCode::CREATED;
+    if noted_by_handler
+        || !matches!(
+            route,
+            Some(
+                Route::GetSession | Route::CancelSession | Route::SessionReport | Route::UploadFile
+            )
+        )
+    {
+        return;
+    }
+    let Some(id) = path.split('/').nth(4) else {
+        return;
+    };
+    let now = shared.clock.now();
+    if let Some(session) = shared.lock().sessions.get_mut(id) {
+        session.note(
+            now,
+            format!("{method} {path} → {} ({request_id})", status.as_u16()),
+        );
+    }
 }
 
 /// The answer to a body that could not be read whole.

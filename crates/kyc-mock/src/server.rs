@@ -32,6 +32,8 @@ const MAX_HEADER_SIZE: usize = 64 * 1024;
 /// All methods are synchronous and may be called from any thread while the server runs.
 pub struct MockServer {
     shared: Arc<Shared>,
+    /// The runtime's handle, for the synchronous methods that start background work.
+    runtime: tokio::runtime::Handle,
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -106,6 +108,7 @@ impl MockServer {
             webhook_target,
             required_file_target,
         ));
+        let handle = runtime.handle().clone();
         let (stop_tx, stop_rx) = oneshot::channel();
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let thread_shared = Arc::clone(&shared);
@@ -142,6 +145,7 @@ impl MockServer {
         }
         Ok(Self {
             shared,
+            runtime: handle,
             addr,
             stop: Some(stop_tx),
             thread: Some(thread),
@@ -237,6 +241,45 @@ impl MockServer {
         self.shared.lock().default_outcome = outcome;
     }
 
+    /// The token the console and the admin API ask for (32 random characters from the
+    /// operating system, new at every start).
+    pub fn admin_token(&self) -> &str {
+        &self.shared.admin_token
+    }
+
+    /// The console's address, token included: open it in a browser on this machine.
+    pub fn console_url(&self) -> String {
+        format!(
+            "{}/_console/?token={}",
+            self.shared.base_url, self.shared.admin_token
+        )
+    }
+
+    /// Decides a session that is not final yet by hand, as the console's buttons and
+    /// `POST /_admin/sessions/{id}/outcome` do (the same code): validated, not validated with a
+    /// reason, or files required again; the notification is sent as for any outcome.
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::NotFound`] for an unknown session, [`AdminError::Refused`] for a final one or
+    /// an invalid decision (no documents, an empty reason).
+    pub fn decide(&self, session_id: &str, decision: crate::Decision) -> Result<(), AdminError> {
+        let _runtime = self.runtime.enter();
+        crate::admin::decide(&self.shared, session_id, &decision).map_err(AdminError::from)
+    }
+
+    /// Delivers a logged webhook again (same event id and body, signed anew), as the console's
+    /// resend button and `POST /_admin/webhooks/{event_id}/resend` do.
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::NotFound`] when no delivery with that event id is logged,
+    /// [`AdminError::Refused`] when no URL is configured for its kind.
+    pub fn resend_webhook(&self, event_id: &str) -> Result<(), AdminError> {
+        let _runtime = self.runtime.enter();
+        crate::admin::resend_webhook(&self.shared, event_id).map_err(AdminError::from)
+    }
+
     /// How many sessions are stored.
     pub fn session_count(&self) -> usize {
         self.shared.lock().sessions.len()
@@ -303,7 +346,7 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
         let stream = tokio::select! {
             _ = &mut stop => break,
             accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
+                Ok(accepted) => accepted,
                 Err(_) => {
                     // E.g. out of file descriptors: back off instead of spinning.
                     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -311,11 +354,12 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
                 }
             },
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         shared.lock().stats.connections += 1;
         let shared = Arc::clone(&shared);
         tokio::spawn(async move {
-            let service = service_fn(move |request| serve(Arc::clone(&shared), request));
+            let service = service_fn(move |request| serve(Arc::clone(&shared), peer, request));
             let mut builder = http1::Builder::new();
             builder
                 .timer(TokioTimer::new())
@@ -328,5 +372,36 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
                 .await;
             drop(permit);
         });
+    }
+}
+
+/// Why a decision or a resend by hand was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AdminError {
+    /// No such session or delivery.
+    NotFound(String),
+    /// The session is final, the decision is invalid, or nothing can be sent.
+    Refused(String),
+}
+
+impl std::fmt::Display for AdminError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AdminError::NotFound(why) => write!(f, "not found: {why}"),
+            AdminError::Refused(why) => write!(f, "refused: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for AdminError {}
+
+impl From<crate::http::ApiError> for AdminError {
+    fn from(error: crate::http::ApiError) -> Self {
+        if error.status == http::StatusCode::NOT_FOUND {
+            AdminError::NotFound(error.message)
+        } else {
+            AdminError::Refused(error.message)
+        }
     }
 }

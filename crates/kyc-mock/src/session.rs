@@ -144,6 +144,16 @@ impl FileRecord {
     }
 }
 
+/// Most timeline entries a session keeps; the oldest go first.
+const MAX_TIMELINE: usize = 200;
+
+/// One thing that happened to a session: a request, a decision, a webhook delivery.
+#[derive(Clone, Debug)]
+pub(crate) struct TimelineEntry {
+    pub(crate) at: SystemTime,
+    pub(crate) what: String,
+}
+
 #[derive(Clone, Debug)]
 pub(crate) struct Session {
     pub(crate) id: String,
@@ -168,8 +178,10 @@ pub(crate) struct Session {
     pub(crate) url: String,
     pub(crate) steps: Vec<Step>,
     pub(crate) files: Vec<FileRecord>,
-    /// A document asked for again by a required-file notification, not yet re-uploaded.
-    pub(crate) required_again: Option<&'static str>,
+    /// Documents asked for again by a required-file notification, not yet re-uploaded.
+    pub(crate) required_again: Vec<String>,
+    /// What happened to the session, oldest first (the console's timeline; capped).
+    pub(crate) timeline: std::collections::VecDeque<TimelineEntry>,
     /// Whether the `needs-file` marker has already produced its notification.
     pub(crate) required_file_sent: bool,
     /// Bumped each time processing starts, so a stale processing timer does nothing.
@@ -194,6 +206,17 @@ impl Session {
                 }
             })
             .collect()
+    }
+
+    /// Adds `what` to the timeline at `at`.
+    pub(crate) fn note(&mut self, at: SystemTime, what: impl Into<String>) {
+        if self.timeline.len() >= MAX_TIMELINE {
+            self.timeline.pop_front();
+        }
+        self.timeline.push_back(TimelineEntry {
+            at,
+            what: what.into(),
+        });
     }
 
     /// Applies expiry at `now`: a session still waiting for documents past `expiration_at` becomes
@@ -231,7 +254,7 @@ impl Session {
     /// Every document is in (the person's, or for KYB the company's and each partner's), and
     /// none is awaited again.
     pub(crate) fn documents_complete(&self) -> bool {
-        self.required_again.is_none()
+        self.required_again.is_empty()
             && match &self.kyb {
                 Some(kyb) => crate::kyb::documents_complete(self, kyb),
                 None => self.person_documents_complete(&self.user_id),

@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub(crate) webhook_key: Vec<u8>,
     pub(crate) webhook_target: Option<WebhookTarget>,
     pub(crate) required_file_target: Option<WebhookTarget>,
+    /// The console's and admin API's token (`MockServer::admin_token`).
+    pub(crate) admin_token: String,
     state: Mutex<State>,
     deliveries_changed: Condvar,
 }
@@ -49,6 +51,46 @@ pub(crate) struct State {
     pub(crate) deliveries: VecDeque<WebhookDelivery>,
     pub(crate) default_outcome: Outcome,
     pub(crate) stats: MockStats,
+    /// Uploaded images kept for the console's previews.
+    pub(crate) previews: Previews,
+}
+
+/// Most uploaded images kept for previews, and their largest total size: the oldest go first.
+const MAX_PREVIEWS: usize = 200;
+const MAX_PREVIEW_BYTES: usize = 32 * 1024 * 1024;
+/// Largest image kept for a preview.
+pub(crate) const MAX_PREVIEW_FILE: usize = 1024 * 1024;
+
+/// The bytes of recent uploaded images, by file id, for the console.
+#[derive(Debug, Default)]
+pub(crate) struct Previews {
+    files: VecDeque<(String, &'static str, Bytes)>,
+    bytes: usize,
+}
+
+impl Previews {
+    /// Keeps `data` of file `id`, forgetting the oldest beyond the bounds.
+    pub(crate) fn keep(&mut self, id: String, content_type: &'static str, data: Bytes) {
+        if data.len() > MAX_PREVIEW_FILE {
+            return;
+        }
+        self.bytes += data.len();
+        self.files.push_back((id, content_type, data));
+        while self.files.len() > MAX_PREVIEWS || self.bytes > MAX_PREVIEW_BYTES {
+            match self.files.pop_front() {
+                Some((_, _, old)) => self.bytes -= old.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// The content type and bytes of file `id`, when still kept.
+    pub(crate) fn get(&self, id: &str) -> Option<(&'static str, Bytes)> {
+        self.files
+            .iter()
+            .find(|(file, _, _)| file == id)
+            .map(|(_, kind, data)| (*kind, data.clone()))
+    }
 }
 
 /// What the simulator has done since it started: counts for load tests, where the request log is
@@ -110,7 +152,9 @@ impl Shared {
             deliveries: VecDeque::new(),
             default_outcome: config.default_outcome.clone(),
             stats: MockStats::default(),
+            previews: Previews::default(),
         };
+        let admin_token = admin_token(&ids);
         Self {
             config,
             clock: Clock::default(),
@@ -120,6 +164,7 @@ impl Shared {
             webhook_key,
             webhook_target,
             required_file_target,
+            admin_token,
             state: Mutex::new(state),
             deliveries_changed: Condvar::new(),
         }
@@ -133,6 +178,21 @@ impl Shared {
 
     pub(crate) fn record_delivery(&self, delivery: WebhookDelivery) {
         let mut state = self.lock();
+        let now = self.clock.now();
+        if let Some(session) = state.sessions.get_mut(&delivery.session_id) {
+            let answer = match (delivery.last_status(), delivery.attempts.len()) {
+                (Some(status), n) => format!("{status} after {n} attempt(s)"),
+                (None, n) => format!("no answer after {n} attempt(s)"),
+            };
+            session.note(
+                now,
+                format!(
+                    "webhook {} {}: {answer}",
+                    delivery.kind.as_str(),
+                    delivery.event_id
+                ),
+            );
+        }
         state.deliveries.push_back(delivery);
         while state.deliveries.len() > MAX_DELIVERIES {
             state.deliveries.pop_front();
@@ -239,4 +299,24 @@ impl IdempotencyStore {
             }
         }
     }
+}
+
+/// 32 random characters from the operating system's generator (the console's token must not be
+/// guessable by another local user or page); the simulator's own generator only if that fails.
+fn admin_token(ids: &IdGen) -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut bytes = [0u8; 32];
+    if getrandom::fill(&mut bytes).is_err() {
+        bytes.copy_from_slice(&ids.bytes(32));
+    }
+    bytes
+        .iter()
+        .map(|b| {
+            char::from(
+                *ALPHABET
+                    .get(usize::from(*b) % ALPHABET.len())
+                    .unwrap_or(&b'0'),
+            )
+        })
+        .collect()
 }

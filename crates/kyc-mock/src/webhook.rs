@@ -61,6 +61,17 @@ pub struct WebhookDelivery {
     pub attempts: Vec<DeliveryAttempt>,
 }
 
+impl WebhookKind {
+    /// The event type's short name: `status_changed` or `required_file`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WebhookKind::SessionStatus => "status_changed",
+            WebhookKind::RequiredFile => "required_file",
+        }
+    }
+}
+
 impl WebhookDelivery {
     /// Whether the last attempt got a `2xx`.
     pub fn delivered(&self) -> bool {
@@ -196,11 +207,11 @@ impl Notification {
         }
     }
 
-    /// Required file notification asking for `document` again.
+    /// Required file notification asking for `documents` again.
     pub(crate) fn required_file(
         shared: &Shared,
         session: &Session,
-        document: &str,
+        documents: &[String],
         reason: &str,
     ) -> Self {
         let event_id = shared.ids.id("evt-", 27);
@@ -211,7 +222,7 @@ impl Notification {
             "data": {
                 "session_id": session.id,
                 "entity_id": session.user_id,
-                "required_documents": [document],
+                "required_documents": documents,
                 "reason": reason,
             }
         });
@@ -238,6 +249,26 @@ pub(crate) fn dispatch(shared: &Arc<Shared>, notifications: Vec<Notification>) {
             tokio::spawn(deliver(Arc::clone(shared), target, n));
         }
     }
+}
+
+/// Delivers a logged delivery's notification again (same event id and body, newly signed), as
+/// Pomelo would redeliver it. Returns whether a target is configured for its kind.
+pub(crate) fn resend(shared: &Arc<Shared>, delivery: &WebhookDelivery) -> bool {
+    let target = match delivery.kind {
+        WebhookKind::SessionStatus => shared.webhook_target.clone(),
+        WebhookKind::RequiredFile => shared.required_file_target.clone(),
+    };
+    let Some(target) = target else {
+        return false;
+    };
+    let notification = Notification {
+        kind: delivery.kind,
+        session_id: delivery.session_id.clone(),
+        event_id: delivery.event_id.clone(),
+        body: delivery.body.clone(),
+    };
+    tokio::spawn(deliver(Arc::clone(shared), target, notification));
+    true
 }
 
 async fn deliver(shared: Arc<Shared>, target: WebhookTarget, n: Notification) {

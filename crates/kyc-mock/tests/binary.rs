@@ -57,7 +57,7 @@ fn serves_with_the_printed_credentials_and_stops_on_sigterm() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut banner = std::collections::HashMap::new();
-    for line in lines.by_ref().take(9) {
+    for line in lines.by_ref().take(11) {
         let line = line.unwrap();
         if let Some((k, v)) = line.split_once('=') {
             banner.insert(k.to_owned(), v.to_owned());
@@ -67,6 +67,15 @@ fn serves_with_the_printed_credentials_and_stops_on_sigterm() {
     // A secret given to the binary is never printed back (issue #18).
     assert_eq!(banner["client_secret"], "(as given)");
     assert_eq!(banner["webhook_api_key"], "k1");
+    // The console (issue #17): its URL carries the admin token printed beside it.
+    assert_eq!(banner["admin_token"].len(), 32);
+    assert_eq!(
+        banner["console_url"],
+        format!(
+            "{}/_console/?token={}",
+            banner["base_url"], banner["admin_token"]
+        )
+    );
     let addr = banner["base_url"]
         .strip_prefix("http://")
         .unwrap()

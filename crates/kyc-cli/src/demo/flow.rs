@@ -82,6 +82,14 @@ pub(crate) fn run(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>>
         &format!("Pomelo Identity simulator on {}", server.base_url()),
     )?;
     step(out, "receiver", &format!("webhooks go to {webhook_url}"))?;
+    step(
+        out,
+        "console",
+        &format!(
+            "{} (while the demo runs; `kyc mock --manual` keeps one up)",
+            server.console_url()
+        ),
+    )?;
 
     // The client, configured as for Pomelo's sandbox but pointed at the simulator.
     let config = Config::builder(Environment::Sandbox)

@@ -110,6 +110,13 @@ fn kyc_mock_prints_how_to_reach_it_serves_and_stops_on_sigterm() {
     );
     assert_eq!(mock.get("webhook_secret"), kyc_mock::DEFAULT_WEBHOOK_SECRET);
     assert_eq!(mock.started["webhook_url"], Value::Null);
+    // The console (issue #17): its URL carries the admin token printed beside it.
+    let token = mock.get("admin_token").to_owned();
+    assert_eq!(token.len(), 32);
+    assert_eq!(
+        mock.get("console_url"),
+        format!("{base_url}/_console/?token={token}")
+    );
 
     let created = mock.kyc(&[
         "session",

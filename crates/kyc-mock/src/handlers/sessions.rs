@@ -237,7 +237,8 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
         updated_at: now,
         expiration_at,
         files: Vec::new(),
-        required_again: None,
+        required_again: Vec::new(),
+        timeline: std::collections::VecDeque::new(),
         required_file_sent: false,
         generation: 0,
     };
@@ -250,6 +251,14 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
         map.insert("url".to_owned(), json!(session.url));
     }
     let payload = json!({ "data": created });
+    let mut session = session;
+    session.note(
+        now,
+        format!(
+            "POST /identity/v2/sessions → 201 ({} {})",
+            session.flow_type, session.country
+        ),
+    );
     state.sessions.insert(id, session);
     state.stats.creates_applied += 1;
     let bytes = Bytes::from(serde_json::to_vec(&payload).unwrap_or_default());
@@ -313,7 +322,7 @@ pub(crate) fn cancel(shared: &Shared, id: &str) -> HandlerResult {
         }
         s.status = Status::Cancelled;
         s.updated_at = now;
-        s.required_again = None;
+        s.required_again.clear();
         // A pending processing timer must not finish a cancelled session.
         s.generation += 1;
         Ok(data(StatusCode::OK, s.to_json()))

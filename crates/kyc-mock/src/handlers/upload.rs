@@ -194,10 +194,23 @@ pub(crate) fn upload(
         .retain(|f| f.entity_id != target.entity_id || f.type_document != target.type_document);
     session.files.push(file.clone());
     session.updated_at = now;
-    if session.required_again == Some(target.type_document) {
-        session.required_again = None;
-    }
+    session.required_again.retain(|d| d != target.type_document);
+    let request_id = parts
+        .extensions
+        .get::<crate::router::RequestId>()
+        .map_or("", |r| r.0.as_str());
+    session.note(
+        now,
+        format!("POST {} → 201 ({request_id})", parts.uri.path()),
+    );
     state.stats.uploads_applied += 1;
+    if content_type.starts_with("image/") {
+        state.previews.keep(
+            file.id.clone(),
+            content_type,
+            Bytes::copy_from_slice(part.data),
+        );
+    }
     let mut payload = file.to_json();
     if let Some(obj) = payload.as_object_mut() {
         obj.insert("session_id".to_owned(), json!(target.session_id));
