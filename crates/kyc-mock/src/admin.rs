@@ -528,7 +528,8 @@ fn route_named(name: &str) -> Option<Route> {
 }
 
 /// Reads a fault body: `{"route": "upload_file", "kind": "status", "status": 503,
-/// "retry_after": 2, "times": 1}`; kinds `status`, `delay` (`delay_ms`), `drop_connection`,
+/// "retry_after": 2, "times": 1}`; kinds `status`, `delay` (`delay_ms`), `trickle`
+/// (`head_after_ms`, `body_over_ms`), `drop_connection`,
 /// `lose_response`, `truncated_body`, `non_json_body` and `html_error_page` (`status`).
 fn fault(map: &Map<String, Value>) -> Result<(Route, Fault, usize), ApiError> {
     let bad = |detail: String| ApiError::bad_request("invalid_body", detail);
@@ -559,6 +560,18 @@ fn fault(map: &Map<String, Value>) -> Result<(Route, Fault, usize), ApiError> {
                 .filter(|ms| *ms <= 60_000)
                 .ok_or_else(|| bad("`delay_ms` must be 0 to 60000".to_owned()))?,
         )),
+        Some("trickle") => {
+            let ms = |name: &str| {
+                number(name)
+                    .filter(|ms| *ms <= 60_000)
+                    .map(Duration::from_millis)
+                    .ok_or_else(|| bad(format!("`{name}` must be 0 to 60000")))
+            };
+            Fault::Trickle {
+                head_after: ms("head_after_ms")?,
+                body_over: ms("body_over_ms")?,
+            }
+        }
         Some("drop_connection") => Fault::DropConnection,
         Some("lose_response") => Fault::LoseResponse,
         Some("truncated_body") => Fault::TruncatedBody,
@@ -570,8 +583,8 @@ fn fault(map: &Map<String, Value>) -> Result<(Route, Fault, usize), ApiError> {
         },
         _ => {
             return Err(bad(
-                "`kind` must be status, delay, drop_connection, lose_response, truncated_body, \
-                 non_json_body or html_error_page"
+                "`kind` must be status, delay, trickle, drop_connection, lose_response, \
+                 truncated_body, non_json_body or html_error_page"
                     .to_owned(),
             ));
         }

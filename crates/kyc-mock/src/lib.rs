@@ -147,7 +147,7 @@
 //! | `GET /_admin/webhooks` | logged deliveries, newest first, with each attempt's headers, status or error |
 //! | `POST /_admin/webhooks/{event_id}/resend` | delivers it again (`202`), signed anew |
 //! | `GET /_admin/faults` | `{"pending": n}` |
-//! | `POST /_admin/faults` | `{"route": "upload_file", "kind": "status", "status": 503, "retry_after": 2, "times": 1}`; kinds `status`, `delay` (`delay_ms`), `drop_connection`, `lose_response`, `truncated_body`, `non_json_body`, `html_error_page`; routes as [`Route`] in snake case, or `any` |
+//! | `POST /_admin/faults` | `{"route": "upload_file", "kind": "status", "status": 503, "retry_after": 2, "times": 1}`; kinds `status`, `delay` (`delay_ms`), `trickle` (`head_after_ms`, `body_over_ms`), `drop_connection`, `lose_response`, `truncated_body`, `non_json_body`, `html_error_page`; routes as [`Route`] in snake case, or `any` |
 //! | `POST /_admin/faults/clear` | removes every pending fault |
 //! | `POST /_admin/clock` | `{"advance_seconds": n}` moves the clock as [`MockServer::advance_clock`] |
 //!

@@ -397,6 +397,10 @@ fn faults_and_the_clock_from_the_admin_api() {
         "/_admin/faults",
         &json!({"route": "any", "kind": "drop_connection", "times": 3}),
     );
+    let trickle =
+        json!({"route": "get_session", "kind": "trickle", "head_after_ms": 10, "body_over_ms": 10});
+    let queued = admin_post(&client, &server, "/_admin/faults", &trickle);
+    assert_eq!(queued.json()["data"]["pending"], 4);
     assert_eq!(
         admin_post(&client, &server, "/_admin/faults/clear", &json!({})).json()["data"]["pending"],
         0

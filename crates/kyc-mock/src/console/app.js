@@ -185,6 +185,8 @@ function setUp() {
       kind,
       status: Number(document.getElementById("fault-status").value),
       delay_ms: Number(document.getElementById("fault-delay").value),
+      head_after_ms: Number(document.getElementById("fault-delay").value),
+      body_over_ms: Number(document.getElementById("fault-delay").value),
       times: Number(document.getElementById("fault-times").value),
     })
       .then((r) => (document.getElementById("fault-result").textContent = r.pending + " fault(s) pending"))
