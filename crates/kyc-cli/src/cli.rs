@@ -376,7 +376,12 @@ pub(crate) struct CreateArgs {
     #[arg(long, value_name = "FILE|-")]
     pub(crate) personal_data: Option<String>,
     /// Version of the terms and conditions the person accepted
-    #[arg(long, value_name = "V", requires = "terms_accepted_at")]
+    #[arg(
+        long,
+        value_name = "V",
+        requires = "terms_accepted_at",
+        conflicts_with = "company_id"
+    )]
     pub(crate) terms_version: Option<String>,
     /// When they were accepted, RFC 3339 (e.g. 2024-05-13T19:47:13.340Z)
     #[arg(long, value_name = "RFC3339", requires = "terms_version")]

@@ -179,6 +179,12 @@ pub enum InvalidInput {
         /// Which operation refused it.
         operation: &'static str,
     },
+    /// The same JSON member would be written twice (a member of `extra` that the model types).
+    #[error("{what} repeats a member the model already sends")]
+    DuplicateMember {
+        /// Where.
+        what: &'static str,
+    },
     /// A search parameter is malformed (`what` says which).
     #[error("invalid search parameter: {what}")]
     InvalidSearch {

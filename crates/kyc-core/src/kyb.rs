@@ -258,8 +258,10 @@ impl CreateKybSession {
 create_builder!(CreateKybSession, terms_data: TermsData => "Sets the terms acceptance.");
 
 /// The members of `data` in a KYB create body, as a file holds them (`kyc session create --kyb
-/// --data FILE.json`): `company`, `partners`, `terms_data`.
+/// --data FILE.json`): `company`, `partners`, `terms_data`, and nothing else (a misspelt member
+/// is an error rather than a partner list or terms silently left out).
 #[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct KybData {
     /// The company.
@@ -360,9 +362,28 @@ create_endpoint!(CreateKybSession, |create| {
             .map(|p| ("partner id", p.id.as_str())),
     );
     ids.push(("country", create.country.as_str()));
+    // A partner's personal data must not repeat the partner's own members: the body would carry
+    // the key twice.
+    const OWN: [&str; 6] = [
+        "id",
+        "partner_type",
+        "company_relationship",
+        "corporate_participation",
+        "pep",
+        "salary",
+    ];
+    if create
+        .partners
+        .iter()
+        .any(|p| OWN.iter().any(|own| p.person.extra.get(own).is_some()))
+    {
+        return Err(InvalidInput::DuplicateMember {
+            what: "a partner's personal data",
+        });
+    }
     let flow = &create.flow_type;
-    let fits = flow.is_kyb() && !flow.is_additional()
-        || !flow.is_known() && !flow.as_str().starts_with("kyc-");
+    // Any flow that is neither KYC nor additional: an unknown `kyb-…` flow goes as given.
+    let fits = !flow.as_str().starts_with("kyc-") && !flow.is_additional();
     check_create("a KYB create", flow, fits, &ids)
 });
 
@@ -445,7 +466,7 @@ impl Serialize for CreateAdditionalSession {
 
 create_endpoint!(CreateAdditionalSession, |create| {
     let flow = &create.flow_type;
-    let fits = flow.is_additional() || !flow.is_known() && !flow.as_str().starts_with("kyc-");
+    let fits = flow.is_additional();
     check_create(
         "an additional (employee) create",
         flow,
@@ -686,6 +707,7 @@ mod tests {
             "kyc-cards",
             "kyb-cards-additional",
             "kyc-new",
+            "kyb-accounts-additional",
         ] {
             let err = kyb
                 .clone()
@@ -700,6 +722,17 @@ mod tests {
                 .body(&config, None)
                 .is_ok()
         );
+        let mut doubled = Partner::new("usr-2", PartnerType::LegalRepresentativeMain);
+        doubled.person.extra.0.insert("pep".into(), true.into());
+        assert_eq!(
+            kyb.clone()
+                .partner(doubled)
+                .body(&config, None)
+                .unwrap_err(),
+            InvalidInput::DuplicateMember {
+                what: "a partner's personal data"
+            }
+        );
         let blank_partner = kyb
             .clone()
             .partner(Partner::new(" ", PartnerType::LegalRepresentativeMain));
@@ -709,7 +742,7 @@ mod tests {
         );
         let additional = CreateAdditionalSession::new("cmp-1", "usr-2", Country::Arg);
         assert!(additional.body(&config, None).is_ok());
-        for flow in ["kyc-accounts", "kyb-cards", "kyb-accounts"] {
+        for flow in ["kyc-accounts", "kyb-cards", "kyb-accounts", "kyb-loans"] {
             assert!(
                 additional
                     .clone()

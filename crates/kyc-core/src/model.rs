@@ -63,7 +63,9 @@ impl fmt::Debug for Extra {
 
 /// A JSON string or number, kept as received: for members Pomelo shows as text that a server may
 /// well send as a number (a street or procedure number, an activity code), and the other way
-/// round. `Display` writes the text, or the number as JSON writes it.
+/// round; any other JSON value is kept too ([`Scalar::Other`]), so that an address member sent
+/// as `false` or as an object still reads. `Display` writes the text, or the value as JSON
+/// writes it.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(untagged)]
 #[non_exhaustive]
@@ -72,6 +74,8 @@ pub enum Scalar {
     Text(String),
     /// A JSON number, exactly as received.
     Number(Number),
+    /// Any other JSON value (a boolean, an object, a list), as received.
+    Other(serde_json::Value),
 }
 
 impl Scalar {
@@ -80,7 +84,7 @@ impl Scalar {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Scalar::Text(text) => Some(text),
-            Scalar::Number(_) => None,
+            Scalar::Number(_) | Scalar::Other(_) => None,
         }
     }
 }
@@ -90,6 +94,7 @@ impl fmt::Display for Scalar {
         match self {
             Scalar::Text(text) => f.write_str(text),
             Scalar::Number(n) => fmt::Display::fmt(n, f),
+            Scalar::Other(value) => fmt::Display::fmt(value, f),
         }
     }
 }
@@ -100,6 +105,7 @@ impl fmt::Debug for Scalar {
         match self {
             Scalar::Text(text) => write!(f, "Text([redacted, {} bytes])", text.len()),
             Scalar::Number(_) => f.write_str("Number([redacted])"),
+            Scalar::Other(_) => f.write_str("Other([redacted])"),
         }
     }
 }
@@ -349,9 +355,11 @@ impl FileInfo {
 /// Pomelo publishes no schema for an individual's report, so for KYC only the id and status are
 /// typed and everything else is in `extra`. For KYB, Pomelo's documented example (reference §9.5)
 /// is typed: the company's data, the documents asked for and received, and the partners. Every
-/// member may be absent or `null`; lists absent or `null` read as empty and are written back only
-/// when they have entries.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+/// member may be absent or `null`; lists absent or `null` read as empty (`null` entries skipped)
+/// and are written back only when they have entries. Pomelo's one example is all it promises, so
+/// a KYB member whose shape differs from it (a list sent as an object, a size as text) does not
+/// fail the report: it stays, as received, in `extra`.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 #[non_exhaustive]
 pub struct Report {
     /// The session id.
@@ -360,32 +368,91 @@ pub struct Report {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<SessionStatus>,
     /// KYB: the company as Pomelo found it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub company_data: Option<CompanyData>,
     /// KYB: documents Pomelo's operators asked for.
-    #[serde(
-        default,
-        deserialize_with = "list",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub documentation_request: Vec<DocumentationRequest>,
     /// KYB: documents received, with Pomelo's verdict on each.
-    #[serde(
-        default,
-        deserialize_with = "list",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub documentation_proof: Vec<DocumentationProof>,
     /// KYB: the partners validated with the company.
-    #[serde(
-        default,
-        deserialize_with = "list",
-        skip_serializing_if = "Vec::is_empty"
-    )]
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub partners: Vec<ReportPartner>,
     /// Members this version does not model (an individual's personal data, documents, checks…).
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+impl<'de> Deserialize<'de> for Report {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Wire {
+            id: SessionId,
+            #[serde(default)]
+            status: Option<SessionStatus>,
+            #[serde(flatten)]
+            rest: serde_json::Map<String, serde_json::Value>,
+        }
+        let Wire { id, status, rest } = Wire::deserialize(d)?;
+        let mut extra = rest;
+        Ok(Report {
+            id,
+            status,
+            company_data: typed(&mut extra, "company_data"),
+            documentation_request: typed_list(&mut extra, "documentation_request"),
+            documentation_proof: typed_list(&mut extra, "documentation_proof"),
+            partners: typed_list(&mut extra, "partners"),
+            extra: Extra(extra),
+        })
+    }
+}
+
+/// Takes member `name` out of `extra` as a `T`; `null` is `None`, and a value that is not a `T`
+/// goes back into `extra` unchanged.
+fn typed<T: serde::de::DeserializeOwned>(
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Option<T> {
+    let value = extra.remove(name)?;
+    if value.is_null() {
+        return None;
+    }
+    match serde_json::from_value(value.clone()) {
+        Ok(typed) => Some(typed),
+        Err(_) => {
+            extra.insert(name.to_owned(), value);
+            None
+        }
+    }
+}
+
+/// As [`typed`] for a list: `null` entries are skipped; a list with an entry that is not a `T`
+/// (or a member that is not a list) goes back into `extra` whole.
+fn typed_list<T: serde::de::DeserializeOwned>(
+    extra: &mut serde_json::Map<String, serde_json::Value>,
+    name: &str,
+) -> Vec<T> {
+    let Some(value) = extra.remove(name) else {
+        return Vec::new();
+    };
+    let items = match &value {
+        serde_json::Value::Null => return Vec::new(),
+        serde_json::Value::Array(items) => items,
+        _ => {
+            extra.insert(name.to_owned(), value);
+            return Vec::new();
+        }
+    };
+    let parsed: Result<Vec<T>, _> = items
+        .iter()
+        .filter(|item| !item.is_null())
+        .map(|item| serde_json::from_value(item.clone()))
+        .collect();
+    parsed.unwrap_or_else(|_| {
+        extra.insert(name.to_owned(), value);
+        Vec::new()
+    })
 }
 
 impl Report {

@@ -207,6 +207,13 @@ create_endpoint!(CreateSession, |create| {
             return Err(InvalidInput::Empty { what });
         }
     }
+    // A KYB flow takes another body: `CreateKybSession` or `CreateAdditionalSession`.
+    if create.flow_type.is_kyb() {
+        return Err(InvalidInput::FlowMismatch {
+            flow_type: create.flow_type.to_string(),
+            operation: "a person's (KYC) create",
+        });
+    }
     Ok(())
 });
 

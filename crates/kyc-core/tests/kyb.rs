@@ -286,3 +286,42 @@ fn every_member_of_the_documented_report_but_the_id_may_be_null_absent_or_any_nu
     data.as_object_mut().unwrap().remove("id");
     assert!(parse_response::<GetReport, _>(&report_response(&json!({ "data": data }))).is_err());
 }
+
+#[test]
+fn a_kyb_member_of_another_shape_stays_in_extra_and_the_report_still_reads() {
+    let body = data("responses/documented_kyb_report.json")["body"].clone();
+    for (pointer, value) in [
+        ("/data/documentation_proof/0/size", json!("0.00085")),
+        ("/data/documentation_request/0/operator_id", json!(12)),
+        ("/data/company_data/is_mei", json!("N")),
+        ("/data/company_data/economic_activity", json!({"code": "1"})),
+        ("/data/partners", json!({"id": "iss-1"})),
+    ] {
+        let mut changed = body.clone();
+        *changed.pointer_mut(pointer).unwrap() = value;
+        let report = parse_response::<GetReport, _>(&report_response(&changed))
+            .unwrap_or_else(|e| panic!("{pointer}: {e}"));
+        let member = pointer.split('/').nth(2).unwrap();
+        assert!(
+            report.extra.get(member).is_some(),
+            "{pointer}: kept in extra"
+        );
+        // Nothing lost: written back, the report is what was received.
+        assert_eq!(
+            serde_json::to_value(&report).unwrap(),
+            changed["data"],
+            "{pointer}"
+        );
+    }
+    // `null` entries of a list are skipped; an address member of any JSON type reads.
+    let mut changed = body.clone();
+    changed["data"]["documentation_proof"]
+        .as_array_mut()
+        .unwrap()
+        .push(Value::Null);
+    changed["data"]["company_data"]["address"]["state"] = json!(false);
+    let report = parse_response::<GetReport, _>(&report_response(&changed)).unwrap();
+    assert_eq!(report.documentation_proof.len(), 1);
+    let address = report.company_data.unwrap().address.unwrap();
+    assert_eq!(address.state, Some(Scalar::Other(json!(false))));
+}

@@ -93,14 +93,7 @@ fn string_list(value: &Value) -> bool {
 }
 
 fn is_day(value: &Value) -> bool {
-    value.as_str().is_some_and(|s| {
-        let b = s.as_bytes();
-        b.len() == 10
-            && b.iter().enumerate().all(|(i, c)| match i {
-                4 | 7 => *c == b'-',
-                _ => c.is_ascii_digit(),
-            })
-    })
+    value.as_str().and_then(crate::clock::parse_date).is_some()
 }
 
 /// Checks `data` of a KYB create: `company`, `partners` and `terms_data`, each member of the

@@ -154,21 +154,31 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
         )
     })?;
     let json_len = |v: &Value| serde_json::to_vec(v).map_or(usize::MAX, |b| b.len());
-    let stored = new.user_id.len()
-        + new.personal_data.as_ref().map_or(0, json_len)
-        + new
-            .kyb
-            .as_ref()
-            .map_or(0, |_| map.get("data").map_or(0, json_len));
-    if stored > shared.config.max_personal_data_bytes {
+    // A person's data, or for KYB the company's and every partner's: the limit applies to each
+    // of them (the company and up to 50 partners each as much as a person).
+    let (stored, limit, what) = match &new.kyb {
+        Some(kyb) => {
+            let parts = 1 + kyb.partners.len();
+            (
+                map.get("data").map_or(0, json_len),
+                shared.config.max_personal_data_bytes.saturating_mul(parts),
+                format!(
+                    "`data` of a KYB create with {} partner(s)",
+                    kyb.partners.len()
+                ),
+            )
+        }
+        None => (
+            new.user_id.len() + new.personal_data.as_ref().map_or(0, json_len),
+            shared.config.max_personal_data_bytes,
+            "`data.user_id` and `data.personal_data`".to_owned(),
+        ),
+    };
+    if stored > limit {
         return Err(ApiError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "personal_data_too_large",
-            format!(
-                "`data.user_id` and `data.personal_data` (for KYB, `data`) may take at most {} \
-                 bytes of JSON here",
-                shared.config.max_personal_data_bytes
-            ),
+            format!("{what} may take at most {limit} bytes of JSON here"),
         ));
     }
 
