@@ -193,6 +193,15 @@ impl Driver {
         );
     }
 
+    /// Runs `script` in the page; its return value.
+    fn script(&self, script: &str) -> Value {
+        self.command(
+            "POST",
+            &self.session_path("/execute/sync"),
+            json!({ "script": script, "args": [] }),
+        )
+    }
+
     fn screenshot(&self) -> Vec<u8> {
         let png = self.command("GET", &self.session_path("/screenshot"), json!({}));
         base64::engine::general_purpose::STANDARD
@@ -337,7 +346,14 @@ fn a_session_is_rejected_from_the_console_in_a_real_browser() {
     eventually("the session's detail", || {
         (driver.text("#detail-id") == id.as_str()).then_some(())
     });
-    eventually("the previews", || driver.find("#detail-files img"));
+    // The three uploads' previews loaded as images (not a 401 or 404 behind an <img>).
+    eventually("the previews", || {
+        let loaded = driver.script(
+            "const imgs = [...document.querySelectorAll('#detail-files img')];\n\
+             return imgs.length === 3 && imgs.every(i => i.complete && i.naturalWidth > 0);",
+        );
+        (loaded == json!(true)).then_some(())
+    });
     driver.type_into("#reject-reason", "FACE_MISMATCH");
     driver.click("#reject-button");
 

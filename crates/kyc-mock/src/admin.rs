@@ -32,6 +32,11 @@ use crate::webhook::{WebhookDelivery, dispatch, resend};
 const BODY_LIMIT: usize = 64 * 1024;
 /// Longest the clock may be moved at once.
 const MAX_ADVANCE: Duration = Duration::from_secs(10 * 365 * 86_400);
+/// Sessions `GET /_admin/sessions` lists by default (the newest), and at most.
+const DEFAULT_LIMIT: usize = 200;
+const MAX_LIMIT: usize = 10_000;
+/// Webhook deliveries the admin API lists (the newest).
+const DELIVERIES_LISTED: usize = 200;
 /// Most faults queued by one request.
 const MAX_TIMES: usize = 1_000;
 
@@ -103,7 +108,7 @@ fn forbidden(detail: &str) -> ApiError {
 /// Loopback peer, loopback `Host`, the admin token; for a `POST`, the token in the header and a
 /// JSON body.
 fn guard(shared: &Shared, peer: SocketAddr, parts: &Parts) -> Result<(), ApiError> {
-    if !peer.ip().is_loopback() {
+    if !peer.ip().to_canonical().is_loopback() {
         return Err(forbidden("the console answers only on loopback"));
     }
     let host = parts
@@ -204,9 +209,24 @@ fn route(shared: &Arc<Shared>, parts: &Parts, body: &[u8]) -> Result<HttpRespons
         (true, ["_console", "app.js"]) => Ok(asset("text/javascript; charset=utf-8", CONSOLE_JS)),
         (true, ["_console", "style.css"]) => Ok(asset("text/css; charset=utf-8", CONSOLE_CSS)),
         (true, ["_admin"]) => Ok(data(StatusCode::OK, index(shared))),
-        (true, ["_admin", "sessions"]) => Ok(data(StatusCode::OK, sessions(shared))),
+        (true, ["_admin", "sessions"]) => {
+            let limit = match query_param(parts.uri.query(), "limit") {
+                None => DEFAULT_LIMIT,
+                Some(n) => n
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=MAX_LIMIT).contains(n))
+                    .ok_or_else(|| {
+                        ApiError::bad_request(
+                            "invalid_parameter",
+                            format!("`limit` must be 1 to {MAX_LIMIT}"),
+                        )
+                    })?,
+            };
+            Ok(data(StatusCode::OK, sessions(shared, limit)))
+        }
         (true, ["_admin", "sessions", id]) => session(shared, id).map(|v| data(StatusCode::OK, v)),
-        (true, ["_admin", "sessions", _, "files", file]) => preview(shared, file),
+        (true, ["_admin", "sessions", id, "files", file]) => preview(shared, id, file),
         (false, ["_admin", "sessions", id, "outcome"]) => {
             let decision = decision(&object(body)?)?;
             decide(shared, id, &decision)?;
@@ -245,7 +265,12 @@ fn route(shared: &Arc<Shared>, parts: &Parts, body: &[u8]) -> Result<HttpRespons
                         "`advance_seconds` must be a whole number of seconds, at most ten years",
                     )
                 })?;
-            shared.clock.advance(Duration::from_secs(seconds));
+            if !shared.clock.advance(Duration::from_secs(seconds)) {
+                return Err(ApiError::bad_request(
+                    "invalid_body",
+                    "the clock stops at 9999-12-31: it moved as far as it can",
+                ));
+            }
             Ok(data(
                 StatusCode::OK,
                 json!({ "now": rfc3339(shared.clock.now()) }),
@@ -331,14 +356,15 @@ fn overview(session: &Session) -> Value {
     view
 }
 
-/// Every session, newest first.
-fn sessions(shared: &Shared) -> Value {
+/// The newest `limit` sessions, newest first.
+fn sessions(shared: &Shared, limit: usize) -> Value {
     let now = shared.clock.now();
     let mut state = shared.lock();
     let mut all: Vec<&mut Session> = state.sessions.values_mut().collect();
     all.sort_by_key(|s| std::cmp::Reverse(s.seq));
     Value::Array(
         all.into_iter()
+            .take(limit)
             .map(|s| {
                 s.refresh(now);
                 overview(s)
@@ -394,12 +420,17 @@ fn session(shared: &Shared, id: &str) -> Result<Value, ApiError> {
     Ok(view)
 }
 
-fn preview(shared: &Shared, file: &str) -> Result<HttpResponse, ApiError> {
-    let (content_type, bytes) = shared
-        .lock()
-        .previews
-        .get(file)
-        .ok_or_else(|| ApiError::not_found(format!("no preview of `{file}`")))?;
+fn preview(shared: &Shared, session: &str, file: &str) -> Result<HttpResponse, ApiError> {
+    let state = shared.lock();
+    let belongs = state
+        .sessions
+        .get(session)
+        .is_some_and(|s| s.files.iter().any(|f| f.id == file));
+    let (content_type, bytes) = belongs
+        .then(|| state.previews.get(file))
+        .flatten()
+        .ok_or_else(|| ApiError::not_found(format!("no preview of `{file}` in `{session}`")))?;
+    drop(state);
     Ok(with_body(StatusCode::OK, content_type, bytes.to_vec()))
 }
 
@@ -429,7 +460,7 @@ fn delivery_view(d: &WebhookDelivery) -> Value {
     })
 }
 
-/// The logged webhook deliveries (of one session, when given), newest first.
+/// The newest logged webhook deliveries (of one session, when given), newest first.
 fn webhooks(shared: &Shared, session: Option<&str>) -> Value {
     let state = shared.lock();
     Value::Array(
@@ -438,6 +469,7 @@ fn webhooks(shared: &Shared, session: Option<&str>) -> Value {
             .iter()
             .rev()
             .filter(|d| session.is_none_or(|s| d.session_id == s))
+            .take(DELIVERIES_LISTED)
             .map(delivery_view)
             .collect(),
     )

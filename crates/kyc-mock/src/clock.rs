@@ -4,7 +4,12 @@
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Wall clock shifted by an offset that only grows (see `MockServer::advance_clock`).
+/// The latest time the clock reaches, 9999-12-31T00:00:00Z: RFC 3339 and HTTP dates have
+/// four-digit years (and `httpdate` panics past them).
+pub(crate) const LATEST: Duration = Duration::from_secs(253_402_214_400);
+
+/// Wall clock shifted by an offset that only grows (see `MockServer::advance_clock`), never past
+/// [`LATEST`].
 #[derive(Debug, Default)]
 pub(crate) struct Clock {
     offset: Mutex<Duration>,
@@ -17,18 +22,25 @@ impl Clock {
             .offset
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let latest = UNIX_EPOCH + LATEST;
         SystemTime::now()
             .checked_add(offset)
-            .unwrap_or_else(SystemTime::now)
+            .map_or(latest, |t| t.min(latest))
     }
 
-    /// Moves the simulator's clock forward by `by` (saturating).
-    pub(crate) fn advance(&self, by: Duration) {
+    /// Moves the simulator's clock forward by `by`, stopping at [`LATEST`]. Returns whether all
+    /// of `by` could be applied.
+    pub(crate) fn advance(&self, by: Duration) -> bool {
         let mut offset = self
             .offset
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        *offset = offset.saturating_add(by);
+        let wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let room = LATEST.saturating_sub(wall).saturating_sub(*offset);
+        *offset = offset.saturating_add(by.min(room));
+        by <= room
     }
 }
 
@@ -148,8 +160,13 @@ mod tests {
     fn advance_moves_now_forward() {
         let clock = Clock::default();
         let before = clock.now();
-        clock.advance(Duration::from_secs(3600));
+        assert!(clock.advance(Duration::from_secs(3600)));
         let after = clock.now();
         assert!(after.duration_since(before).unwrap() >= Duration::from_secs(3600));
+        // Never past year 9999, however far it is pushed: dates keep four-digit years.
+        assert!(!clock.advance(Duration::MAX));
+        assert!(!clock.advance(Duration::from_secs(1)));
+        assert_eq!(rfc3339(clock.now()), "9999-12-31T00:00:00Z");
+        let _ = httpdate::fmt_http_date(clock.now());
     }
 }

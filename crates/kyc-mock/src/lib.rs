@@ -140,11 +140,11 @@
 //! | Request | What it does |
 //! |---|---|
 //! | `GET /_admin` | the simulator's base URL, client id, audience and these routes |
-//! | `GET /_admin/sessions` | every session, newest first: id, kind (`kyc`, `kyb`, `additional`), status, reason, user or company id, country, flow, times, file count, documents awaited |
+//! | `GET /_admin/sessions` | the newest sessions (`?limit=`, default 200, at most 10,000), newest first: id, kind (`kyc`, `kyb`, `additional`), status, reason, user or company id, country, flow, times, file count, documents awaited |
 //! | `GET /_admin/sessions/{id}` | the session object, plus `timeline` (`[{at, what}]`), `webhooks`, `required_again`, KYB `company` and `partners`, and `preview` on each file |
 //! | `GET /_admin/sessions/{id}/files/{file_id}` | an uploaded image's bytes (the 200 most recent, 32 MiB at most) |
 //! | `POST /_admin/sessions/{id}/outcome` | `{"outcome": "validated"}`, `{"outcome": "not_validated", "reason": "..."}` or `{"outcome": "require_files", "documents": [...], "reason": "..."}`; sends the notification; `409` once final |
-//! | `GET /_admin/webhooks` | logged deliveries, newest first, with each attempt's headers, status or error |
+//! | `GET /_admin/webhooks` | the 200 newest logged deliveries, with each attempt's headers, status or error |
 //! | `POST /_admin/webhooks/{event_id}/resend` | delivers it again (`202`), signed anew |
 //! | `GET /_admin/faults` | `{"pending": n}` |
 //! | `POST /_admin/faults` | `{"route": "upload_file", "kind": "status", "status": 503, "retry_after": 2, "times": 1}`; kinds `status`, `delay` (`delay_ms`), `trickle` (`head_after_ms`, `body_over_ms`), `drop_connection`, `lose_response`, `truncated_body`, `non_json_body`, `html_error_page`; routes as [`Route`] in snake case, or `any` |

@@ -12,7 +12,8 @@
 use std::sync::Arc;
 
 use crate::config::{Decision, Outcome};
-use crate::session::{Session, Status, StepStatus};
+use crate::kyb::COMPANY_DOCUMENT;
+use crate::session::{Session, Status, StepStatus, allowed_documents};
 use crate::state::{Shared, State};
 use crate::webhook::{Notification, dispatch};
 
@@ -165,6 +166,19 @@ pub(crate) fn decide_by_hand(
     if session.status.is_final() {
         return Err(Refusal::Final(session.status.as_str()));
     }
+    if let Decision::RequireFiles { documents, .. } = decision {
+        // Only what an upload to this session can bring: otherwise it never completes.
+        let mut allowed = allowed_documents(&session.country).to_vec();
+        if session.kyb.is_some() {
+            allowed.push(COMPANY_DOCUMENT);
+        }
+        if let Some(other) = documents.iter().find(|d| !allowed.contains(&d.as_str())) {
+            return Err(Refusal::Invalid(format!(
+                "`{other}` cannot be uploaded to this session; it takes {}",
+                allowed.join(", ")
+            )));
+        }
+    }
     Ok(apply(shared, session, decision, "a decision by hand"))
 }
 
@@ -200,6 +214,7 @@ fn apply(
         Decision::Validated => {
             session.status = Status::Validated;
             session.reason = None;
+            session.required_again.clear();
             session.set_steps(
                 &[StepStatus::Pending, StepStatus::Processing],
                 StepStatus::Success,
@@ -222,6 +237,7 @@ fn apply(
             }
             session.status = Status::NotValidated;
             session.reason = Some(reason.clone());
+            session.required_again.clear();
             session.note(now, format!("{by}: NOT_VALIDATED ({reason})"));
             vec![Notification::status_changed(shared, session)]
         }

@@ -407,7 +407,9 @@ fn note(
     request_id: &str,
 ) {
     let noted_by_handler = route == Some(Route::UploadFile) && status == StatusCode::CREATED;
+    // Only authenticated requests: anyone may reach the port, not everyone may write here.
     if noted_by_handler
+        || status == StatusCode::UNAUTHORIZED
         || !matches!(
             route,
             Some(

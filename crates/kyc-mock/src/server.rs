@@ -231,8 +231,9 @@ impl MockServer {
 
     /// Moves the simulator's clock forward: tokens and sessions expire, timestamps and webhook
     /// `X-Timestamp`s move. (The processing delay and webhook retries still run in real time.)
+    /// The clock stops at 9999-12-31: dates on the wire have four-digit years.
     pub fn advance_clock(&self, by: Duration) {
-        self.shared.clock.advance(by);
+        let _ = self.shared.clock.advance(by);
     }
 
     /// Changes the outcome of sessions whose user id has no marker, for processing that ends from
@@ -249,10 +250,14 @@ impl MockServer {
 
     /// The console's address, token included: open it in a browser on this machine.
     pub fn console_url(&self) -> String {
-        format!(
-            "{}/_console/?token={}",
-            self.shared.base_url, self.shared.admin_token
-        )
+        // A listener on every address (0.0.0.0, [::]) is reached here on loopback, the only place
+        // the console answers.
+        let host = if self.addr.ip().is_unspecified() {
+            format!("127.0.0.1:{}", self.addr.port())
+        } else {
+            self.addr.to_string()
+        };
+        format!("http://{host}/_console/?token={}", self.shared.admin_token)
     }
 
     /// Decides a session that is not final yet by hand, as the console's buttons and

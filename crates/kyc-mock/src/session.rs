@@ -146,6 +146,8 @@ impl FileRecord {
 
 /// Most timeline entries a session keeps; the oldest go first.
 const MAX_TIMELINE: usize = 200;
+/// Longest timeline entry kept, in bytes (a path's segments are the client's free text).
+const MAX_NOTE: usize = 300;
 
 /// One thing that happened to a session: a request, a decision, a webhook delivery.
 #[derive(Clone, Debug)]
@@ -210,13 +212,19 @@ impl Session {
 
     /// Adds `what` to the timeline at `at`.
     pub(crate) fn note(&mut self, at: SystemTime, what: impl Into<String>) {
+        let mut what = what.into();
+        if what.len() > MAX_NOTE {
+            let mut end = MAX_NOTE;
+            while !what.is_char_boundary(end) {
+                end -= 1;
+            }
+            what.truncate(end);
+            what.push('…');
+        }
         if self.timeline.len() >= MAX_TIMELINE {
             self.timeline.pop_front();
         }
-        self.timeline.push_back(TimelineEntry {
-            at,
-            what: what.into(),
-        });
+        self.timeline.push_back(TimelineEntry { at, what });
     }
 
     /// Applies expiry at `now`: a session still waiting for documents past `expiration_at` becomes

@@ -112,6 +112,7 @@ fn only_loopback_hosts_with_the_token_get_in_and_changes_need_a_post_with_the_he
     }
 
     // No token, a wrong one, a query token on a POST.
+    let before = server.now();
     assert_eq!(
         client
             .try_send("GET", "/_console/", &[], None)
@@ -157,7 +158,6 @@ fn only_loopback_hosts_with_the_token_get_in_and_changes_need_a_post_with_the_he
         )
         .unwrap();
     assert_eq!(as_form.status, 415);
-    let before = server.now();
     assert!(
         server.now() < before + Duration::from_secs(30),
         "nothing moved the clock"
@@ -425,4 +425,82 @@ fn faults_and_the_clock_from_the_admin_api() {
         .status,
         400
     );
+}
+
+#[test]
+fn decisions_previews_and_lists_stay_consistent() {
+    let receiver = Receiver::start();
+    let server = manual_server(&receiver);
+    let client = Client::new(&server);
+    let token = client.token(&server);
+    let id = client.create_session(&token, "ARG", "usr-console-4");
+    client.upload_all(&token, &id, "usr-console-4");
+    // A document the session cannot take would leave it waiting for ever: refused.
+    let other = client.create_session(&token, "ARG", "usr-console-5");
+    let refused = server.decide(
+        &other,
+        Decision::RequireFiles {
+            documents: vec!["driver-license-back".into()],
+            reason: "x".into(),
+        },
+    );
+    assert!(
+        matches!(refused, Err(AdminError::Refused(_))),
+        "{refused:?}"
+    );
+    // Asked for files, then decided: nothing is awaited any more.
+    let selfie = Decision::RequireFiles {
+        documents: vec!["selfie".into()],
+        reason: "x".into(),
+    };
+    server.decide(&other, selfie).unwrap();
+    let fraud = Decision::NotValidated {
+        reason: "FRAUD".into(),
+    };
+    server.decide(&other, fraud).unwrap();
+    let detail = admin_get(&client, &server, &format!("/_admin/sessions/{other}")).json();
+    assert_eq!(detail["data"]["required_again"], json!([]));
+    // A preview is served only under its own session.
+    let detail = admin_get(&client, &server, &format!("/_admin/sessions/{id}")).json();
+    let file = detail["data"]["files"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let elsewhere = format!("/_admin/sessions/{other}/files/{file}");
+    assert_eq!(admin_get(&client, &server, &elsewhere).status, 404);
+    let own = format!("/_admin/sessions/{id}/files/{file}");
+    assert_eq!(admin_get(&client, &server, &own).status, 200);
+    // The list takes a limit, newest first.
+    let one = admin_get(&client, &server, "/_admin/sessions?limit=1").json();
+    assert_eq!(one["data"].as_array().unwrap().len(), 1);
+    assert_eq!(one["data"][0]["id"], other.as_str());
+    assert_eq!(
+        admin_get(&client, &server, "/_admin/sessions?limit=0").status,
+        400
+    );
+}
+
+#[test]
+fn the_clock_stops_at_year_9999_and_every_route_still_answers() {
+    let server = common::instant_server();
+    let client = Client::new(&server);
+    let decade = json!({"advance_seconds": 315_360_000});
+    let mut refused = false;
+    for _ in 0..1_000 {
+        if admin_post(&client, &server, "/_admin/clock", &decade).status == 400 {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "the clock said when it could go no further");
+    let secs = server
+        .now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // 9999-01-01T00:00:00Z is 253,370,764,800 s after the epoch.
+    assert!(secs >= 253_370_764_800, "{secs}");
+    let reply = client.token_reply(&server);
+    assert_eq!(reply.status, 200);
+    assert!(reply.header("date").unwrap().contains("9999"));
 }
