@@ -21,7 +21,10 @@ use crate::enums::{Country, FlowType, IntegrationMethod, PartnerType};
 use crate::error::InvalidInput;
 use crate::model::{Extra, Number, Scalar, list};
 use crate::secret::{Pii, debug_set_members};
-use crate::session::{PersonalData, TermsData, create_builder, create_endpoint};
+use crate::session::{
+    CreateWire, CreateWireRef, PersonalData, TermsData, check_create, create_builder,
+    create_endpoint,
+};
 use crate::time::{CalendarDate, Timestamp};
 
 /// A postal address: every member Pomelo shows in its KYB create example (`street_name`,
@@ -162,29 +165,11 @@ pub struct Partner {
     pub person: PersonalData,
 }
 
-impl fmt::Debug for Partner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use crate::secret::Present as _;
-        let set: Vec<&str> = [
-            ("company_relationship", self.company_relationship.present()),
-            (
-                "corporate_participation",
-                self.corporate_participation.present(),
-            ),
-            ("pep", self.pep.present()),
-            ("salary", self.salary.present()),
-        ]
-        .into_iter()
-        .filter_map(|(name, present)| present.then_some(name))
-        .collect();
-        f.debug_struct("Partner")
-            .field("id", &self.id)
-            .field("partner_type", &self.partner_type)
-            .field("set", &set)
-            .field("person", &self.person)
-            .finish()
-    }
-}
+debug_set_members!(Partner {
+    show: [id, partner_type, person],
+    set: [company_relationship, corporate_participation, pep, salary],
+    no_extra,
+});
 
 impl Partner {
     /// Partner `id` (`usr-…`) in the role `partner_type`, with no other data.
@@ -275,14 +260,6 @@ pub struct KybData {
 }
 
 #[derive(Serialize)]
-struct KybWireRef<'a> {
-    flow_type: &'a FlowType,
-    country: &'a Country,
-    integration_method: &'a IntegrationMethod,
-    data: KybDataRef<'a>,
-}
-
-#[derive(Serialize)]
 struct KybDataRef<'a> {
     company: &'a Company,
     partners: &'a [Partner],
@@ -290,17 +267,9 @@ struct KybDataRef<'a> {
     terms_data: Option<&'a TermsData>,
 }
 
-#[derive(Deserialize)]
-struct KybWire {
-    flow_type: FlowType,
-    country: Country,
-    integration_method: IntegrationMethod,
-    data: KybData,
-}
-
 impl Serialize for CreateKybSession {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        KybWireRef {
+        CreateWireRef {
             flow_type: &self.flow_type,
             country: &self.country,
             integration_method: &self.integration_method,
@@ -316,7 +285,7 @@ impl Serialize for CreateKybSession {
 
 impl<'de> Deserialize<'de> for CreateKybSession {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let w = KybWire::deserialize(d)?;
+        let w = CreateWire::<KybData>::deserialize(d)?;
         Ok(Self {
             flow_type: w.flow_type,
             country: w.country,
@@ -329,30 +298,6 @@ impl<'de> Deserialize<'de> for CreateKybSession {
     }
 }
 
-/// Refuses blank ids and the flows that belong to another kind of create.
-fn check_create(
-    operation: &'static str,
-    flow_type: &FlowType,
-    fits: bool,
-    ids: &[(&'static str, &str)],
-) -> Result<(), InvalidInput> {
-    for &(what, value) in ids {
-        if value.chars().all(char::is_whitespace) {
-            return Err(InvalidInput::Empty { what });
-        }
-    }
-    if flow_type.as_str().chars().all(char::is_whitespace) {
-        return Err(InvalidInput::Empty { what: "flow type" });
-    }
-    if !fits {
-        return Err(InvalidInput::FlowMismatch {
-            flow_type: flow_type.to_string(),
-            operation,
-        });
-    }
-    Ok(())
-}
-
 create_endpoint!(CreateKybSession, |create| {
     let mut ids = vec![("company id", create.company.id.as_str())];
     ids.extend(
@@ -361,7 +306,11 @@ create_endpoint!(CreateKybSession, |create| {
             .iter()
             .map(|p| ("partner id", p.id.as_str())),
     );
-    ids.push(("country", create.country.as_str()));
+    ids.extend([
+        ("flow type", create.flow_type.as_str()),
+        ("country", create.country.as_str()),
+        ("integration method", create.integration_method.as_str()),
+    ]);
     // A partner's personal data must not repeat the partner's own members: the body would carry
     // the key twice.
     const OWN: [&str; 6] = [
@@ -433,14 +382,6 @@ impl CreateAdditionalSession {
 create_builder!(CreateAdditionalSession, personal_data: PersonalData => "Sets the employee's data.");
 
 #[derive(Serialize)]
-struct AdditionalWireRef<'a> {
-    flow_type: &'a FlowType,
-    country: &'a Country,
-    integration_method: &'a IntegrationMethod,
-    data: AdditionalDataRef<'a>,
-}
-
-#[derive(Serialize)]
 struct AdditionalDataRef<'a> {
     company_id: &'a str,
     user_id: &'a str,
@@ -450,7 +391,7 @@ struct AdditionalDataRef<'a> {
 
 impl Serialize for CreateAdditionalSession {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        AdditionalWireRef {
+        CreateWireRef {
             flow_type: &self.flow_type,
             country: &self.country,
             integration_method: &self.integration_method,
@@ -474,7 +415,9 @@ create_endpoint!(CreateAdditionalSession, |create| {
         &[
             ("company id", create.company_id.as_str()),
             ("user id", create.user_id.as_str()),
+            ("flow type", flow.as_str()),
             ("country", create.country.as_str()),
+            ("integration method", create.integration_method.as_str()),
         ],
     )
 });

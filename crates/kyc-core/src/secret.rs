@@ -41,16 +41,26 @@ impl<T> Present for Vec<T> {
 
 /// Implements `Debug` for a model that carries personal data and an `extra`:
 /// `Name { <shown members>, set: [<members that hold something>, <extra names>] }`. The shown
-/// members are ids and flags printed as they are; the others only by name.
+/// members are ids and flags printed as they are (or, for a nested model, by its own `Debug`);
+/// the others only by name. `no_extra` is for a model without an `extra` of its own.
 macro_rules! debug_set_members {
     ($ty:ident { show: [$($shown:ident),*], set: [$($field:ident),* $(,)?] $(,)? }) => {
+        debug_set_members!(@impl $ty, [$($shown),*], [$($field),*], |m: &$ty| {
+            m.extra.0.keys().map(String::as_str).collect::<Vec<_>>()
+        });
+    };
+    ($ty:ident { show: [$($shown:ident),*], set: [$($field:ident),* $(,)?], no_extra $(,)? }) => {
+        debug_set_members!(@impl $ty, [$($shown),*], [$($field),*], |_: &$ty| Vec::new());
+    };
+    (@impl $ty:ident, [$($shown:ident),*], [$($field:ident),*], $extra:expr) => {
         impl std::fmt::Debug for $ty {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 use crate::secret::Present as _;
+                let extra: fn(&$ty) -> Vec<&str> = $extra;
                 let set: Vec<&str> = [$((stringify!($field), self.$field.present())),*]
                     .into_iter()
                     .filter_map(|(name, present)| present.then_some(name))
-                    .chain(self.extra.0.keys().map(String::as_str))
+                    .chain(extra(self))
                     .collect();
                 f.debug_struct(stringify!($ty))
                     $(.field(stringify!($shown), &self.$shown))*

@@ -127,13 +127,14 @@ impl CreateSession {
 
 create_builder!(CreateSession, personal_data: PersonalData => "Sets the person's data.", terms_data: TermsData => "Sets the terms acceptance.");
 
-/// The wire shape, owned, for reading a body back (tests, simulators).
+/// The envelope every create sends (KYC, KYB, additional), owned, for reading a body back
+/// (tests, simulators, files): the three members and the create's own `data`.
 #[derive(Deserialize)]
-struct CreateWire {
-    flow_type: FlowType,
-    country: Country,
-    integration_method: IntegrationMethod,
-    data: CreateDataWire,
+pub(crate) struct CreateWire<D> {
+    pub(crate) flow_type: FlowType,
+    pub(crate) country: Country,
+    pub(crate) integration_method: IntegrationMethod,
+    pub(crate) data: D,
 }
 
 #[derive(Deserialize)]
@@ -145,14 +146,14 @@ struct CreateDataWire {
     terms_data: Option<TermsData>,
 }
 
-/// The same wire shape, borrowed, for writing a body: serialising copies nothing (the copies of
+/// The same envelope, borrowed, for writing a body: serialising copies nothing (the copies of
 /// the personal data were a third of the cost of building the request, issue #8 target 2).
 #[derive(Serialize)]
-struct CreateWireRef<'a> {
-    flow_type: &'a FlowType,
-    country: &'a Country,
-    integration_method: &'a IntegrationMethod,
-    data: CreateDataWireRef<'a>,
+pub(crate) struct CreateWireRef<'a, D> {
+    pub(crate) flow_type: &'a FlowType,
+    pub(crate) country: &'a Country,
+    pub(crate) integration_method: &'a IntegrationMethod,
+    pub(crate) data: D,
 }
 
 #[derive(Serialize)]
@@ -182,7 +183,7 @@ impl Serialize for CreateSession {
 
 impl<'de> Deserialize<'de> for CreateSession {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let w = CreateWire::deserialize(d)?;
+        let w = CreateWire::<CreateDataWire>::deserialize(d)?;
         Ok(Self {
             flow_type: w.flow_type,
             country: w.country,
@@ -196,26 +197,42 @@ impl<'de> Deserialize<'de> for CreateSession {
 }
 
 create_endpoint!(CreateSession, |create| {
-    for (what, value) in [
-        ("user id", create.user_id.as_str()),
-        ("flow type", create.flow_type.as_str()),
-        ("country", create.country.as_str()),
-        ("integration method", create.integration_method.as_str()),
-    ] {
+    // A KYB flow takes another body: `CreateKybSession` or `CreateAdditionalSession`.
+    check_create(
+        "a person's (KYC) create",
+        &create.flow_type,
+        !create.flow_type.is_kyb(),
+        &[
+            ("user id", create.user_id.as_str()),
+            ("flow type", create.flow_type.as_str()),
+            ("country", create.country.as_str()),
+            ("integration method", create.integration_method.as_str()),
+        ],
+    )
+});
+
+/// What every create refuses before sending: a blank value among `required` (named as given),
+/// then a flow that belongs to another kind of create (`fits` false).
+pub(crate) fn check_create(
+    operation: &'static str,
+    flow_type: &FlowType,
+    fits: bool,
+    required: &[(&'static str, &str)],
+) -> Result<(), InvalidInput> {
+    for &(what, value) in required {
         // (Stops at the first visible character, where `trim` would scan both ends.)
         if value.chars().all(char::is_whitespace) {
             return Err(InvalidInput::Empty { what });
         }
     }
-    // A KYB flow takes another body: `CreateKybSession` or `CreateAdditionalSession`.
-    if create.flow_type.is_kyb() {
+    if !fits {
         return Err(InvalidInput::FlowMismatch {
-            flow_type: create.flow_type.to_string(),
-            operation: "a person's (KYC) create",
+            flow_type: flow_type.to_string(),
+            operation,
         });
     }
     Ok(())
-});
+}
 
 /// The builder methods every create shares (`idempotency_key`, `flow_type`,
 /// `integration_method`) and the optional members given after the type.
