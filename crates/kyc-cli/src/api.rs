@@ -12,10 +12,10 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use kyc_core::{
-    CleanValidations, Company, Config, Country, CreateAdditionalSession, CreateKybSession,
-    CreateSession, Credentials, Date, DocumentType, Endpoint, FileKind, FlowType, GetReport,
-    GetSession, IdempotencyKey, IntegrationMethod, KybData, Pagination, Partner, PersonalData, Pii,
-    RequestToken, SearchSessions, Session, SessionStatus, Sort, TermsData, UploadFile,
+    CleanValidations, Config, Country, CreateAdditionalSession, CreateKybSession, CreateSession,
+    Credentials, Date, DocumentType, Endpoint, FileKind, FlowType, GetReport, GetSession,
+    IdempotencyKey, IntegrationMethod, KybData, Pagination, PersonalData, Pii, RequestToken,
+    SearchSessions, Session, SessionStatus, Sort, TermsData, UploadFile,
 };
 use kyc_ureq::Client;
 use serde::Serialize;
@@ -184,14 +184,13 @@ pub(crate) fn create_session(global: &GlobalArgs, args: &CreateArgs) -> Result<(
         .map(|source| json_input::<PersonalData>("--personal-data", source, Shape::Object))
         .transpose()?;
     let created = if args.kyb {
-        let (company, partners, file_terms) = kyb_data(args)?;
-        let mut create = CreateKybSession::new(company, country);
-        create.partners = partners;
-        create.integration_method = method;
+        let mut create =
+            CreateKybSession::from_data(kyb_data(args)?, country).integration_method(method);
         if let Some(flow) = flow {
             create = create.flow_type(flow);
         }
-        if let Some(terms) = terms.or(file_terms) {
+        // --terms-* over the file's.
+        if let Some(terms) = terms {
             create = create.terms_data(terms);
         }
         let create = create.idempotency_key(key.clone());
@@ -234,16 +233,14 @@ pub(crate) fn create_session(global: &GlobalArgs, args: &CreateArgs) -> Result<(
 }
 
 /// The company, partners and terms of `--data`, or of `--company` and `--partners`.
-fn kyb_data(args: &CreateArgs) -> Result<(Company, Vec<Partner>, Option<TermsData>), Failure> {
+fn kyb_data(args: &CreateArgs) -> Result<KybData, Failure> {
     if let Some(source) = &args.data {
-        let data: KybData = json_input("--data", source, Shape::Object)?;
-        return Ok((data.company, data.partners, data.terms_data));
+        return json_input("--data", source, Shape::Object);
     }
     match (&args.company, &args.partners) {
-        (Some(company), Some(partners)) => Ok((
+        (Some(company), Some(partners)) => Ok(KybData::new(
             json_input("--company", company, Shape::Object)?,
             json_input("--partners", partners, Shape::Array)?,
-            None,
         )),
         _ => Err(Failure::invalid_input(
             "--kyb needs --company and --partners, or --data",

@@ -232,6 +232,16 @@ impl CreateKybSession {
         }
     }
 
+    /// A `kyb-cards` session through the API in `country` for the company, partners and terms
+    /// of `data` (as a `--data` file holds them).
+    pub fn from_data(data: KybData, country: Country) -> Self {
+        Self {
+            partners: data.partners,
+            terms_data: data.terms_data,
+            ..Self::new(data.company, country)
+        }
+    }
+
     /// Adds a partner.
     #[must_use]
     pub fn partner(mut self, partner: Partner) -> Self {
@@ -257,6 +267,17 @@ pub struct KybData {
     /// Terms acceptance.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub terms_data: Option<TermsData>,
+}
+
+impl KybData {
+    /// `company` with its `partners`, and no terms.
+    pub fn new(company: Company, partners: Vec<Partner>) -> Self {
+        Self {
+            company,
+            partners,
+            terms_data: None,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -288,12 +309,8 @@ impl<'de> Deserialize<'de> for CreateKybSession {
         let w = CreateWire::<KybData>::deserialize(d)?;
         Ok(Self {
             flow_type: w.flow_type,
-            country: w.country,
             integration_method: w.integration_method,
-            company: w.data.company,
-            partners: w.data.partners,
-            terms_data: w.data.terms_data,
-            key: None,
+            ..Self::from_data(w.data, w.country)
         })
     }
 }

@@ -271,6 +271,16 @@ pub(crate) fn check_additional_data(
     }
 }
 
+/// Every document type some entity of `session` may upload (what a required-file request may
+/// ask for): the person's documents of its country, and for KYB the company's too.
+pub(crate) fn session_documents(session: &Session) -> Vec<&'static str> {
+    let mut all = allowed_documents(&session.country).to_vec();
+    if session.kyb.is_some() {
+        all.push(COMPANY_DOCUMENT);
+    }
+    all
+}
+
 /// The document types `entity` may upload in `session`, or why it may not upload at all.
 pub(crate) fn documents_for(session: &Session, entity: &str) -> Result<Vec<&'static str>, String> {
     match &session.kyb {

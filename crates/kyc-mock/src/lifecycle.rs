@@ -12,8 +12,8 @@
 use std::sync::Arc;
 
 use crate::config::{Decision, Outcome};
-use crate::kyb::COMPANY_DOCUMENT;
-use crate::session::{Session, Status, StepStatus, allowed_documents};
+use crate::kyb::session_documents;
+use crate::session::{Session, Status, StepStatus};
 use crate::state::{Shared, State};
 use crate::webhook::{Notification, dispatch};
 
@@ -168,10 +168,7 @@ pub(crate) fn decide_by_hand(
     }
     if let Decision::RequireFiles { documents, .. } = decision {
         // Only what an upload to this session can bring: otherwise it never completes.
-        let mut allowed = allowed_documents(&session.country).to_vec();
-        if session.kyb.is_some() {
-            allowed.push(COMPANY_DOCUMENT);
-        }
+        let allowed = session_documents(session);
         if let Some(other) = documents.iter().find(|d| !allowed.contains(&d.as_str())) {
             return Err(Refusal::Invalid(format!(
                 "`{other}` cannot be uploaded to this session; it takes {}",

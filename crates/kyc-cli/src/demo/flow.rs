@@ -186,11 +186,7 @@ pub(crate) fn run(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>>
     let data: KybData = serde_json::from_str(KYB_DATA)?;
     let company_id = data.company.id.clone();
     let partners: Vec<String> = data.partners.iter().map(|p| p.id.clone()).collect();
-    let mut create = CreateKybSession::new(data.company, Country::Bra);
-    create.partners = data.partners;
-    if let Some(terms) = data.terms_data {
-        create = create.terms_data(terms);
-    }
+    let create = CreateKybSession::from_data(data, Country::Bra);
     let created = client.create_kyb_session(&create)?;
     step(
         out,

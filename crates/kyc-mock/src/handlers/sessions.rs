@@ -224,7 +224,7 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
     let seq = state.next_seq;
     state.next_seq += 1;
     let kyb = new.kyb.is_some();
-    let session = Session {
+    let mut session = Session {
         // KYB runs through the API only: no web-flow URL.
         url: if kyb {
             String::new()
@@ -261,7 +261,6 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
         map.insert("url".to_owned(), json!(session.url));
     }
     let payload = json!({ "data": created });
-    let mut session = session;
     session.note(
         now,
         format!(
