@@ -394,7 +394,7 @@ fn session(shared: &Shared, id: &str) -> Result<Value, ApiError> {
         let previews: Vec<bool> = session
             .files
             .iter()
-            .map(|f| state.previews.get(&f.id).is_some())
+            .map(|f| state.previews.has(&f.id))
             .collect();
         if let Some(map) = view.as_object_mut() {
             map.insert("kind".into(), json!(kind(session)));

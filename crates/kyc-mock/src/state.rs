@@ -84,6 +84,11 @@ impl Previews {
         }
     }
 
+    /// Whether file `id` is still kept.
+    pub(crate) fn has(&self, id: &str) -> bool {
+        self.files.iter().any(|(file, _, _)| file == id)
+    }
+
     /// The content type and bytes of file `id`, when still kept.
     pub(crate) fn get(&self, id: &str) -> Option<(&'static str, Bytes)> {
         self.files
