@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use kyc_core::{
     CleanValidations, Config, Country, CreateSession, Credentials, DocumentType, Environment,
-    PersonalData, Pii,
+    PersonalData, Pii, UploadFile,
 };
 use kyc_mock::{Fault, MockConfig, MockServer, Route};
 use tracing::field::{Field, Visit};
@@ -114,14 +114,10 @@ fn each_call_is_told_without_a_secret_or_personal_data() {
         let (config, credentials) = settings_for(&server);
         let client = kyc_ureq::Client::new(config, credentials);
         let created = client.create_session(&personal()).unwrap();
+        let upload =
+            UploadFile::new(created.id.clone(), "usr-trace", DocumentType::Selfie).file_name(FILE);
         client
-            .upload_bytes(
-                created.id.clone(),
-                "usr-trace",
-                DocumentType::Selfie,
-                FILE,
-                JPEG.to_vec(),
-            )
+            .upload(&upload, kyc_ureq::Source::bytes(JPEG))
             .unwrap();
         server.inject_fault(Route::GetSession, Fault::status(503), 1);
         client.get_session(created.id.clone()).unwrap();
@@ -147,14 +143,10 @@ fn each_call_is_told_without_a_secret_or_personal_data() {
         runtime.block_on(async {
             let client = kyc_reqwest::Client::new(config, credentials);
             let created = client.create_session(&personal()).await.unwrap();
+            let upload = UploadFile::new(created.id.clone(), "usr-trace", DocumentType::Selfie)
+                .file_name(FILE);
             client
-                .upload_bytes(
-                    created.id.clone(),
-                    "usr-trace",
-                    DocumentType::Selfie,
-                    FILE,
-                    JPEG.to_vec(),
-                )
+                .upload(&upload, kyc_reqwest::Source::bytes(JPEG))
                 .await
                 .unwrap();
             server.inject_fault(Route::GetSession, Fault::status(503), 1);

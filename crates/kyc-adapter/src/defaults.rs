@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 /// Default limit on a response body: 10 MiB. Pomelo's JSON answers are a few kilobytes; a larger
-/// body is refused as [`TransportErrorKind::ResponseTooLarge`](crate::TransportErrorKind) rather
+/// body is refused as [`TransportErrorKind::ResponseTooLarge`](kyc_core::TransportErrorKind) rather
 /// than truncated.
 pub const DEFAULT_MAX_RESPONSE_BODY: u64 = 10 * 1024 * 1024;
 

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-use kyc_core::{Config, ConfigBuilder, Credentials, Environment, InvalidInput};
+use kyc_core::{Config, ConfigBuilder, ConfigError, Credentials, Environment};
 
 /// The client id variable (required).
 pub const ENV_CLIENT_ID: &str = "POMELO_CLIENT_ID";
@@ -115,7 +115,7 @@ pub enum FromEnvError {
         reason: &'static str,
     },
     /// The configuration built from the variables is refused (e.g. a base URL that is not https).
-    Config(InvalidInput),
+    Config(ConfigError),
 }
 
 impl fmt::Display for FromEnvError {
@@ -238,11 +238,11 @@ pub fn build(builder: ConfigBuilder) -> Result<Config, FromEnvError> {
 type Override = fn(ConfigBuilder, String) -> ConfigBuilder;
 
 /// The variable whose value a configuration error is about.
-fn blame(e: &InvalidInput) -> Option<&'static str> {
+fn blame(e: &ConfigError) -> Option<&'static str> {
     match e {
-        InvalidInput::InvalidBaseUrl { .. } | InvalidInput::InsecureBaseUrl => Some(ENV_BASE_URL),
-        InvalidInput::Empty { what: "audience" } => Some(ENV_AUDIENCE),
-        InvalidInput::InvalidPathTemplate { operation, .. } => match *operation {
+        ConfigError::InvalidBaseUrl { .. } | ConfigError::InsecureBaseUrl => Some(ENV_BASE_URL),
+        ConfigError::Empty { what: "audience" } => Some(ENV_AUDIENCE),
+        ConfigError::InvalidPathTemplate { operation, .. } => match *operation {
             "get session" => Some(ENV_GET_SESSION_PATH),
             "cancel session" => Some(ENV_CANCEL_SESSION_PATH),
             "search sessions" => Some(ENV_SEARCH_SESSIONS_PATH),
@@ -253,11 +253,11 @@ fn blame(e: &InvalidInput) -> Option<&'static str> {
     }
 }
 
-fn reason_of(e: &InvalidInput) -> &'static str {
+fn reason_of(e: &ConfigError) -> &'static str {
     match e {
-        InvalidInput::InvalidBaseUrl { reason }
-        | InvalidInput::InvalidPathTemplate { reason, .. } => reason,
-        InvalidInput::InsecureBaseUrl => "plain http:// only to a loopback host",
+        ConfigError::InvalidBaseUrl { reason }
+        | ConfigError::InvalidPathTemplate { reason, .. } => reason,
+        ConfigError::InsecureBaseUrl => "plain http:// only to a loopback host",
         _ => "not a usable value",
     }
 }

@@ -9,21 +9,37 @@
 
 mod defaults;
 pub mod env;
+mod source;
 mod trace;
+mod walk;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub use defaults::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY};
-pub use env::{
-    ENV_AUDIENCE, ENV_BASE_URL, ENV_CANCEL_SESSION_PATH, ENV_CLEAN_VALIDATIONS_PATH, ENV_CLIENT_ID,
-    ENV_CLIENT_SECRET, ENV_ENVIRONMENT, ENV_FIRST_PAGE, ENV_GET_SESSION_PATH, ENV_MAX_PAGES,
-    ENV_SEARCH_SESSIONS_PATH, FromEnvError, SETTINGS, Setting,
-};
-pub use kyc_core::{
-    AttemptTimeout, CallError as Error, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT,
-    SourceError, SourceErrorKind, TokenInfo, TransportError, TransportErrorKind,
-};
+pub use source::{Observe, Source, SourceFrom, file_name_of};
 pub use trace::{Trace, operation_name};
+pub use walk::{Walk, WalkStep};
+
+/// What both clients re-export, written once: each adapter's `lib.rs` says
+/// `pub use kyc_adapter::exports::*;`, so a name is the same item whichever client it comes from.
+pub mod exports {
+    pub use crate::env::{
+        ENV_AUDIENCE, ENV_BASE_URL, ENV_CANCEL_SESSION_PATH, ENV_CLEAN_VALIDATIONS_PATH,
+        ENV_CLIENT_ID, ENV_CLIENT_SECRET, ENV_ENVIRONMENT, ENV_FIRST_PAGE, ENV_GET_SESSION_PATH,
+        ENV_MAX_PAGES, ENV_SEARCH_SESSIONS_PATH, FromEnvError, SETTINGS, Setting,
+    };
+    pub use crate::new_idempotency_key;
+    /// The protocol core, re-exported so one dependency is enough.
+    pub use kyc_core;
+    /// Re-exported so transports build requests and responses with the same `http` version.
+    pub use kyc_core::http;
+    pub use kyc_core::{
+        AttemptTimeout, CallError as Error, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT,
+        Fault, SourceError, SourceErrorKind, Stage, TokenInfo, TransportError, TransportErrorKind,
+    };
+}
+
+pub use exports::{Error, SourceError, SourceErrorKind};
 
 use kyc_core::{Call, Endpoint, Exchange, IdempotencyKey, Now, Settings, TokenSlot};
 
@@ -33,7 +49,8 @@ use kyc_core::{Call, Endpoint, Exchange, IdempotencyKey, Now, Settings, TokenSlo
 ///
 /// # Errors
 ///
-/// [`Error::Randomness`] when no random bytes could be drawn; the refusals of [`Call::new`].
+/// [`Fault::Randomness`](kyc_core::Fault::Randomness) when no random bytes could be drawn; the
+/// refusals of [`Call::new`].
 pub fn new_call<'a, E: Endpoint>(
     settings: &'a Settings,
     endpoint: &'a E,
@@ -48,7 +65,7 @@ pub fn new_call<'a, E: Endpoint>(
 ///
 /// # Errors
 ///
-/// [`Error::Randomness`] when the random source fails.
+/// [`Fault::Randomness`](kyc_core::Fault::Randomness) when the random source fails.
 pub fn new_idempotency_key() -> Result<IdempotencyKey, Error> {
     Ok(IdempotencyKey::from_random_bytes(random_bytes()?))
 }
@@ -58,10 +75,10 @@ pub fn new_idempotency_key() -> Result<IdempotencyKey, Error> {
 ///
 /// # Errors
 ///
-/// [`Error::Randomness`] when the source fails.
+/// [`Fault::Randomness`](kyc_core::Fault::Randomness) when the source fails.
 pub fn random_bytes() -> Result<[u8; 16], Error> {
     let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).map_err(|_| Error::Randomness)?;
+    getrandom::fill(&mut bytes).map_err(|_| Error::new(kyc_core::Fault::Randomness))?;
     Ok(bytes)
 }
 
@@ -266,6 +283,45 @@ macro_rules! settings_setters {
         pub fn token_refusal_memory(mut self, memory: std::time::Duration) -> Self {
             self.settings.token_refusal_memory = memory;
             self
+        }
+    };
+}
+
+/// `ClientBuilder::from_env` and `Client::from_env`, written once: expands at the root of an
+/// adapter whose `Client::builder(config, credentials)` makes a `ClientBuilder` and whose
+/// `ClientBuilder::build()` makes the `Client`.
+#[macro_export]
+macro_rules! from_env {
+    ($client:ty, $builder:ty) => {
+        impl $builder {
+            /// A builder configured from `POMELO_CLIENT_ID`, `POMELO_CLIENT_SECRET` (required),
+            /// `POMELO_ENV` (`production`, `sandbox` or `stage`; default `sandbox`), and every
+            /// optional override in [`SETTINGS`](crate::SETTINGS): `POMELO_BASE_URL`,
+            /// `POMELO_AUDIENCE`, the path templates (`POMELO_GET_SESSION_PATH`,
+            /// `POMELO_CANCEL_SESSION_PATH`, `POMELO_SEARCH_SESSIONS_PATH`,
+            /// `POMELO_CLEAN_VALIDATIONS_PATH`), `POMELO_FIRST_PAGE` and `POMELO_MAX_PAGES`.
+            /// `kyc` reads the same variables.
+            ///
+            /// # Errors
+            ///
+            /// [`FromEnvError`](crate::FromEnvError) for a missing variable, or one whose value
+            /// is refused (it names it).
+            pub fn from_env() -> Result<$builder, $crate::env::FromEnvError> {
+                let (config, credentials) = $crate::env::from_process_env()?;
+                Ok(<$client>::builder(config, credentials))
+            }
+        }
+
+        impl $client {
+            /// A client with every default, configured from the environment as
+            /// [`ClientBuilder::from_env`] says.
+            ///
+            /// # Errors
+            ///
+            /// [`FromEnvError`](crate::FromEnvError) for a missing or unusable variable.
+            pub fn from_env() -> Result<$client, $crate::env::FromEnvError> {
+                <$builder>::from_env().map(<$builder>::build)
+            }
         }
     };
 }

@@ -86,7 +86,7 @@ fn summary(reply: &Reply) -> (Option<u16>, String) {
 mod imp {
     use std::time::Instant;
 
-    use kyc_core::{CallError, Purpose, Reply};
+    use kyc_core::{CallError, Fault, Purpose, Reply, Stage};
     use tracing::field::Empty;
 
     #[derive(Debug)]
@@ -187,7 +187,7 @@ mod imp {
                     self.span.record("outcome", "ok");
                 }
                 Some(e) => {
-                    let outcome = outcome(e.unkeyed());
+                    let outcome = outcome(e);
                     self.span.record("outcome", outcome.as_str());
                     tracing::info!(parent: &self.span, outcome = %outcome, elapsed_ms, "failed");
                 }
@@ -197,23 +197,19 @@ mod imp {
 
     /// The kind of a call's failure, without any of its text (which may quote the server).
     fn outcome(error: &CallError) -> String {
-        match error {
-            CallError::Core(core) => match core.status() {
-                Some(status) => format!("api {}", status.as_u16()),
-                None => "refused or undecodable".to_owned(),
-            },
-            CallError::Transport(t) => format!("transport {:?}", t.kind()).to_lowercase(),
-            CallError::Token(inner) => format!("token: {}", outcome(inner.unkeyed())),
-            CallError::Source(s) => format!("source {:?}", s.kind()).to_lowercase(),
-            CallError::Randomness => "randomness".to_owned(),
-            other => outcome_fallback(other),
-        }
-    }
-
-    fn outcome_fallback(error: &CallError) -> String {
-        match error.status() {
-            Some(status) => format!("api {}", status.as_u16()),
-            None => "error".to_owned(),
+        let fault = match &error.fault {
+            Fault::Api(api) => format!("api {}", api.status.as_u16()),
+            Fault::Decode(decode) => format!("api {}", decode.status.as_u16()),
+            Fault::InvalidInput(_) => "refused or undecodable".to_owned(),
+            Fault::Transport(t) => format!("transport {:?}", t.kind()).to_lowercase(),
+            Fault::Source(s) => format!("source {:?}", s.kind()).to_lowercase(),
+            Fault::Pagination(_) => "pagination".to_owned(),
+            Fault::Randomness => "randomness".to_owned(),
+            _ => "error".to_owned(),
+        };
+        match error.stage {
+            Stage::Token => format!("token: {fault}"),
+            _ => fault,
         }
     }
 }

@@ -14,7 +14,9 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use kyc_axum::{VerifiedEvent, WebhookReceiver};
 use kyc_core::webhook::{Event, Verifier, WebhookKeys, WebhookSecret};
-use kyc_core::{Config, Country, CreateSession, Credentials, DocumentType, Environment};
+use kyc_core::{
+    Config, Country, CreateSession, Credentials, DocumentType, Environment, UploadFile,
+};
 
 const PATH: &str = "/hooks/identity";
 const JPEG: &[u8] = &[
@@ -108,8 +110,9 @@ fn verified_events_reach_the_handler_once_and_nothing_else_does() {
         DocumentType::IdentityCardFront,
         DocumentType::IdentityCardBack,
     ] {
+        let upload = UploadFile::new(session.id.clone(), user, document).file_name("doc.jpg");
         client
-            .upload_bytes(session.id.clone(), user, document, "doc.jpg", JPEG.to_vec())
+            .upload(&upload, kyc_ureq::Source::bytes(JPEG))
             .unwrap();
     }
 

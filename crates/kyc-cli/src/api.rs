@@ -1,27 +1,27 @@
-//! The commands that call the API: arguments become kyc-core request types, which run through
-//! kyc-ureq; results become JSON and errors become [`Failure`]s.
+//! The commands that call the API: arguments become kyc-core endpoints, each run through one
+//! generic function ([`call`]) over kyc-ureq's one generic entry; results become JSON and errors
+//! become [`Failure`]s. A command is its clap definition (`cli.rs`) and the endpoint it builds
+//! here, once.
 //!
 //! Every request is first checked with kyc-core's [`kyc_core::validate`]: whatever kyc-core
 //! refuses (a malformed search, an empty or unsupported file, `clean` on production…) is
 //! reported as `invalid_input` before the credentials are even looked at, and before any request,
 //! the token request included, leaves this machine.
 
-use std::fs::File;
-use std::io::{IsTerminal as _, Read as _};
-use std::path::Path;
+use std::io::IsTerminal as _;
 use std::time::SystemTime;
 
 use kyc_core::{
-    CleanValidations, Config, Country, CreateAdditionalSession, CreateKybSession, CreateSession,
-    Credentials, Date, DocumentType, Endpoint, FileKind, FlowType, GetReport, GetSession,
-    IdempotencyKey, IntegrationMethod, KybData, Pagination, PersonalData, Pii, RequestToken,
-    SearchSessions, Session, SessionStatus, Sort, TermsData, UploadFile,
+    CleanValidations, Company, Config, Country, CreateAdditionalSession, CreateKybSession,
+    CreateSession, Credentials, Date, DocumentType, Endpoint, FlowType, IdempotencyKey,
+    IntegrationMethod, Pagination, Partner, PersonalData, Pii, RequestToken, SearchSessions,
+    Session, SessionStatus, Sort, TermsData, UploadFile,
 };
-use kyc_ureq::Client;
-use serde::Serialize;
+use kyc_ureq::{Client, Source};
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{
-    CleanArgs, CreateArgs, GlobalArgs, MethodName, SearchArgs, SessionIdArg, TokenArgs, UploadArgs,
+    CleanArgs, CreateArgs, GlobalArgs, MethodName, SearchArgs, TokenArgs, UploadArgs,
 };
 use crate::failure::Failure;
 use crate::progress;
@@ -74,7 +74,12 @@ impl Api {
 
     /// Checks `endpoint` and the credentials, then makes the client.
     fn client_for<E: Endpoint>(&self, endpoint: &E) -> Result<Client, Failure> {
-        kyc_core::validate(&self.config, endpoint).map_err(|e| Failure::core(&e.into()))?;
+        kyc_core::validate(&self.config, endpoint).map_err(Failure::from)?;
+        self.client()
+    }
+
+    /// Checks the credentials, then makes the client.
+    fn client(&self) -> Result<Client, Failure> {
         let credentials = self.credentials()?;
         let mut builder = Client::builder(self.config.clone(), credentials);
         if let Some(timeout) = self.timeout {
@@ -139,6 +144,29 @@ pub(crate) fn settings(global: &GlobalArgs) -> Result<kyc_core::Settings, Failur
     Ok(settings)
 }
 
+/// Runs `endpoint` as one call: checked first (refused input exits 2 before anything is sent),
+/// then sent through kyc-ureq with its retries. Every API command ends here, or in [`upload`]'s
+/// one upload entry.
+pub(crate) fn call<E: Endpoint>(global: &GlobalArgs, endpoint: &E) -> Result<E::Output, Failure> {
+    Api::new(global)?.call(endpoint)
+}
+
+/// [`call`], its result printed as JSON.
+pub(crate) fn print<E: Endpoint>(global: &GlobalArgs, endpoint: &E) -> Result<(), Failure>
+where
+    E::Output: Serialize,
+{
+    output::json(&call(global, endpoint)?)
+}
+
+impl Api {
+    fn call<E: Endpoint>(&self, endpoint: &E) -> Result<E::Output, Failure> {
+        self.client_for(endpoint)?
+            .execute(endpoint)
+            .map_err(|e| Failure::client(&e))
+    }
+}
+
 /// `kyc token`.
 #[derive(Serialize)]
 struct TokenOutput<'a> {
@@ -154,9 +182,11 @@ pub(crate) fn token(global: &GlobalArgs, args: &TokenArgs) -> Result<(), Failure
     let request = RequestToken {
         credentials: &credentials,
     };
-    let client = api.client_for(&request)?;
     let sent_at = SystemTime::now();
-    let grant = client.execute(&request).map_err(|e| Failure::token(&e))?;
+    let grant = api
+        .client_for(&request)?
+        .execute(&request)
+        .map_err(|e| Failure::token(&e))?;
     output::json(&TokenOutput {
         token_type: &grant.token_type,
         expires_at: time::rfc3339(grant.expires_at(sent_at)),
@@ -166,7 +196,6 @@ pub(crate) fn token(global: &GlobalArgs, args: &TokenArgs) -> Result<(), Failure
 
 /// `kyc session create`: KYC, KYB (`--kyb`) or an employee's (`--company-id`).
 pub(crate) fn create_session(global: &GlobalArgs, args: &CreateArgs) -> Result<(), Failure> {
-    let api = Api::new(global)?;
     let method = match args.integration_method {
         MethodName::Api => IntegrationMethod::Api,
         MethodName::Web => IntegrationMethod::Web,
@@ -183,21 +212,18 @@ pub(crate) fn create_session(global: &GlobalArgs, args: &CreateArgs) -> Result<(
         .as_deref()
         .map(|source| json_input::<PersonalData>("--personal-data", source, Shape::Object))
         .transpose()?;
+    let user_id = args.user_id.as_deref().unwrap_or_default();
     let created = if args.kyb {
-        let mut create =
-            CreateKybSession::from_data(kyb_data(args)?, country).integration_method(method);
-        if let Some(flow) = flow {
-            create = create.flow_type(flow);
-        }
         // --terms-* over the file's.
-        if let Some(terms) = terms {
-            create = create.terms_data(terms);
-        }
-        let create = create.idempotency_key(key.clone());
-        let client = api.client_for(&create)?;
-        client.create_kyb_session(&create)
+        let create = kyb_data(args)?
+            .create(country, terms)
+            .integration_method(method);
+        let create = match flow {
+            Some(flow) => create.flow_type(flow),
+            None => create,
+        };
+        call(global, &create.idempotency_key(key.clone()))?
     } else if let Some(company_id) = &args.company_id {
-        let user_id = args.user_id.as_deref().unwrap_or_default();
         let mut create = CreateAdditionalSession::new(company_id.as_str(), user_id, country);
         create.integration_method = method;
         if let Some(flow) = flow {
@@ -206,11 +232,8 @@ pub(crate) fn create_session(global: &GlobalArgs, args: &CreateArgs) -> Result<(
         if let Some(personal) = personal {
             create = create.personal_data(personal);
         }
-        let create = create.idempotency_key(key.clone());
-        let client = api.client_for(&create)?;
-        client.create_additional_session(&create)
+        call(global, &create.idempotency_key(key.clone()))?
     } else {
-        let user_id = args.user_id.as_deref().unwrap_or_default();
         let mut create = CreateSession::new(user_id, country).integration_method(method);
         if let Some(flow) = flow {
             create = create.flow_type(flow);
@@ -221,15 +244,47 @@ pub(crate) fn create_session(global: &GlobalArgs, args: &CreateArgs) -> Result<(
         if let Some(terms) = terms {
             create = create.terms_data(terms);
         }
-        let create = create.idempotency_key(key.clone());
-        let client = api.client_for(&create)?;
-        client.create_session(&create)
-    }
-    .map_err(|e| Failure::client(&e))?;
+        call(global, &create.idempotency_key(key.clone()))?
+    };
     output::json(&Keyed {
         value: &created,
         idempotency_key: key.as_str(),
     })
+}
+
+/// The company, partners and terms of a KYB create, as `--data FILE.json` holds them:
+/// `company`, `partners`, `terms_data`, and nothing else (a misspelt member is an error rather
+/// than a partner list or terms silently left out).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct KybData {
+    pub(crate) company: Company,
+    #[serde(default, deserialize_with = "list")]
+    pub(crate) partners: Vec<Partner>,
+    #[serde(default)]
+    pub(crate) terms_data: Option<TermsData>,
+}
+
+/// A list that may be `null` (none).
+fn list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Partner>, D::Error> {
+    Ok(Option::<Vec<Partner>>::deserialize(d)?.unwrap_or_default())
+}
+
+impl KybData {
+    /// The `kyb-cards` create of this company and its partners in `country`, with `terms` over
+    /// the file's.
+    pub(crate) fn create(self, country: Country, terms: Option<TermsData>) -> CreateKybSession {
+        let mut create = self
+            .partners
+            .into_iter()
+            .fold(CreateKybSession::new(self.company, country), |c, p| {
+                c.partner(p)
+            });
+        if let Some(terms) = terms.or(self.terms_data) {
+            create = create.terms_data(terms);
+        }
+        create
+    }
 }
 
 /// The company, partners and terms of `--data`, or of `--company` and `--partners`.
@@ -238,10 +293,11 @@ fn kyb_data(args: &CreateArgs) -> Result<KybData, Failure> {
         return json_input("--data", source, Shape::Object);
     }
     match (&args.company, &args.partners) {
-        (Some(company), Some(partners)) => Ok(KybData::new(
-            json_input("--company", company, Shape::Object)?,
-            json_input("--partners", partners, Shape::Array)?,
-        )),
+        (Some(company), Some(partners)) => Ok(KybData {
+            company: json_input("--company", company, Shape::Object)?,
+            partners: json_input("--partners", partners, Shape::Array)?,
+            terms_data: None,
+        }),
         _ => Err(Failure::invalid_input(
             "--kyb needs --company and --partners, or --data",
         )),
@@ -317,51 +373,19 @@ fn json_input<T: serde::de::DeserializeOwned>(
     })
 }
 
-/// `kyc session get`.
-pub(crate) fn get_session(global: &GlobalArgs, args: &SessionIdArg) -> Result<(), Failure> {
-    let api = Api::new(global)?;
-    let client = api.client_for(&GetSession::new(args.id.as_str()))?;
-    let session = client
-        .get_session(args.id.as_str())
-        .map_err(|e| Failure::client(&e))?;
-    output::json(&session)
-}
-
-/// `kyc session cancel`.
-pub(crate) fn cancel_session(global: &GlobalArgs, args: &SessionIdArg) -> Result<(), Failure> {
-    let api = Api::new(global)?;
-    let client = api.client_for(&kyc_core::CancelSession::new(args.id.as_str()))?;
-    let session = client
-        .cancel_session(args.id.as_str())
-        .map_err(|e| Failure::client(&e))?;
-    output::json(&session)
-}
-
-/// `kyc session report`.
-pub(crate) fn report(global: &GlobalArgs, args: &SessionIdArg) -> Result<(), Failure> {
-    let api = Api::new(global)?;
-    let client = api.client_for(&GetReport::new(args.id.as_str()))?;
-    let report = client
-        .report(args.id.as_str())
-        .map_err(|e| Failure::client(&e))?;
-    output::json(&report)
-}
-
 /// `kyc session search`.
 pub(crate) fn search(global: &GlobalArgs, args: &SearchArgs) -> Result<(), Failure> {
-    let api = Api::new(global)?;
     let search = search_request(args)?;
-    let client = api.client_for(&search)?;
     if args.all {
-        let sessions = client
+        let api = Api::new(global)?;
+        let sessions = api
+            .client_for(&search)?
             .search_all(search)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| Failure::client(&e))?;
         return output::json(&sessions);
     }
-    let page = client
-        .search_sessions(&search)
-        .map_err(|e| Failure::client(&e))?;
+    let page = call(global, &search)?;
     output::json(&Page {
         data: &page.sessions,
         meta: Meta {
@@ -420,43 +444,38 @@ fn date_arg(option: &str, text: &str) -> Result<Date, Failure> {
     Date::parse(text).map_err(|e| Failure::invalid_input(format!("{option} `{text}`: {e}")))
 }
 
-/// `kyc upload`.
+/// `kyc upload`: through kyc-ureq's one upload entry, streamed from the path (opened once:
+/// every retry reads the same file from its start, with a progress line of its own on a
+/// terminal).
 pub(crate) fn upload(global: &GlobalArgs, args: &UploadArgs) -> Result<(), Failure> {
     let api = Api::new(global)?;
     let path = args.file.as_path();
     let (leading, len) = measure(path)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let document = DocumentType::parse(&args.document_type);
-    let mut upload = UploadFile::from_stream(
+    let mut upload = UploadFile::new(
         args.session.as_str(),
         args.entity.as_str(),
-        document,
-        name.as_str(),
-        &leading,
-        len,
-    );
+        DocumentType::parse(&args.document_type),
+    )
+    .kyb(args.kyb);
     if let Some(country) = &args.country {
         upload = upload.country(Country::parse(country));
     }
-    upload = upload.kyb(args.kyb);
     if let Some(content_type) = &args.content_type {
         upload = upload.content_type(content_type.trim());
     }
     let key = idempotency_key(args.idempotency_key.as_deref())?;
     let upload = upload.idempotency_key(key.clone());
-    let client = api.client_for(&upload)?;
-    let show_progress = std::io::stderr().is_terminal();
-    // From the path, opened once: every retry reads the same file from its start (with a
-    // progress line of its own on a terminal).
-    let info = if show_progress {
+    // Checked as it will be sent (format, size, document type), before the credentials.
+    let client = api.client_for(&upload.clone().with_stream(&leading, len))?;
+    let source = Source::path(path);
+    let info = if std::io::stderr().is_terminal() {
+        let name = kyc_adapter::file_name_of(path);
         let bar = progress::upload_bar(len, &name);
         let shown = bar.clone();
-        let result = client.upload_prepared_path_observed(&upload, path, move |reader| {
-            progress::observed(&shown, reader)
-        });
+        let result = client.upload(
+            &upload,
+            source.observed(move |reader| progress::observed(&shown, reader)),
+        );
         // The finished line stays; a failed upload's bar is left where it stopped.
         if result.is_ok() {
             bar.finish();
@@ -465,7 +484,7 @@ pub(crate) fn upload(global: &GlobalArgs, args: &UploadArgs) -> Result<(), Failu
         }
         result
     } else {
-        client.upload_prepared_path(&upload, path)
+        client.upload(&upload, source)
     }
     .map_err(|e| Failure::client(&e))?;
     output::json(&Keyed {
@@ -475,18 +494,17 @@ pub(crate) fn upload(global: &GlobalArgs, args: &UploadArgs) -> Result<(), Failu
 }
 
 /// The file's first bytes (for format detection) and its length.
-fn measure(path: &Path) -> Result<(Vec<u8>, u64), Failure> {
-    let file = File::open(path).map_err(|e| open_failure(path, &e))?;
-    let len = file.metadata().map_err(|e| open_failure(path, &e))?.len();
-    let mut leading = Vec::with_capacity(FileKind::SNIFF_LEN);
-    file.take(FileKind::SNIFF_LEN as u64)
+fn measure(path: &std::path::Path) -> Result<(Vec<u8>, u64), Failure> {
+    use std::io::Read as _;
+    let open_failure =
+        |e: std::io::Error| Failure::invalid_input(format!("cannot read {}: {e}", path.display()));
+    let file = std::fs::File::open(path).map_err(open_failure)?;
+    let len = file.metadata().map_err(open_failure)?.len();
+    let mut leading = Vec::with_capacity(kyc_core::FileKind::SNIFF_LEN);
+    file.take(kyc_core::FileKind::SNIFF_LEN as u64)
         .read_to_end(&mut leading)
-        .map_err(|e| open_failure(path, &e))?;
+        .map_err(open_failure)?;
     Ok((leading, len))
-}
-
-fn open_failure(path: &Path, error: &std::io::Error) -> Failure {
-    Failure::invalid_input(format!("cannot read {}: {error}", path.display()))
 }
 
 /// `kyc clean`.
@@ -506,9 +524,5 @@ pub(crate) fn clean(global: &GlobalArgs, args: &CleanArgs) -> Result<(), Failure
         other => other.map(Pii::new),
     };
     let clean = CleanValidations::new(args.user_id.clone(), document_number)?;
-    let client = api.client_for(&clean)?;
-    let result = client
-        .clean_validations(&clean)
-        .map_err(|e| Failure::client(&e))?;
-    output::json(&result)
+    output::json(&api.call(&clean)?)
 }

@@ -73,77 +73,54 @@ impl Failure {
         Self::new(error.kind(), EXIT_WEBHOOK, error.to_string())
     }
 
-    /// An error of a kyc-ureq call.
+    /// An error of a kyc-ureq call: one `match` on its fault, whatever the stage.
     pub(crate) fn client(error: &kyc_ureq::Error) -> Self {
-        use kyc_ureq::Error as E;
-        match error {
-            E::Keyed {
-                idempotency_key,
-                error,
-            } => {
-                // The key goes into the message: a script retries under it, or reconciles.
-                let mut failure = Self::client(error);
-                failure.message =
-                    format!("{} (idempotency key {idempotency_key})", failure.message);
-                failure
+        use kyc_ureq::{Fault, Stage};
+        let mut failure = match (&error.fault, error.stage) {
+            // Refused before sending: the caller's input (exit 2), whatever the stage.
+            (Fault::InvalidInput(e), _) => Self::from(e),
+            // A token request answered with an error or an unreadable body: the credentials or
+            // the account (no answer at all is `transport`, below).
+            (Fault::Api(api), Stage::Token) => {
+                let mut failure = Self::new("auth", EXIT_FAILED, error.to_string());
+                failure.details = api_details(api);
+                return failure;
             }
-            E::Core(core) => Self::core(core),
-            E::Token(cause) => match &**cause {
-                // No answer, or a refusal before sending: the same kinds as any other call.
-                cause @ (E::Transport(_) | E::Core(kyc_core::Error::InvalidInput(_))) => {
-                    Self::client(cause)
-                }
-                _ => {
-                    let mut failure = Self::new("auth", EXIT_FAILED, error.to_string());
-                    if let Some(api) = cause.api_error() {
-                        failure.details = api_details(api);
-                    }
-                    failure
-                }
-            },
-            // A file that cannot be opened is refused before any request (exit 2); one that fails
-            // or changes while its bytes are sent fails a request under way (exit 1).
-            E::Source(source) if source.kind() == kyc_core::SourceErrorKind::Open => {
-                Self::invalid_input(error.to_string())
+            (Fault::Decode(_), Stage::Token) => {
+                return Self::new("auth", EXIT_FAILED, error.to_string());
             }
-            E::Source(_) => Self::new("source", EXIT_FAILED, error.to_string()),
-            // `Transport`, `Randomness` (no idempotency key could be drawn, so nothing was sent)
-            // and any later variant: the request could not be carried out.
-            _ => Self::new("transport", EXIT_FAILED, error.to_string()),
-        }
-    }
-
-    /// An error of the token request itself (`kyc token`): answered errors are `auth`.
-    pub(crate) fn token(error: &kyc_ureq::Error) -> Self {
-        match error {
-            kyc_ureq::Error::Core(kyc_core::Error::Api(_) | kyc_core::Error::Decode(_)) => {
-                let mut failure = Self::new(
-                    "auth",
-                    EXIT_FAILED,
-                    format!("could not obtain an access token: {error}"),
-                );
-                if let Some(api) = error.api_error() {
-                    failure.details = api_details(api);
-                }
-                failure
-            }
-            other => Self::client(other),
-        }
-    }
-
-    /// A kyc-core verdict.
-    pub(crate) fn core(error: &kyc_core::Error) -> Self {
-        match error {
-            kyc_core::Error::InvalidInput(e) => Self::from(e),
-            kyc_core::Error::Api(api) => {
+            (Fault::Api(api), _) => {
                 // `ApiError`'s Display starts with the status: "404 Not Found from the API ...".
                 let mut failure = Self::new("api", EXIT_FAILED, api.to_string());
                 failure.details = api_details(api);
                 failure
             }
-            // Decode errors and any later variant: the answer could not be read.
-            other => Self::new("decode", EXIT_FAILED, other.to_string()),
+            (Fault::Decode(_) | Fault::Pagination(_), _) => {
+                Self::new("decode", EXIT_FAILED, error.fault.to_string())
+            }
+            // A file that cannot be opened is refused before any request (exit 2); one that fails
+            // or changes while its bytes are sent fails a request under way (exit 1).
+            (Fault::Source(source), _) if source.kind() == kyc_core::SourceErrorKind::Open => {
+                Self::invalid_input(error.fault.to_string())
+            }
+            (Fault::Source(_), _) => Self::new("source", EXIT_FAILED, error.fault.to_string()),
+            // `Transport`, `Randomness` (no idempotency key could be drawn, so nothing was sent)
+            // and any later fault: the request could not be carried out.
+            _ => Self::new("transport", EXIT_FAILED, error.fault.to_string()),
+        };
+        if let Some(key) = &error.idempotency_key {
+            // The key goes into the message: a script retries under it, or reconciles.
+            failure.message = format!("{} (idempotency key {key})", failure.message);
         }
+        failure
+    }
+
+    /// An error of the token request itself (`kyc token`): answered errors are `auth`, as for a
+    /// token obtained on a call's behalf.
+    pub(crate) fn token(error: &kyc_ureq::Error) -> Self {
+        let mut error = error.clone();
+        error.stage = kyc_ureq::Stage::Token;
+        Self::client(&error)
     }
 
     /// The exit code.
@@ -171,6 +148,12 @@ impl From<&InvalidInput> for Failure {
 impl From<InvalidInput> for Failure {
     fn from(e: InvalidInput) -> Self {
         Self::from(&e)
+    }
+}
+
+impl From<&kyc_core::ConfigError> for Failure {
+    fn from(e: &kyc_core::ConfigError) -> Self {
+        Self::invalid_input(e.to_string())
     }
 }
 

@@ -24,6 +24,7 @@
 #![forbid(unsafe_code)]
 
 mod api;
+mod capture;
 mod cli;
 mod demo;
 mod doctor;
@@ -38,6 +39,7 @@ mod webhook;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use kyc_core::{CancelSession, GetReport, GetSession};
 
 use crate::cli::{Cli, Command, SessionCommand, WebhookCommand};
 use crate::failure::Failure;
@@ -59,9 +61,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Token(args) => api::token(&global, &args),
         Command::Session(command) => match command {
             SessionCommand::Create(args) => api::create_session(&global, &args),
-            SessionCommand::Get(args) => api::get_session(&global, &args),
-            SessionCommand::Cancel(args) => api::cancel_session(&global, &args),
-            SessionCommand::Report(args) => api::report(&global, &args),
+            SessionCommand::Get(args) => api::print(&global, &GetSession::new(args.id)),
+            SessionCommand::Cancel(args) => api::print(&global, &CancelSession::new(args.id)),
+            SessionCommand::Report(args) => api::print(&global, &GetReport::new(args.id)),
             SessionCommand::Search(args) => api::search(&global, &args),
         },
         Command::Upload(args) => api::upload(&global, &args),

@@ -4,10 +4,10 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kyc_core::http::{HeaderMap, HeaderName, HeaderValue};
-use kyc_core::webhook::{
-    Capture, Event, Verifier, WebhookKeys, WebhookSecret, sign as sign_webhook,
-};
+use kyc_core::webhook::{Event, Verifier, WebhookKeys, WebhookSecret, sign as sign_webhook};
 use serde::Serialize;
+
+use crate::capture::Capture;
 
 use crate::cli::{SecretArgs, SignArgs, VerifyArgs};
 use crate::failure::Failure;

@@ -224,7 +224,7 @@ struct Cached {
 /// configured one capped at half the token's lifetime (so a token that lives less than twice the
 /// margin is still usable for its first half instead of being refetched forever).
 #[derive(Debug, Clone)]
-pub struct TokenCache {
+pub(crate) struct TokenCache {
     margin: Duration,
     cached: Option<Cached>,
 }
@@ -232,7 +232,7 @@ pub struct TokenCache {
 impl TokenCache {
     /// An empty cache that stops handing out a token `margin` before it expires.
     #[must_use]
-    pub fn new(margin: Duration) -> Self {
+    pub(crate) fn new(margin: Duration) -> Self {
         Self {
             margin,
             cached: None,
@@ -241,7 +241,7 @@ impl TokenCache {
 
     /// The cached token, if it may still be used at `now`.
     #[must_use]
-    pub fn valid_token(&self, now: SystemTime) -> Option<&AccessToken> {
+    pub(crate) fn valid_token(&self, now: SystemTime) -> Option<&AccessToken> {
         self.cached
             .as_ref()
             .filter(|c| now < c.refresh_at)
@@ -249,7 +249,7 @@ impl TokenCache {
     }
 
     /// Stores a freshly received grant (received at `now`) and returns its token.
-    pub fn store(&mut self, grant: TokenGrant, now: SystemTime) -> &AccessToken {
+    pub(crate) fn store(&mut self, grant: TokenGrant, now: SystemTime) -> &AccessToken {
         let expires_at = grant.expires_at(now);
         let lifetime = expires_at.duration_since(now).unwrap_or_default();
         let margin = self.margin.min(lifetime / 2);
@@ -268,7 +268,7 @@ impl TokenCache {
     /// Reacts to a `401` that answered a call made with `rejected`: drops the cached token if it is
     /// that very token and returns `true`. A 401 for an older token (another thread already
     /// refreshed) leaves the newer one alone and returns `false`.
-    pub fn on_unauthorized(&mut self, rejected: &AccessToken) -> bool {
+    pub(crate) fn on_unauthorized(&mut self, rejected: &AccessToken) -> bool {
         if self.cached.as_ref().is_some_and(|c| &c.token == rejected) {
             self.cached = None;
             true
@@ -278,19 +278,19 @@ impl TokenCache {
     }
 
     /// Forgets the cached token (after a revoke, for instance).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.cached = None;
     }
 
     /// The cached token's `token_type` (`Bearer` unless the server said otherwise), if there is one.
     #[must_use]
-    pub fn token_type(&self) -> Option<&str> {
+    pub(crate) fn token_type(&self) -> Option<&str> {
         self.cached.as_ref().map(|c| c.token_type.as_str())
     }
 
     /// When the cached token expires, if there is one.
     #[must_use]
-    pub fn expires_at(&self) -> Option<SystemTime> {
+    pub(crate) fn expires_at(&self) -> Option<SystemTime> {
         self.cached.as_ref().map(|c| c.expires_at)
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::error::InvalidInput;
+use crate::error::{ConfigError, InvalidInput};
 
 /// Which Pomelo environment to call (API reference §2).
 #[derive(Clone, PartialEq, Eq, Debug)]
@@ -120,8 +120,8 @@ pub(crate) struct Origin {
 }
 
 impl Origin {
-    fn parse(base_url: &Url) -> Result<Self, InvalidInput> {
-        let invalid = InvalidInput::InvalidBaseUrl {
+    fn parse(base_url: &Url) -> Result<Self, ConfigError> {
+        let invalid = ConfigError::InvalidBaseUrl {
             reason: "the URL is not a valid request target",
         };
         let parts = http::Uri::try_from(base_url.as_str())
@@ -167,9 +167,9 @@ impl Config {
     ///
     /// # Errors
     ///
-    /// [`InvalidInput::InvalidBaseUrl`] or [`InvalidInput::InsecureBaseUrl`] for a
+    /// [`ConfigError::InvalidBaseUrl`] or [`ConfigError::InsecureBaseUrl`] for a
     /// [`Environment::Custom`] base URL that is not usable.
-    pub fn new(environment: Environment) -> Result<Self, InvalidInput> {
+    pub fn new(environment: Environment) -> Result<Self, ConfigError> {
         Self::builder(environment).build()
     }
 
@@ -275,9 +275,7 @@ impl Config {
             joined.push_str(&path_and_query);
             joined
         };
-        let invalid = || InvalidInput::InvalidBaseUrl {
-            reason: "the URL is not a valid request target",
-        };
+        let invalid = || InvalidInput::InvalidRequestTarget;
         let path = http::uri::PathAndQuery::from_maybe_shared(bytes::Bytes::from(path))
             .map_err(|_| invalid())?;
         let mut parts = http::uri::Parts::default();
@@ -393,14 +391,14 @@ impl ConfigBuilder {
     ///
     /// # Errors
     ///
-    /// - [`InvalidInput::InvalidBaseUrl`]: not a URL, no host, a query, fragment or credentials.
-    /// - [`InvalidInput::InsecureBaseUrl`]: `http://` to a non-loopback host without
+    /// - [`ConfigError::InvalidBaseUrl`]: not a URL, no host, a query, fragment or credentials.
+    /// - [`ConfigError::InsecureBaseUrl`]: `http://` to a non-loopback host without
     ///   [`ConfigBuilder::danger_allow_insecure_http`].
-    /// - [`InvalidInput::InvalidPathTemplate`]: a path that does not start with `/`, contains `?`
+    /// - [`ConfigError::InvalidPathTemplate`]: a path that does not start with `/`, contains `?`
     ///   or `#`, or a get/cancel template without `{session_id}`.
-    /// - [`InvalidInput::Empty`]: an empty audience.
-    /// - [`InvalidInput::InvalidSetting`]: a first page other than 0 or 1, a page cap of 0.
-    pub fn build(self) -> Result<Config, InvalidInput> {
+    /// - [`ConfigError::Empty`]: an empty audience.
+    /// - [`ConfigError::InvalidSetting`]: a first page other than 0 or 1, a page cap of 0.
+    pub fn build(self) -> Result<Config, ConfigError> {
         let (default_url, default_audience) = self.environment.defaults();
         let raw_url = self.base_url.as_deref().unwrap_or(default_url);
         let audience = self
@@ -411,7 +409,7 @@ impl ConfigBuilder {
         let base_url = validate_base_url(raw_url, self.allow_insecure_http)?;
         let origin = Origin::parse(&base_url)?;
         if audience.trim().is_empty() {
-            return Err(InvalidInput::Empty { what: "audience" });
+            return Err(ConfigError::Empty { what: "audience" });
         }
         let p = &self.paths;
         validate_template("get session", &p.get_session, true)?;
@@ -419,13 +417,13 @@ impl ConfigBuilder {
         validate_template("search sessions", &p.search_sessions, false)?;
         validate_template("clean validations", &p.clean_validations, false)?;
         if self.first_page > 1 {
-            return Err(InvalidInput::InvalidSetting {
+            return Err(ConfigError::InvalidSetting {
                 setting: "first page",
                 reason: "must be 0 or 1",
             });
         }
         if self.max_pages == 0 {
-            return Err(InvalidInput::InvalidSetting {
+            return Err(ConfigError::InvalidSetting {
                 setting: "max pages",
                 reason: "must be at least 1",
             });
@@ -445,8 +443,8 @@ impl ConfigBuilder {
     }
 }
 
-fn validate_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url, InvalidInput> {
-    let invalid = |reason| InvalidInput::InvalidBaseUrl { reason };
+fn validate_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url, ConfigError> {
+    let invalid = |reason| ConfigError::InvalidBaseUrl { reason };
     let url = Url::parse(raw.trim()).map_err(|_| invalid("not an absolute URL"))?;
     if url.cannot_be_a_base() || url.host().is_none() {
         return Err(invalid("the URL has no host"));
@@ -460,7 +458,7 @@ fn validate_base_url(raw: &str, allow_insecure_http: bool) -> Result<Url, Invali
     match url.scheme() {
         "https" => Ok(url),
         "http" if allow_insecure_http || is_loopback(&url) => Ok(url),
-        "http" => Err(InvalidInput::InsecureBaseUrl),
+        "http" => Err(ConfigError::InsecureBaseUrl),
         _ => Err(invalid("the scheme must be https (or http to loopback)")),
     }
 }
@@ -478,8 +476,8 @@ fn validate_template(
     operation: &'static str,
     template: &str,
     needs_session_id: bool,
-) -> Result<(), InvalidInput> {
-    let invalid = |reason| InvalidInput::InvalidPathTemplate { operation, reason };
+) -> Result<(), ConfigError> {
+    let invalid = |reason| ConfigError::InvalidPathTemplate { operation, reason };
     if !template.starts_with('/') {
         return Err(invalid("must start with /"));
     }
@@ -526,7 +524,7 @@ mod tests {
             assert!(b.build().is_ok(), "{ok}");
         }
         let remote = Config::builder(Environment::Sandbox).base_url("http://example.com");
-        assert_eq!(remote.clone().build(), Err(InvalidInput::InsecureBaseUrl));
+        assert_eq!(remote.clone().build(), Err(ConfigError::InsecureBaseUrl));
         assert!(remote.danger_allow_insecure_http().build().is_ok());
         for bad in [
             "ftp://x",
@@ -537,7 +535,7 @@ mod tests {
         ] {
             let b = Config::builder(Environment::Sandbox).base_url(bad);
             assert!(
-                matches!(b.build(), Err(InvalidInput::InvalidBaseUrl { .. })),
+                matches!(b.build(), Err(ConfigError::InvalidBaseUrl { .. })),
                 "{bad}"
             );
         }
@@ -560,7 +558,7 @@ mod tests {
         let b = Config::builder(Environment::Sandbox).get_session_path("/identity/v1/session/");
         assert!(matches!(
             b.build(),
-            Err(InvalidInput::InvalidPathTemplate { .. })
+            Err(ConfigError::InvalidPathTemplate { .. })
         ));
         let b = Config::builder(Environment::Sandbox)
             .get_session_path("/identity/v1/session/{session_id}");

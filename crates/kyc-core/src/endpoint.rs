@@ -81,8 +81,8 @@ pub trait Endpoint {
 /// attempt of that call.
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey {
-    text: String,
-    /// The same, ready for the header (every attempt clones it instead of building it).
+    /// The key, ready for the header (every attempt clones it instead of building it); always
+    /// visible ASCII, so it is its own text.
     header: HeaderValue,
 }
 
@@ -98,9 +98,8 @@ impl IdempotencyKey {
             return Err(InvalidInput::InvalidIdempotencyKey);
         }
         // Visible ASCII is always a valid header value.
-        let header =
-            HeaderValue::try_from(key.as_str()).map_err(|_| InvalidInput::InvalidIdempotencyKey)?;
-        Ok(Self { text: key, header })
+        let header = HeaderValue::try_from(key).map_err(|_| InvalidInput::InvalidIdempotencyKey)?;
+        Ok(Self { header })
     }
 
     /// A key made of the lowercase hex of 16 random bytes the caller drew (128 bits).
@@ -113,25 +112,28 @@ impl IdempotencyKey {
             text.push(digit(b & 0x0f));
         }
         let header = HeaderValue::from_str(&text).unwrap_or_else(|_| HeaderValue::from_static("0"));
-        Self { text, header }
+        Self { header }
     }
 
     /// The key.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.text
+        // Only visible ASCII ever gets in (checked by `new`, hex from `from_random_bytes`).
+        self.header.to_str().unwrap_or_default()
     }
 }
 
 impl fmt::Debug for IdempotencyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("IdempotencyKey").field(&self.text).finish()
+        f.debug_tuple("IdempotencyKey")
+            .field(&self.as_str())
+            .finish()
     }
 }
 
 impl fmt::Display for IdempotencyKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.as_str())
     }
 }
 
@@ -170,7 +172,6 @@ pub(crate) fn session_path(template: &str, session_id: &str) -> Result<String, I
 pub fn validate<E: Endpoint>(config: &Config, endpoint: &E) -> Result<(), InvalidInput> {
     endpoint.path_and_query(config)?;
     let placeholder = IdempotencyKey {
-        text: String::from("kyc-rs-validation"),
         header: HeaderValue::from_static("kyc-rs-validation"),
     };
     endpoint.body(config, E::CREATES.then_some(&placeholder))?;

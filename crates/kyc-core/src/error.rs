@@ -87,40 +87,15 @@ impl From<DecodeError> for Error {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum InvalidInput {
-    /// The base URL cannot be parsed or cannot serve as a base (`reason` says why).
-    #[error("invalid base URL: {reason}")]
-    InvalidBaseUrl {
-        /// Why the URL was refused.
-        reason: &'static str,
-    },
-    /// A plain `http://` base URL whose host is not loopback, without the `danger_` opt-in.
-    #[error(
-        "refusing plain http:// for a non-loopback host; use https:// or \
-         ConfigBuilder::danger_allow_insecure_http"
-    )]
-    InsecureBaseUrl,
-    /// A setting has a value it cannot take (`reason` says why).
-    #[error("invalid {setting}: {reason}")]
-    InvalidSetting {
-        /// Which setting.
-        setting: &'static str,
-        /// Why it was refused.
-        reason: &'static str,
-    },
-    /// A configured path template is unusable (`reason` says why).
-    #[error("invalid path template for {operation}: {reason}")]
-    InvalidPathTemplate {
-        /// Which operation's path.
-        operation: &'static str,
-        /// Why it was refused.
-        reason: &'static str,
-    },
     /// An identifier placed in a path is empty, `.` or `..`.
     #[error("the {what} must not be empty, \".\" or \"..\"")]
     InvalidId {
         /// Which identifier.
         what: &'static str,
     },
+    /// A path or query built from the request's parameters is not a valid request target.
+    #[error("the request's path or query is not a valid request target")]
+    InvalidRequestTarget,
     /// A required field is empty.
     #[error("the {what} must not be empty")]
     Empty {
@@ -209,6 +184,47 @@ pub enum InvalidInput {
     /// [`Next::Done`](crate::Next::Done)).
     #[error("this call has already finished")]
     Finished,
+}
+
+/// A configuration the builder refuses ([`ConfigBuilder::build`](crate::ConfigBuilder::build)):
+/// a fault of the settings, found once when the client is made, never by a call.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The base URL cannot be parsed or cannot serve as a base (`reason` says why).
+    #[error("invalid base URL: {reason}")]
+    InvalidBaseUrl {
+        /// Why the URL was refused.
+        reason: &'static str,
+    },
+    /// A plain `http://` base URL whose host is not loopback, without the `danger_` opt-in.
+    #[error(
+        "refusing plain http:// for a non-loopback host; use https:// or \
+         ConfigBuilder::danger_allow_insecure_http"
+    )]
+    InsecureBaseUrl,
+    /// A setting has a value it cannot take (`reason` says why).
+    #[error("invalid {setting}: {reason}")]
+    InvalidSetting {
+        /// Which setting.
+        setting: &'static str,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A configured path template is unusable (`reason` says why).
+    #[error("invalid path template for {operation}: {reason}")]
+    InvalidPathTemplate {
+        /// Which operation's path.
+        operation: &'static str,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+    /// A setting that must not be empty is (the audience).
+    #[error("the {what} must not be empty")]
+    Empty {
+        /// Which setting.
+        what: &'static str,
+    },
 }
 
 /// How many bytes of a response body an error keeps.
@@ -431,8 +447,10 @@ pub(crate) fn escape_controls(text: &str) -> String {
         .collect()
 }
 
-/// Reads `x-request-id` (or `x-amzn-requestid`, or `request-id`) when it is text.
-pub(crate) fn request_id(headers: &HeaderMap) -> Option<String> {
+/// The server's request id of a response: `x-request-id` (or `request-id`, or
+/// `x-amzn-requestid`) when it is text, at most 128 characters. Quote it to Pomelo's support.
+#[must_use]
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
     ["x-request-id", "request-id", "x-amzn-requestid"]
         .iter()
         .find_map(|name| headers.get(*name))

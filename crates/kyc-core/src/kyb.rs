@@ -233,8 +233,8 @@ impl CreateKybSession {
     }
 
     /// A `kyb-cards` session through the API in `country` for the company, partners and terms
-    /// of `data` (as a `--data` file holds them).
-    pub fn from_data(data: KybData, country: Country) -> Self {
+    /// of a create body's `data`.
+    fn from_data(data: KybData, country: Country) -> Self {
         Self {
             partners: data.partners,
             terms_data: data.terms_data,
@@ -252,32 +252,17 @@ impl CreateKybSession {
 
 create_builder!(CreateKybSession, terms_data: TermsData => "Sets the terms acceptance.");
 
-/// The members of `data` in a KYB create body, as a file holds them (`kyc session create --kyb
-/// --data FILE.json`): `company`, `partners`, `terms_data`, and nothing else (a misspelt member
-/// is an error rather than a partner list or terms silently left out).
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+/// The members of `data` in a KYB create body: `company`, `partners`, `terms_data`, and nothing
+/// else (a misspelt member is an error rather than a partner list or terms silently left out).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[non_exhaustive]
-pub struct KybData {
-    /// The company.
-    pub company: Company,
-    /// Its partners (absent or `null`: none).
+struct KybData {
+    company: Company,
+    /// Absent or `null`: none.
     #[serde(default, deserialize_with = "list")]
-    pub partners: Vec<Partner>,
-    /// Terms acceptance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub terms_data: Option<TermsData>,
-}
-
-impl KybData {
-    /// `company` with its `partners`, and no terms.
-    pub fn new(company: Company, partners: Vec<Partner>) -> Self {
-        Self {
-            company,
-            partners,
-            terms_data: None,
-        }
-    }
+    partners: Vec<Partner>,
+    #[serde(default)]
+    terms_data: Option<TermsData>,
 }
 
 #[derive(Serialize)]

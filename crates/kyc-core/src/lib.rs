@@ -8,7 +8,7 @@
 //! # In scope
 //!
 //! - Configuration: environments, base URLs, OAuth audience, overridable paths ([`Config`]).
-//! - OAuth client credentials and a token cache state machine ([`TokenCache`]).
+//! - OAuth client credentials ([`RequestToken`], [`RevokeToken`], [`TokenGrant`]).
 //! - Every KYC operation as a request type linked to its response type: [`CreateSession`],
 //!   [`UploadFile`], [`GetSession`], [`CancelSession`], [`GetReport`], [`SearchSessions`],
 //!   [`CleanValidations`], plus [`RequestToken`] and [`RevokeToken`]; the walk over every page of
@@ -113,7 +113,6 @@ assert_eq!(seen, ["POST /oauth/token", "GET /identity/v1/sessions/iss-1",
 mod auth;
 mod body;
 mod config;
-pub mod doctor;
 mod endpoint;
 pub mod enums;
 mod error;
@@ -129,7 +128,7 @@ mod time;
 mod upload;
 pub mod webhook;
 
-pub use auth::{RequestToken, RevokeToken, TokenCache, TokenGrant, UNKNOWN_TOKEN_LIFETIME};
+pub use auth::{RequestToken, RevokeToken, TokenGrant, UNKNOWN_TOKEN_LIFETIME};
 pub use body::{
     Body, FileContent, LengthCheck, MultipartBody, MultipartReader, OutgoingBody, RequestBody,
 };
@@ -145,16 +144,16 @@ pub use enums::{
     Country, DocumentType, FlowType, IntegrationMethod, PartnerType, SessionStatus, StepStatus,
 };
 pub use error::{
-    ApiError, ApiErrorBody, ApiErrorDetail, BODY_SNIPPET_LIMIT, BodySnippet, DecodeError,
-    DecodeReason, Error, InvalidInput, PaginationError,
+    ApiError, ApiErrorBody, ApiErrorDetail, BODY_SNIPPET_LIMIT, BodySnippet, ConfigError,
+    DecodeError, DecodeReason, Error, InvalidInput, PaginationError, request_id,
 };
 pub use exchange::{
     AttemptTimeout, Call, CallError, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT,
-    DEFAULT_TOKEN_REFUSAL_MEMORY, Exchange, Next, Now, Outgoing, Purpose, Reply, Settings,
-    SourceError, SourceErrorKind, TokenCall, TokenInfo, TokenSlot, TransportError,
+    DEFAULT_TOKEN_REFUSAL_MEMORY, Exchange, Fault, Next, Now, Outgoing, Purpose, Reply, Settings,
+    SourceError, SourceErrorKind, Stage, TokenCall, TokenInfo, TokenSlot, TransportError,
     TransportErrorKind,
 };
-pub use kyb::{Address, Company, CreateAdditionalSession, CreateKybSession, KybData, Partner};
+pub use kyb::{Address, Company, CreateAdditionalSession, CreateKybSession, Partner};
 pub use model::{
     CleanResult, Extra, FileInfo, Number, Pagination, Report, Scalar, Session, SessionCreated,
     SessionId, SessionPage, Step, whole,

@@ -170,6 +170,12 @@ impl From<String> for SessionId {
     }
 }
 
+impl From<&String> for SessionId {
+    fn from(s: &String) -> Self {
+        Self(s.clone())
+    }
+}
+
 /// The answer to create session (reference §5.1). `Debug` shows the id and times; the URL (which
 /// opens the person's session) only by length.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -52,7 +52,7 @@ pub enum PagerStep {
 /// let sessions = pager.receive(SessionPage::default());
 /// assert!(sessions.is_empty());
 /// assert_eq!(pager.next_step(), PagerStep::Done); // an empty page ends the walk
-/// # Ok::<(), kyc_core::InvalidInput>(())
+/// # Ok::<(), kyc_core::ConfigError>(())
 /// ```
 #[derive(Debug)]
 pub struct Pager {

@@ -99,6 +99,63 @@ impl std::fmt::Debug for UploadFile {
 }
 
 impl UploadFile {
+    /// An upload of a document of `entity_id` (the person, or the company or a partner of a KYB
+    /// session) to `session_id`, whose file is not given yet: the clients' `upload(&upload,
+    /// source)` takes it from a source (bytes, a path or a reader); your own adapter sets it with
+    /// [`UploadFile::with_bytes`] or [`UploadFile::with_stream`]. Sent as it is, it is refused as
+    /// an empty file.
+    pub fn new(
+        session_id: impl Into<SessionId>,
+        entity_id: impl Into<String>,
+        document_type: DocumentType,
+    ) -> Self {
+        Self::from_bytes(
+            session_id,
+            entity_id,
+            document_type,
+            String::new(),
+            bytes::Bytes::new(),
+        )
+    }
+
+    /// The same upload of `bytes`, held in memory.
+    #[must_use]
+    pub fn with_bytes(mut self, bytes: impl Into<bytes::Bytes>) -> Self {
+        let bytes = bytes.into();
+        self.kind = FileKind::detect(&bytes);
+        self.content = FileContent::Bytes(bytes);
+        self
+    }
+
+    /// The same upload of a file of exactly `len` bytes whose first bytes are `leading` (at
+    /// least [`FileKind::SNIFF_LEN`] of them, or the whole file if shorter), streamed by the
+    /// adapter with [`MultipartBody::into_reader`].
+    #[must_use]
+    pub fn with_stream(mut self, leading: &[u8], len: u64) -> Self {
+        self.kind = FileKind::detect(leading);
+        self.content = FileContent::Stream { len };
+        self
+    }
+
+    /// Sends the file under `file_name` (its last path component; a name made of the document
+    /// type and the format when it is empty).
+    #[must_use]
+    pub fn file_name(mut self, file_name: impl Into<String>) -> Self {
+        self.file_name = file_name.into();
+        self
+    }
+
+    /// Sends the file under `file_name` unless a name was given already (an adapter names a file
+    /// streamed from a path after the path).
+    #[must_use]
+    pub fn file_name_or(self, file_name: impl Into<String>) -> Self {
+        if self.file_name.is_empty() {
+            self.file_name(file_name)
+        } else {
+            self
+        }
+    }
+
     /// An upload of `bytes`, held in memory.
     pub fn from_bytes(
         session_id: impl Into<SessionId>,

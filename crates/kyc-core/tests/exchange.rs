@@ -9,8 +9,8 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant, SystemTime};
 
 use kyc_core::{
-    Call, CallError, Config, Country, CreateSession, Credentials, Environment, Exchange,
-    GetSession, Next, Now, Purpose, Reply, RetryPolicy, Settings, TokenCall, TokenSlot,
+    Call, CallError, Config, Country, CreateSession, Credentials, Environment, Exchange, Fault,
+    GetSession, Next, Now, Purpose, Reply, RetryPolicy, Settings, Stage, TokenCall, TokenSlot,
     TransportError, TransportErrorKind,
 };
 use proptest::prelude::*;
@@ -300,10 +300,7 @@ impl<'a> Sim<'a> {
                 }
                 Next::Done(result) => {
                     let (error_status, during_token) = match &result {
-                        Err(e) => (
-                            e.status().map(|s| s.as_u16()),
-                            matches!(e, CallError::Token(_)),
-                        ),
+                        Err(e) => (e.status().map(|s| s.as_u16()), e.stage == Stage::Token),
                         Ok(()) => (None, false),
                     };
                     State::Finished(Finished {
@@ -605,7 +602,10 @@ fn refused_input_and_empty_credentials_are_refused_before_any_step() {
     let bad = GetSession::new("..");
     assert!(matches!(
         Call::new(&s, &bad, [0; 16], now),
-        Err(CallError::Core(kyc_core::Error::InvalidInput(_)))
+        Err(CallError {
+            fault: Fault::InvalidInput(_),
+            ..
+        })
     ));
     let mut empty = s.clone();
     empty.credentials = Credentials::new("", "");
@@ -630,13 +630,17 @@ fn a_finished_call_polled_again_says_so() {
     );
     assert!(matches!(
         call.poll(now, &mut slot),
-        Next::Done(Err(CallError::Token(_)))
+        Next::Done(Err(CallError {
+            stage: Stage::Token,
+            ..
+        }))
     ));
     assert!(matches!(
         call.poll(now, &mut slot),
-        Next::Done(Err(CallError::Core(kyc_core::Error::InvalidInput(
-            kyc_core::InvalidInput::Finished
-        ))))
+        Next::Done(Err(CallError {
+            fault: Fault::InvalidInput(kyc_core::InvalidInput::Finished),
+            ..
+        }))
     ));
 }
 

@@ -5,13 +5,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::task::{Context, Poll, Waker};
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use kyc_core::{
     AccessToken, CancelSession, CleanValidations, Config, Country, CreateSession, Credentials,
     Date, DocumentType, Environment, Error, Extra, FlowType, GetReport, GetSession, IdempotencyKey,
     IntegrationMethod, PersonalData, Pii, RequestToken, SearchSessions, SessionStatus, Sort,
-    TermsData, TokenCache, TokenGrant, UploadFile, build_request, parse_response,
+    TermsData, TokenGrant, UploadFile, build_request, parse_response,
 };
 use proptest::prelude::*;
 
@@ -517,13 +517,11 @@ proptest! {
     ) {
         let creds = Credentials::new("client-id", secret.clone());
         let c = config();
-        let mut cache = TokenCache::new(Duration::from_secs(60));
         let token_request = build_request(&c, &RequestToken { credentials: &creds }, None, None).unwrap();
         let body = serde_json::json!({"access_token": access, "expires_in": 3600});
         let response = http::Response::builder().status(200).body(serde_json::to_vec(&body).unwrap()).unwrap();
         let grant: TokenGrant = parse_response::<RequestToken<'_>, _>(&response).unwrap();
-        cache.store(grant.clone(), UNIX_EPOCH);
-        let token = cache.valid_token(UNIX_EPOCH).unwrap().clone();
+        let token = grant.access_token.clone();
         let mut personal = PersonalData::default();
         personal.fiscal_id = Some(Pii::new(document.clone()));
         personal.full_name = Some(Pii::new(document.clone()));
@@ -532,7 +530,7 @@ proptest! {
         let get_request = build_request(&c, &GetSession::new("iss-1"), Some(&token), None).unwrap();
         let refused = build_request(&c, &GetSession::new(""), Some(&token), None).unwrap_err();
         let shown = format!(
-            "{creds:?} {c:?} {cache:?} {token_request:?} {grant:?} {token:?} {create:?} \
+            "{creds:?} {c:?} {token_request:?} {grant:?} {token:?} {create:?} \
              {create_request:?} {get_request:?} {refused:?} {refused}"
         );
         prop_assert!(!shown.contains(&secret));

@@ -1,5 +1,6 @@
-//! The client: the loop every call runs over kyc-core's driver (send, wait, done), and one method
-//! per KYC operation on top of it.
+//! The client: the loop every call runs over kyc-core's driver (send, wait, done), the one entry
+//! for any endpoint ([`Client::execute`]) and the one for uploads ([`Client::upload`]), and
+//! one-line conveniences on top of them.
 
 use std::fmt;
 use std::path::Path;
@@ -13,16 +14,13 @@ use kyc_core::{
     GetReport, GetSession, Next, Now, Outgoing, Reply, Report, RevokeToken, SearchSessions,
     Session, SessionCreated, SessionId, SessionPage, Settings, TokenCall, TokenInfo, UploadFile,
 };
-use tokio::io::AsyncRead;
 use tokio::sync::Notify;
 
-use crate::error::{Error, SourceError, TransportError, TransportErrorKind};
 use crate::reqwest_transport::{DEFAULT_MAX_RESPONSE_BODY, ReqwestTransport};
 use crate::search::SearchAll;
 use crate::transport::{BoxFuture, SendBody, Transport};
-use crate::upload::{NoStream, PathSource, ReaderSource, UploadSource};
-
-pub use kyc_adapter::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
+use crate::upload::{self, NoStream, Source, UploadSource};
+use crate::{Error, SourceError, TransportError, TransportErrorKind};
 
 /// How long after an attempt's timeout the client stops waiting for a transport that ignores
 /// [`AttemptTimeout`](crate::AttemptTimeout); the default transport's own timeout fires first.
@@ -154,19 +152,33 @@ impl Client {
     /// (token, retries, the replay after a `401`, the deadline); this sends, sleeps and waits as
     /// it says. A creating call is sent with the request's own idempotency key
     /// ([`CreateSession::idempotency_key`], [`UploadFile::idempotency_key`]) or one drawn here,
-    /// once; its errors carry the key ([`Error::idempotency_key`]).
+    /// once; its errors carry the key ([`Error::idempotency_key`]). Every operation, your own
+    /// endpoints included, runs through here; the named methods below are one-line shorthands.
     ///
-    /// Uploads built with [`UploadFile::from_stream`] need a stream: use [`Client::upload_path`],
-    /// [`Client::upload_reader`] or [`Client::upload_stream`] for those.
+    /// An upload whose file is streamed needs its source: use [`Client::upload`].
     ///
     /// # Errors
     ///
-    /// [`Error::Core`] for refused input, a non-2xx answer or an undecodable body;
-    /// [`Error::Transport`] when no response arrived; [`Error::Token`] when no token could be
-    /// obtained; [`Error::Source`] for a streamed upload passed here; [`Error::Randomness`] when
-    /// no idempotency key could be drawn.
+    /// An [`Error`] whose [`fault`](Error::fault) says what went wrong: the refused input, the
+    /// API's answer, an undecodable body, the transport's failure, or the random source's; its
+    /// [`stage`](Error::stage) says whether obtaining the token failed.
     pub async fn execute<E: Endpoint + Sync>(&self, endpoint: &E) -> Result<E::Output, Error> {
         self.execute_with(endpoint, &mut NoStream).await
+    }
+
+    /// Uploads the document `upload` describes (session, entity, document type and options
+    /// such as [`UploadFile::country`] or [`UploadFile::kyb`]), its file taken from `source`:
+    /// [`Source::bytes`], [`Source::path`] (streamed, the file opened once and every attempt
+    /// reading it from its start; a file modified in place between attempts fails the call) or
+    /// [`Source::reader`] (streamed once: not retried after bytes were read from it).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::execute`]; a [`Fault::Source`](crate::Fault::Source) when the file cannot be
+    /// opened or read, or changes while it is sent.
+    pub async fn upload(&self, upload: &UploadFile, source: Source) -> Result<FileInfo, Error> {
+        let (upload, mut source) = upload::open(upload, source).await?;
+        self.execute_with(&upload, &mut *source).await
     }
 
     async fn execute_with<E: Endpoint + Sync>(
@@ -270,7 +282,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`Error::Token`] when the token request fails (wrong credentials: status `401`).
+    /// An [`Error`] in the [`Stage::Token`](crate::Stage::Token) when the token request fails
+    /// (wrong credentials: status `401`).
     pub async fn token(&self) -> Result<TokenInfo, Error> {
         let call = TokenCall::new(&self.inner.settings, random_bytes()?, now())?;
         self.drive(call, &mut NoStream, "token").await
@@ -324,42 +337,12 @@ impl Client {
         self.execute(session).await
     }
 
-    /// Uploads a document held in memory ([`UploadFile::from_bytes`], with
-    /// [`UploadFile::country`] and the other options set as needed). Retried as the policy says.
+    /// Uploads the file at `path` as `document_type` of `entity_id` in `session_id`, streamed:
+    /// [`Client::upload`] with [`Source::path`].
     ///
     /// # Errors
     ///
-    /// As [`Client::execute`]; `Error::Core` with
-    /// [`InvalidInput`](kyc_core::InvalidInput) for an empty, oversized or unsupported file.
-    pub async fn upload_file(&self, upload: &UploadFile) -> Result<FileInfo, Error> {
-        self.execute(upload).await
-    }
-
-    /// Uploads `bytes` as `document_type` of `entity_id` (the user) in `session_id`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::upload_file`].
-    pub async fn upload_bytes(
-        &self,
-        session_id: impl Into<SessionId>,
-        entity_id: impl Into<String>,
-        document_type: DocumentType,
-        file_name: impl Into<String>,
-        bytes: Vec<u8>,
-    ) -> Result<FileInfo, Error> {
-        let upload = UploadFile::from_bytes(session_id, entity_id, document_type, file_name, bytes);
-        self.upload_file(&upload).await
-    }
-
-    /// Uploads the file at `path`, streamed with `tokio::fs`: the file is never held in memory.
-    /// It is opened once, and every attempt reads that open file from its start; a file modified
-    /// in place between attempts fails the call. The file name sent is the path's last component.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::upload_file`]; [`Error::Source`] when the file cannot be opened or read, or
-    /// changes while it is sent.
+    /// As [`Client::upload`].
     pub async fn upload_path(
         &self,
         session_id: impl Into<SessionId>,
@@ -367,77 +350,8 @@ impl Client {
         document_type: DocumentType,
         path: impl AsRef<Path>,
     ) -> Result<FileInfo, Error> {
-        let path = path.as_ref();
-        let (mut source, leading, len) = PathSource::open_path(path).await?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let upload =
-            UploadFile::from_stream(session_id, entity_id, document_type, name, &leading, len);
-        self.execute_with(&upload, &mut source).await
-    }
-
-    /// Uploads with an [`UploadFile`] you built with [`UploadFile::from_stream`] (to set
-    /// [`UploadFile::country`] or other options), streaming the file at `path` as
-    /// [`Client::upload_path`] does: opened once, retried whole.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::upload_path`].
-    pub async fn upload_prepared_path(
-        &self,
-        upload: &UploadFile,
-        path: impl AsRef<Path>,
-    ) -> Result<FileInfo, Error> {
-        let (mut source, _, _) = PathSource::open_path(path.as_ref()).await?;
-        self.execute_with(upload, &mut source).await
-    }
-
-    /// Uploads `len` bytes read from `reader`, streamed.
-    ///
-    /// The reader is read once: an attempt that fails after reading from it is not retried (nor
-    /// replayed after a `401`), whatever the retry policy says; an attempt that failed before
-    /// reading (connection refused) is. Upload from a path when retries matter.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::upload_path`]; [`SourceErrorKind::LengthChanged`](crate::SourceErrorKind)
-    /// when the reader does not yield exactly `len` bytes.
-    pub async fn upload_reader<R: AsyncRead + Send + Unpin + 'static>(
-        &self,
-        session_id: impl Into<SessionId>,
-        entity_id: impl Into<String>,
-        document_type: DocumentType,
-        file_name: impl Into<String>,
-        reader: R,
-        len: u64,
-    ) -> Result<FileInfo, Error> {
-        let (mut source, leading) = ReaderSource::new(reader).await?;
-        let upload = UploadFile::from_stream(
-            session_id,
-            entity_id,
-            document_type,
-            file_name,
-            &leading,
-            len,
-        );
-        self.execute_with(&upload, &mut source).await
-    }
-
-    /// Uploads with an [`UploadFile`] you built with [`UploadFile::from_stream`], streaming the
-    /// whole file from `reader` (its first bytes included). Retries as [`Client::upload_reader`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::upload_reader`].
-    pub async fn upload_stream<R: AsyncRead + Send + Unpin + 'static>(
-        &self,
-        upload: &UploadFile,
-        reader: R,
-    ) -> Result<FileInfo, Error> {
-        let mut source = ReaderSource::whole(reader);
-        self.execute_with(upload, &mut source).await
+        let upload = UploadFile::new(session_id, entity_id, document_type);
+        self.upload(&upload, Source::path(path.as_ref())).await
     }
 
     /// Reads a session.
@@ -506,13 +420,7 @@ const _: fn() = || {
         send(&c.get_session("iss-1"));
         send(&c.token());
         send(&c.upload_path("iss-1", "usr-1", DocumentType::Selfie, "f.jpg"));
-        send(&c.upload_reader(
-            "iss-1",
-            "usr-1",
-            DocumentType::Selfie,
-            "f.jpg",
-            tokio::io::empty(),
-            1,
-        ));
+        let upload = UploadFile::new("iss-1", "usr-1", DocumentType::Selfie);
+        send(&c.upload(&upload, Source::reader(Box::new(tokio::io::empty()), 1)));
     };
 };

@@ -10,8 +10,10 @@
 //!
 //! # How a call runs
 //!
-//! Every method builds a kyc-core request type and runs it through [`Client::execute`], which is
-//! a short loop over [`kyc_core::Call`], the same driver kyc-ureq runs: it says *send this request
+//! Every operation is a kyc-core endpoint run through one generic entry, [`Client::execute`]
+//! (uploads through [`Client::upload`], which adds where the file comes from); the named methods
+//! (`create_session`, `get_session`, ...) are one-line shorthands for it. `execute` is a short
+//! loop over [`kyc_core::Call`], the same driver kyc-ureq runs: it says *send this request
 //! within this time*, *wait until then* or *done*, and decides everything else — the token (one
 //! task fetches for all, through the shared [`kyc_core::TokenSlot`]; the others wait on a
 //! `tokio::sync::Notify`, each until its own deadline; a task dropped mid-fetch hands the fetch to
@@ -78,13 +80,13 @@
 //!
 //! # Uploads
 //!
-//! [`Client::upload_path`] streams the file with `tokio::fs`: it reads its first bytes to detect
-//! the format, its length from the file system, and sends the multipart body with
+//! [`Client::upload`] takes the upload (session, entity, document type, options) and a
+//! [`Source`]: [`Source::path`] streams the file with `tokio::fs`: it reads its first bytes to
+//! detect the format, its length from the file system, and sends the multipart body with
 //! `Content-Length` (not chunked) straight from the file; it opens the file once, and every retry
-//! reads that same open file from its start.
-//! [`Client::upload_reader`] streams any `tokio::io::AsyncRead`, which can be read only once: it
-//! is not retried once bytes were read from it. [`Client::upload_bytes`] sends bytes held in
-//! memory.
+//! reads that same open file from its start. [`Source::reader`] streams any boxed
+//! `tokio::io::AsyncRead`, which can be read only once: it is not retried once bytes were read
+//! from it. [`Source::bytes`] sends bytes held in memory.
 //!
 //! # Timeouts and limits
 //!
@@ -102,31 +104,21 @@
 #![warn(missing_docs)]
 
 mod client;
-mod env;
-mod error;
 mod reqwest_transport;
 mod search;
 mod transport;
 mod upload;
 
-pub use client::{Client, ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
-pub use env::{
-    ENV_AUDIENCE, ENV_BASE_URL, ENV_CANCEL_SESSION_PATH, ENV_CLEAN_VALIDATIONS_PATH, ENV_CLIENT_ID,
-    ENV_CLIENT_SECRET, ENV_ENVIRONMENT, ENV_FIRST_PAGE, ENV_GET_SESSION_PATH, ENV_MAX_PAGES,
-    ENV_SEARCH_SESSIONS_PATH, FromEnvError, SETTINGS, Setting,
-};
-pub use error::{
-    AttemptTimeout, Error, SourceError, SourceErrorKind, TransportError, TransportErrorKind,
-};
-pub use kyc_adapter::new_idempotency_key;
-pub use kyc_core::TokenInfo;
+pub use client::{Client, ClientBuilder};
+/// The error type, the `POMELO_*` settings, the defaults and the re-exports both clients share
+/// (one definition, in `kyc-adapter`): `Error` is kyc-core's `CallError`.
+pub use kyc_adapter::exports::*;
 pub use reqwest_transport::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY, ReqwestTransport};
 pub use search::SearchAll;
 pub use transport::{BodyStream, BoxFuture, SendBody, Transport};
+pub use upload::Source;
 
-/// Re-exported so transports build requests and responses with the same `http` version.
-pub use http;
-/// The protocol core, re-exported so one dependency is enough.
-pub use kyc_core;
 /// Re-exported for [`ClientBuilder::reqwest_client`] and [`ReqwestTransport::from_client`].
 pub use reqwest;
+
+kyc_adapter::from_env!(Client, ClientBuilder);

@@ -1,9 +1,9 @@
 //! The default [`Transport`]: reqwest, converting the core's `http::Request` to reqwest and the
 //! whole response back, untouched.
 
-use crate::error::AttemptTimeout;
-use crate::error::{TransportError, TransportErrorKind};
+use crate::AttemptTimeout;
 use crate::transport::{BoxFuture, SendBody, Transport};
+use crate::{TransportError, TransportErrorKind};
 
 pub use kyc_adapter::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY};
 

@@ -17,7 +17,7 @@ use tokio::io::{AsyncRead, ReadBuf};
 
 use kyc_adapter::SourceCell;
 
-use crate::error::{SourceError, SourceErrorKind, TransportError};
+use crate::{SourceError, SourceErrorKind, TransportError};
 
 /// A boxed, `Send` future, as [`Transport::send`] returns it.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

@@ -17,13 +17,53 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll};
 
-use kyc_core::FileKind;
+use kyc_adapter::{FileStamp, SourceFrom, file_name_of};
+use kyc_core::{FileKind, UploadFile};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, ReadBuf};
 
-use kyc_adapter::FileStamp;
-
-use crate::error::{SourceError, SourceErrorKind};
 use crate::transport::{BoxFuture, FileReader};
+use crate::{SourceError, SourceErrorKind};
+
+/// Where the bytes of an upload come from, for [`Client::upload`](crate::Client::upload):
+/// [`Source::bytes`], [`Source::path`] (streamed, retried whole) or [`Source::reader`] (a boxed
+/// `tokio::io::AsyncRead`, streamed once); see [`kyc_adapter::Source`] for the rules of each.
+pub type Source = kyc_adapter::Source<FileReader>;
+
+/// Wraps the reader of each attempt (a progress display, a checksum…).
+type Observe = kyc_adapter::Observe<FileReader>;
+
+/// The upload `upload` describes with its file taken from `source`, and what streams the file on
+/// every attempt. Reads a path's or reader's first bytes (to detect the format) and a path's
+/// length; names a file from a path after it unless the upload names it.
+pub(crate) async fn open(
+    upload: &UploadFile,
+    source: Source,
+) -> Result<(UploadFile, Box<dyn UploadSource>), SourceError> {
+    let kyc_adapter::Source { from, observe } = source;
+    Ok(match from {
+        SourceFrom::Bytes(bytes) => (upload.clone().with_bytes(bytes), Box::new(NoStream)),
+        SourceFrom::Path(path) => {
+            let (source, leading, len) = PathSource::open_path(&path, observe).await?;
+            let upload = upload
+                .clone()
+                .with_stream(&leading, len)
+                .file_name_or(file_name_of(&path));
+            (upload, Box::new(source))
+        }
+        SourceFrom::Reader { reader, len } => {
+            let (source, leading) = ReaderSource::new(reader, observe).await?;
+            (upload.clone().with_stream(&leading, len), Box::new(source))
+        }
+    })
+}
+
+/// `reader` through `observe`, if there is one.
+fn observed(reader: FileReader, observe: Option<&Observe>) -> FileReader {
+    match observe {
+        Some(observe) => observe(reader),
+        None => reader,
+    }
+}
 
 /// A source of file bytes for streamed uploads.
 pub(crate) trait UploadSource: Send {
@@ -67,11 +107,16 @@ pub(crate) struct PathSource {
     path: PathBuf,
     file: tokio::fs::File,
     stamp: FileStamp,
+    observe: Option<Observe>,
 }
 
 impl PathSource {
-    /// Opens `path`, measures it and reads its leading bytes.
-    pub(crate) async fn open_path(path: &Path) -> Result<(Self, Vec<u8>, u64), SourceError> {
+    /// Opens `path`, measures it and reads its leading bytes; each attempt's reader goes through
+    /// `observe`, if there is one.
+    pub(crate) async fn open_path(
+        path: &Path,
+        observe: Option<Observe>,
+    ) -> Result<(Self, Vec<u8>, u64), SourceError> {
         let fail = |kind, e| SourceError::new(kind, Some(path.to_owned()), Some(e));
         let mut file = tokio::fs::File::open(path)
             .await
@@ -87,6 +132,7 @@ impl PathSource {
             path: path.to_owned(),
             file,
             stamp: FileStamp::of(&meta),
+            observe,
         };
         Ok((source, leading, meta.len()))
     }
@@ -111,8 +157,7 @@ impl UploadSource for PathSource {
             file.seek(SeekFrom::Start(0))
                 .await
                 .map_err(|e| fail(SourceErrorKind::Read, Some(e)))?;
-            let reader: FileReader = Box::new(file);
-            Ok(reader)
+            Ok(observed(Box::new(file), self.observe.as_ref()))
         })
     }
 
@@ -135,6 +180,7 @@ struct Slot<R> {
 pub(crate) struct ReaderSource<R> {
     leading: Vec<u8>,
     slot: Arc<Mutex<Slot<R>>>,
+    observe: Option<Observe>,
 }
 
 fn lock<R>(slot: &Mutex<Slot<R>>) -> MutexGuard<'_, Slot<R>> {
@@ -143,25 +189,23 @@ fn lock<R>(slot: &Mutex<Slot<R>>) -> MutexGuard<'_, Slot<R>> {
 
 impl<R: AsyncRead + Send + Unpin + 'static> ReaderSource<R> {
     /// Reads the leading bytes of `reader` (kept in memory and replayed at the start of the
-    /// stream).
-    pub(crate) async fn new(mut reader: R) -> Result<(Self, Vec<u8>), SourceError> {
+    /// stream); each attempt's reader goes through `observe`, if there is one.
+    pub(crate) async fn new(
+        mut reader: R,
+        observe: Option<Observe>,
+    ) -> Result<(Self, Vec<u8>), SourceError> {
         let leading = read_leading(&mut reader)
             .await
             .map_err(|e| SourceError::new(SourceErrorKind::Read, None, Some(e)))?;
-        let mut source = Self::whole(reader);
-        source.leading.clone_from(&leading);
-        Ok((source, leading))
-    }
-
-    /// Streams `reader` from its first byte (nothing read ahead).
-    pub(crate) fn whole(reader: R) -> Self {
-        Self {
-            leading: Vec::new(),
+        let source = Self {
+            leading: leading.clone(),
             slot: Arc::new(Mutex::new(Slot {
                 reader: Some(reader),
                 consumed: 0,
             })),
-        }
+            observe,
+        };
+        Ok((source, leading))
     }
 }
 
@@ -218,10 +262,8 @@ impl<R: AsyncRead + Send + Unpin + 'static> UploadSource for ReaderSource<R> {
             reader: None,
             slot: self.slot.clone(),
         };
-        Box::pin(async move {
-            let reader: FileReader = Box::new(lent);
-            Ok(reader)
-        })
+        let reader = observed(Box::new(lent), self.observe.as_ref());
+        Box::pin(async move { Ok(reader) })
     }
 
     fn can_replay(&self) -> bool {
@@ -245,7 +287,7 @@ mod tests {
     fn a_reader_replays_only_while_none_of_its_bytes_were_read() {
         block_on(async {
             let (mut source, leading) =
-                ReaderSource::new(io::Cursor::new(b"%PDF-1.7 rest of file".to_vec()))
+                ReaderSource::new(io::Cursor::new(b"%PDF-1.7 rest of file".to_vec()), None)
                     .await
                     .unwrap();
             assert_eq!(leading, b"%PDF-1.7");
@@ -274,7 +316,7 @@ mod tests {
             std::fs::create_dir_all(&dir).unwrap();
             let path = dir.join("doc.pdf");
             std::fs::write(&path, b"%PDF-1.7 original").unwrap();
-            let (mut source, _, len) = PathSource::open_path(&path).await.unwrap();
+            let (mut source, _, len) = PathSource::open_path(&path, None).await.unwrap();
             assert_eq!(len, 17);
             for _ in 0..2 {
                 let mut all = Vec::new();

@@ -10,9 +10,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use kyc_core::{Config, Credentials, DocumentType, Environment, RetryPolicy};
+use kyc_core::{Config, Credentials, DocumentType, Environment, RetryPolicy, UploadFile};
 
-use kyc_reqwest::{Client, Error, SendBody, SourceErrorKind, TransportError, TransportErrorKind};
+use kyc_reqwest::{
+    Client, Error, Fault, SendBody, Source, SourceErrorKind, Stage, TransportError,
+    TransportErrorKind,
+};
 
 type Reply = Result<http::Response<Vec<u8>>, TransportError>;
 
@@ -111,7 +114,7 @@ fn tasks_share_one_token_fetch_and_its_failure() {
     };
     for result in run_many(&client) {
         let err = result.unwrap_err();
-        assert!(matches!(err, Error::Token(_)), "{err:?}");
+        assert_eq!(err.stage, Stage::Token, "{err:?}");
         assert_eq!(err.status(), Some(http::StatusCode::UNAUTHORIZED));
     }
     assert_eq!(count(&seen, TOKEN), 1, "one fetch, its failure shared");
@@ -156,13 +159,9 @@ fn a_reader_is_retried_only_while_none_of_its_bytes_were_read() {
     let pdf = b"%PDF-1.7 body".to_vec();
     let len = pdf.len() as u64;
     let err = runtime()
-        .block_on(client.upload_reader(
-            "iss-1",
-            "usr-1",
-            DocumentType::Selfie,
-            "d.pdf",
-            std::io::Cursor::new(pdf),
-            len,
+        .block_on(client.upload(
+            &UploadFile::new("iss-1", "usr-1", DocumentType::Selfie).file_name("d.pdf"),
+            Source::reader(Box::new(std::io::Cursor::new(pdf)), len),
         ))
         .unwrap_err();
     assert_eq!(err.status(), Some(http::StatusCode::SERVICE_UNAVAILABLE));
@@ -180,19 +179,18 @@ fn a_reader_shorter_than_declared_is_a_source_error() {
         _ => (Duration::ZERO, respond(201, r#"{"data":{"id":"fil-1"}}"#)),
     });
     let err = runtime()
-        .block_on(client.upload_reader(
-            "iss-1",
-            "usr-1",
-            DocumentType::Selfie,
-            "s.jpg",
-            std::io::Cursor::new(b"\xFF\xD8\xFF short".to_vec()),
-            1000,
+        .block_on(client.upload(
+            &UploadFile::new("iss-1", "usr-1", DocumentType::Selfie).file_name("s.jpg"),
+            Source::reader(
+                Box::new(std::io::Cursor::new(b"\xFF\xD8\xFF short".to_vec())),
+                1000,
+            ),
         ))
         .unwrap_err();
     // An upload's error carries the idempotency key it was sent with (issue #12).
-    assert!(err.idempotency_key().is_some(), "{err:?}");
+    assert!(err.idempotency_key.is_some(), "{err:?}");
     assert!(
-        matches!(err.unkeyed(), Error::Source(e) if e.kind() == SourceErrorKind::LengthChanged),
+        matches!(&err.fault, Fault::Source(e) if e.kind() == SourceErrorKind::LengthChanged),
         "{err:?}"
     );
     assert_eq!(seen.lock().unwrap().len(), 2, "token, then one attempt");
@@ -218,7 +216,7 @@ fn a_transport_that_never_answers_is_cut_off_after_the_attempt_timeout() {
     let started = std::time::Instant::now();
     let err = runtime().block_on(client.get_session("iss-1")).unwrap_err();
     assert!(err.is_timeout(), "{err:?}");
-    assert!(err.transport_error().unwrap().may_have_reached_server());
+    assert!(transport(&err).may_have_reached_server());
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "{:?}",
@@ -231,12 +229,23 @@ fn invalid_input_is_refused_before_anything_is_sent() {
     let (client, seen) = client_with(|_, _| (Duration::ZERO, respond(200, "{}")));
     let rt = runtime();
     let err = rt.block_on(client.get_session("..")).unwrap_err();
-    assert!(err.invalid_input().is_some(), "{err:?}");
+    assert!(matches!(err.fault, Fault::InvalidInput(_)), "{err:?}");
     let gif = b"GIF89a".to_vec();
     let err = rt
-        .block_on(client.upload_bytes("iss-1", "usr-1", DocumentType::Selfie, "x.gif", gif))
+        .block_on(client.upload(
+            &UploadFile::new("iss-1", "usr-1", DocumentType::Selfie).file_name("x.gif"),
+            Source::bytes(gif),
+        ))
         .unwrap_err();
-    assert!(err.invalid_input().is_some(), "{err:?}");
+    assert!(matches!(err.fault, Fault::InvalidInput(_)), "{err:?}");
     // Nothing at all was sent: not even the token request.
     assert!(seen.lock().unwrap().is_empty());
+}
+
+/// The transport error of `err`, which must be one.
+fn transport(err: &Error) -> &TransportError {
+    match &err.fault {
+        Fault::Transport(t) => t,
+        other => panic!("not a transport error: {other:?}"),
+    }
 }

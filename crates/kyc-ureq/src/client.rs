@@ -1,8 +1,8 @@
-//! The client: the loop every call runs over kyc-core's driver (send, wait, done), and one method
-//! per KYC operation on top of it.
+//! The client: the loop every call runs over kyc-core's driver (send, wait, done), the one entry
+//! for any endpoint ([`Client::execute`]) and the one for uploads ([`Client::upload`]), and
+//! one-line conveniences on top of them.
 
 use std::fmt;
-use std::io::Read;
 use std::path::Path;
 use std::sync::{Arc, Condvar};
 use std::time::{Instant, SystemTime};
@@ -15,13 +15,11 @@ use kyc_core::{
     Session, SessionCreated, SessionId, SessionPage, Settings, TokenCall, TokenInfo, UploadFile,
 };
 
-use crate::error::{Error, SourceError};
 use crate::search::SearchAll;
 use crate::transport::{SendBody, Transport};
-use crate::upload::{NoStream, PathSource, ReaderSource, UploadSource};
+use crate::upload::{self, NoStream, Source, UploadSource};
 use crate::ureq_transport::{DEFAULT_MAX_RESPONSE_BODY, UreqTransport};
-
-pub use kyc_adapter::{DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
+use crate::{Error, SourceError};
 
 /// A blocking client for Pomelo's Identity API.
 ///
@@ -122,19 +120,33 @@ impl Client {
     /// (token, retries, the replay after a `401`, the deadline); this sends, sleeps and waits as
     /// it says. A creating call is sent with the request's own idempotency key
     /// ([`CreateSession::idempotency_key`], [`UploadFile::idempotency_key`]) or one drawn here,
-    /// once; its errors carry the key ([`Error::idempotency_key`]).
+    /// once; its errors carry the key ([`Error::idempotency_key`]). Every operation, your own
+    /// endpoints included, runs through here; the named methods below are one-line shorthands.
     ///
-    /// Uploads built with [`UploadFile::from_stream`] need a stream: use [`Client::upload_path`],
-    /// [`Client::upload_reader`] or [`Client::upload_stream`] for those.
+    /// An upload whose file is streamed needs its source: use [`Client::upload`].
     ///
     /// # Errors
     ///
-    /// [`Error::Core`] for refused input, a non-2xx answer or an undecodable body;
-    /// [`Error::Transport`] when no response arrived; [`Error::Token`] when no token could be
-    /// obtained; [`Error::Source`] for a streamed upload passed here; [`Error::Randomness`] when
-    /// no idempotency key could be drawn.
+    /// An [`Error`] whose [`fault`](Error::fault) says what went wrong: the refused input, the
+    /// API's answer, an undecodable body, the transport's failure, or the random source's; its
+    /// [`stage`](Error::stage) says whether obtaining the token failed.
     pub fn execute<E: Endpoint>(&self, endpoint: &E) -> Result<E::Output, Error> {
         self.execute_with(endpoint, &mut NoStream)
+    }
+
+    /// Uploads the document `upload` describes (session, entity, document type and options
+    /// such as [`UploadFile::country`] or [`UploadFile::kyb`]), its file taken from `source`:
+    /// [`Source::bytes`], [`Source::path`] (streamed, the file opened once and every attempt
+    /// reading it from its start; a file modified in place between attempts fails the call) or
+    /// [`Source::reader`] (streamed once: not retried after bytes were read from it).
+    ///
+    /// # Errors
+    ///
+    /// As [`Client::execute`]; a [`Fault::Source`](crate::Fault::Source) when the file cannot be
+    /// opened or read, or changes while it is sent.
+    pub fn upload(&self, upload: &UploadFile, source: Source) -> Result<FileInfo, Error> {
+        let (upload, mut source) = upload::open(upload, source)?;
+        self.execute_with(&upload, &mut *source)
     }
 
     fn execute_with<E: Endpoint>(
@@ -223,7 +235,8 @@ impl Client {
     ///
     /// # Errors
     ///
-    /// [`Error::Token`] when the token request fails (wrong credentials: status `401`).
+    /// An [`Error`] in the [`Stage::Token`](crate::Stage::Token) when the token request fails
+    /// (wrong credentials: status `401`).
     pub fn token(&self) -> Result<TokenInfo, Error> {
         let call = TokenCall::new(&self.inner.settings, random_bytes()?, now())?;
         self.drive(call, &mut NoStream, "token")
@@ -242,7 +255,7 @@ impl Client {
         result
     }
 
-    /// Starts a KYC session.
+    /// Starts a KYC session: [`Client::execute`] of `session`.
     ///
     /// # Errors
     ///
@@ -251,8 +264,7 @@ impl Client {
         self.execute(session)
     }
 
-    /// Starts a KYB session for a company and its partners. Upload the company's documents to
-    /// the company's entity with [`UploadFile::kyb`] and `company-document`.
+    /// Starts a KYB session for a company and its partners: [`Client::execute`] of `session`.
     ///
     /// # Errors
     ///
@@ -273,42 +285,12 @@ impl Client {
         self.execute(session)
     }
 
-    /// Uploads a document held in memory ([`UploadFile::from_bytes`], with
-    /// [`UploadFile::country`] and the other options set as needed). Retried as the policy says.
+    /// Uploads the file at `path` as `document_type` of `entity_id` in `session_id`, streamed:
+    /// [`Client::upload`] with [`Source::path`].
     ///
     /// # Errors
     ///
-    /// As [`Client::execute`]; `Error::Core` with
-    /// [`InvalidInput`](kyc_core::InvalidInput) for an empty, oversized or unsupported file.
-    pub fn upload_file(&self, upload: &UploadFile) -> Result<FileInfo, Error> {
-        self.execute(upload)
-    }
-
-    /// Uploads `bytes` as `document_type` of `entity_id` (the user) in `session_id`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::upload_file`].
-    pub fn upload_bytes(
-        &self,
-        session_id: impl Into<SessionId>,
-        entity_id: impl Into<String>,
-        document_type: DocumentType,
-        file_name: impl Into<String>,
-        bytes: Vec<u8>,
-    ) -> Result<FileInfo, Error> {
-        let upload = UploadFile::from_bytes(session_id, entity_id, document_type, file_name, bytes);
-        self.upload_file(&upload)
-    }
-
-    /// Uploads the file at `path`, streamed: the file is never held in memory. It is opened once,
-    /// and every attempt reads that open file from its start; a file modified in place between
-    /// attempts fails the call. The file name sent is the path's last component.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::upload_file`]; [`Error::Source`] when the file cannot be opened or read, or
-    /// changes while it is sent.
+    /// As [`Client::upload`].
     pub fn upload_path(
         &self,
         session_id: impl Into<SessionId>,
@@ -316,93 +298,8 @@ impl Client {
         document_type: DocumentType,
         path: impl AsRef<Path>,
     ) -> Result<FileInfo, Error> {
-        let path = path.as_ref();
-        let (mut source, leading, len) = PathSource::open_path(path)?;
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let upload =
-            UploadFile::from_stream(session_id, entity_id, document_type, name, &leading, len);
-        self.execute_with(&upload, &mut source)
-    }
-
-    /// Uploads with an [`UploadFile`] you built with [`UploadFile::from_stream`] (to set
-    /// [`UploadFile::country`] or other options), streaming the file at `path` as
-    /// [`Client::upload_path`] does: opened once, retried whole.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::upload_path`].
-    pub fn upload_prepared_path(
-        &self,
-        upload: &UploadFile,
-        path: impl AsRef<Path>,
-    ) -> Result<FileInfo, Error> {
-        let (mut source, _, _) = PathSource::open_path(path.as_ref())?;
-        self.execute_with(upload, &mut source)
-    }
-
-    /// As [`Client::upload_prepared_path`], with every attempt's reader of the file passed through
-    /// `observe` first (a progress display, say: each attempt reads the file from its start).
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::upload_path`].
-    pub fn upload_prepared_path_observed(
-        &self,
-        upload: &UploadFile,
-        path: impl AsRef<Path>,
-        observe: impl Fn(Box<dyn Read + Send>) -> Box<dyn Read + Send> + Send + Sync + 'static,
-    ) -> Result<FileInfo, Error> {
-        let (source, _, _) = PathSource::open_path(path.as_ref())?;
-        let mut source = source.observed(std::sync::Arc::new(observe));
-        self.execute_with(upload, &mut source)
-    }
-
-    /// Uploads `len` bytes read from `reader`, streamed.
-    ///
-    /// The reader is read once: an attempt that fails after reading from it is not retried (nor
-    /// replayed after a `401`), whatever the retry policy says; an attempt that failed before
-    /// reading (connection refused) is. Upload from a path when retries matter.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::upload_path`]; [`SourceErrorKind::LengthChanged`](crate::SourceErrorKind)
-    /// when the reader does not yield exactly `len` bytes.
-    pub fn upload_reader<R: Read + Send + 'static>(
-        &self,
-        session_id: impl Into<SessionId>,
-        entity_id: impl Into<String>,
-        document_type: DocumentType,
-        file_name: impl Into<String>,
-        reader: R,
-        len: u64,
-    ) -> Result<FileInfo, Error> {
-        let (mut source, leading) = ReaderSource::new(reader)?;
-        let upload = UploadFile::from_stream(
-            session_id,
-            entity_id,
-            document_type,
-            file_name,
-            &leading,
-            len,
-        );
-        self.execute_with(&upload, &mut source)
-    }
-
-    /// Uploads with an [`UploadFile`] you built with [`UploadFile::from_stream`], streaming the
-    /// whole file from `reader` (its first bytes included). Retries as [`Client::upload_reader`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::upload_reader`].
-    pub fn upload_stream<R: Read + Send + 'static>(
-        &self,
-        upload: &UploadFile,
-        reader: R,
-    ) -> Result<FileInfo, Error> {
-        self.execute_with(upload, &mut ReaderSource::whole(reader))
+        let upload = UploadFile::new(session_id, entity_id, document_type);
+        self.upload(&upload, Source::path(path.as_ref()))
     }
 
     /// Reads a session.

@@ -1,15 +1,17 @@
 //! Blocking client for [Pomelo](https://pomelo.la)'s Identity (KYC) API, over [ureq] 3.
 //!
-//! Every operation is a method of [`Client`]; tokens, retries, idempotency keys and streamed
-//! uploads are handled. All protocol knowledge (paths, JSON, status rules, token expiry, retry
+//! Every operation runs through one generic entry, [`Client::execute`] (uploads through
+//! [`Client::upload`], which adds where the file comes from); tokens, retries, idempotency keys
+//! and streamed uploads are handled. All protocol knowledge (paths, JSON, status rules, token expiry, retry
 //! rules) lives in [`kyc_core`]: this crate converts the core's `http::Request` into a ureq call,
 //! hands the whole response back to the core, and sleeps, waits and draws random numbers where the
 //! core's decisions say so.
 //!
 //! # How a call runs
 //!
-//! Every method builds a kyc-core request type and runs it through [`Client::execute`], which is
-//! a short loop over [`kyc_core::Call`]: the driver says *send this request within this time*,
+//! Every operation is a kyc-core endpoint run through [`Client::execute`]; the named methods
+//! (`create_session`, `get_session`, ...) are one-line shorthands for it. `execute` is a short
+//! loop over [`kyc_core::Call`]: the driver says *send this request within this time*,
 //! *wait until then* or *done*, and decides everything else — the token (one thread fetches for
 //! all, through the shared [`kyc_core::TokenSlot`]; the others wait on a condition variable, each
 //! until its own deadline), retries (jitter, `Retry-After`, never past the deadline), the one
@@ -65,12 +67,26 @@
 //!
 //! # Uploads
 //!
-//! [`Client::upload_path`] streams the file: it reads its first bytes to detect the format, its
-//! length from the file system, and sends the multipart body with `Content-Length` (not chunked)
-//! straight from the file; it opens the file once, and every retry reads that same open file from
-//! its start. [`Client::upload_reader`] streams any
-//! reader, which can be read only once: it is not retried once bytes were read from it.
-//! [`Client::upload_bytes`] sends bytes held in memory.
+//! [`Client::upload`] takes the upload (session, entity, document type, options) and a
+//! [`Source`]: [`Source::path`] streams the file: it reads its first bytes to detect the format,
+//! its length from the file system, and sends the multipart body with `Content-Length` (not
+//! chunked) straight from the file; it opens the file once, and every retry reads that same open
+//! file from its start. [`Source::reader`] streams any boxed reader, which can be read only once:
+//! it is not retried once bytes were read from it. [`Source::bytes`] sends bytes held in memory.
+//!
+//! ```no_run
+//! use kyc_core::{Country, DocumentType, UploadFile};
+//! use kyc_ureq::Source;
+//!
+//! let client = kyc_ureq::Client::from_env()?;
+//! let front = UploadFile::new("iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR", "usr-1", DocumentType::IdentityCardFront)
+//!     .country(Country::Arg);
+//! client.upload(&front, Source::path("front.png"))?;
+//! let back = UploadFile::new("iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR", "usr-1", DocumentType::IdentityCardBack)
+//!     .file_name("back.png");
+//! client.upload(&back, Source::bytes(std::fs::read("back.png")?))?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Timeouts and limits
 //!
@@ -89,34 +105,23 @@
 #![warn(missing_docs)]
 
 mod client;
-pub mod doctor;
-mod env;
-mod error;
 mod search;
 mod transport;
 mod upload;
 mod ureq_transport;
 
-pub use client::{Client, ClientBuilder, DEFAULT_ATTEMPT_TIMEOUT, DEFAULT_OVERALL_TIMEOUT};
-pub use env::{
-    ENV_AUDIENCE, ENV_BASE_URL, ENV_CANCEL_SESSION_PATH, ENV_CLEAN_VALIDATIONS_PATH, ENV_CLIENT_ID,
-    ENV_CLIENT_SECRET, ENV_ENVIRONMENT, ENV_FIRST_PAGE, ENV_GET_SESSION_PATH, ENV_MAX_PAGES,
-    ENV_SEARCH_SESSIONS_PATH, FromEnvError, SETTINGS, Setting,
-};
-pub use error::{
-    AttemptTimeout, Error, SourceError, SourceErrorKind, TransportError, TransportErrorKind,
-};
-pub use kyc_adapter::new_idempotency_key;
-pub use kyc_core::TokenInfo;
+pub use client::{Client, ClientBuilder};
+/// The error type, the `POMELO_*` settings, the defaults and the re-exports both clients share
+/// (one definition, in `kyc-adapter`): `Error` is kyc-core's `CallError`.
+pub use kyc_adapter::exports::*;
 pub use search::SearchAll;
 pub use transport::{SendBody, Transport};
+pub use upload::Source;
 pub use ureq_transport::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_IDLE_CONNECTIONS, DEFAULT_MAX_RESPONSE_BODY, UreqTransport,
 };
 
-/// Re-exported so transports build requests and responses with the same `http` version.
-pub use http;
-/// The protocol core, re-exported so one dependency is enough.
-pub use kyc_core;
 /// Re-exported for [`UreqTransport::from_agent`].
 pub use ureq;
+
+kyc_adapter::from_env!(Client, ClientBuilder);

@@ -1,51 +1,35 @@
-//! Lazy pagination over a search: kyc-core's [`Pager`] says which page comes next and when to
-//! stop; this iterator fetches each page when the previous one is used up.
+//! Lazy pagination over a search: kyc-core's [`Pager`](kyc_core::Pager) says which page comes
+//! next and when to stop ([`kyc_adapter::Walk`] keeps the books); this iterator fetches each page
+//! when the previous one is used up.
 
-use std::collections::VecDeque;
-use std::fmt;
+use kyc_adapter::{Walk, WalkStep};
+use kyc_core::{SearchSessions, Session};
 
-use kyc_core::{Pager, PagerStep, SearchSessions, Session};
-
+use crate::Error;
 use crate::client::Client;
-use crate::error::Error;
 
 /// Every session matching a search, fetched page by page; see [`Client::search_all`].
 ///
-/// Yields `Ok(session)` in the server's order, each session once, then ends when the [`Pager`]
-/// says so. A failed page, or a walk the pager stops early (a server that ignores
-/// `page[number]`, the page cap), is yielded as one `Err` after every session already fetched,
-/// and ends the iteration.
+/// Yields `Ok(session)` in the server's order, each session once, then ends when the pager says
+/// so. A failed page, or a walk the pager stops early (a server that ignores `page[number]`, the
+/// page cap), is yielded as one `Err` after every session already fetched, and ends the
+/// iteration.
+#[derive(Debug)]
 pub struct SearchAll {
     client: Client,
-    pager: Pager,
-    buffered: VecDeque<Session>,
-    ended: bool,
+    walk: Walk,
 }
 
 impl SearchAll {
     pub(crate) fn new(client: Client, search: SearchSessions) -> Self {
-        let pager = Pager::new(client.config(), search);
-        Self {
-            client,
-            pager,
-            buffered: VecDeque::new(),
-            ended: false,
-        }
+        let walk = Walk::new(client.config(), search);
+        Self { client, walk }
     }
 
     /// How many pages were fetched so far.
     #[must_use]
     pub fn pages_fetched(&self) -> u64 {
-        u64::from(self.pager.pages_fetched())
-    }
-}
-
-impl fmt::Debug for SearchAll {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SearchAll")
-            .field("pager", &self.pager)
-            .field("buffered", &self.buffered.len())
-            .finish_non_exhaustive()
+        self.walk.pages_fetched()
     }
 }
 
@@ -54,28 +38,11 @@ impl Iterator for SearchAll {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            if let Some(session) = self.buffered.pop_front() {
-                return Some(Ok(session));
+            match self.walk.step() {
+                WalkStep::Yield(item) => return Some(item),
+                WalkStep::Fetch(search) => self.walk.received(self.client.execute(&search)),
+                WalkStep::End => return None,
             }
-            if self.ended {
-                return None;
-            }
-            let failure = match self.pager.next_step() {
-                PagerStep::Fetch(search) => match self.client.search_sessions(&search) {
-                    Ok(page) => {
-                        self.buffered.extend(self.pager.receive(page));
-                        continue;
-                    }
-                    Err(e) => e,
-                },
-                PagerStep::Failed(e) => Error::Core(e.into()),
-                _ => {
-                    self.ended = true;
-                    return None;
-                }
-            };
-            self.ended = true;
-            return Some(Err(failure));
         }
     }
 }

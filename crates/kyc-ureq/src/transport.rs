@@ -11,7 +11,7 @@ use kyc_core::{FileContent, OutgoingBody, RequestBody};
 
 use kyc_adapter::SourceCell;
 
-use crate::error::{SourceError, SourceErrorKind, TransportError};
+use crate::{SourceError, SourceErrorKind, TransportError};
 
 /// Sends one request and returns the complete response: its status, every header and every body
 /// byte, whatever the status (a `404` or `503` is a response, not an error).

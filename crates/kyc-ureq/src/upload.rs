@@ -14,11 +14,40 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use kyc_core::FileKind;
+use kyc_adapter::{FileStamp, SourceFrom, file_name_of};
+use kyc_core::{FileKind, UploadFile};
 
-use kyc_adapter::FileStamp;
+use crate::{SourceError, SourceErrorKind};
 
-use crate::error::{SourceError, SourceErrorKind};
+/// Where the bytes of an upload come from, for [`Client::upload`](crate::Client::upload):
+/// [`Source::bytes`], [`Source::path`] (streamed, retried whole) or [`Source::reader`] (streamed
+/// once); see [`kyc_adapter::Source`] for the rules of each.
+pub type Source = kyc_adapter::Source<Box<dyn Read + Send>>;
+
+/// The upload `upload` describes with its file taken from `source`, and what streams the file on
+/// every attempt. Reads a path's or reader's first bytes (to detect the format) and a path's
+/// length; names a file from a path after it unless the upload names it.
+pub(crate) fn open(
+    upload: &UploadFile,
+    source: Source,
+) -> Result<(UploadFile, Box<dyn UploadSource>), SourceError> {
+    let kyc_adapter::Source { from, observe } = source;
+    Ok(match from {
+        SourceFrom::Bytes(bytes) => (upload.clone().with_bytes(bytes), Box::new(NoStream)),
+        SourceFrom::Path(path) => {
+            let (source, leading, len) = PathSource::open_path(&path)?;
+            let upload = upload
+                .clone()
+                .with_stream(&leading, len)
+                .file_name_or(file_name_of(&path));
+            (upload, Box::new(source.observed(observe)))
+        }
+        SourceFrom::Reader { reader, len } => {
+            let (source, leading) = ReaderSource::new(reader, observe)?;
+            (upload.clone().with_stream(&leading, len), Box::new(source))
+        }
+    })
+}
 
 /// A source of file bytes for streamed uploads.
 pub(crate) trait UploadSource {
@@ -58,8 +87,7 @@ fn read_leading(reader: &mut impl Read) -> io::Result<Vec<u8>> {
 }
 
 /// Wraps the reader of each attempt (a progress display, a checksum…).
-pub(crate) type Observe =
-    std::sync::Arc<dyn Fn(Box<dyn Read + Send>) -> Box<dyn Read + Send> + Send + Sync>;
+type Observe = kyc_adapter::Observe<Box<dyn Read + Send>>;
 
 /// A file opened once and read from its start by every attempt.
 pub(crate) struct PathSource {
@@ -87,9 +115,9 @@ impl PathSource {
         Ok((source, leading, meta.len()))
     }
 
-    /// Each attempt's reader goes through `observe`.
-    pub(crate) fn observed(mut self, observe: Observe) -> Self {
-        self.observe = Some(observe);
+    /// Each attempt's reader goes through `observe`, if there is one.
+    pub(crate) fn observed(mut self, observe: Option<Observe>) -> Self {
+        self.observe = observe;
         self
     }
 }
@@ -134,28 +162,27 @@ struct Counted<R> {
 pub(crate) struct ReaderSource<R> {
     leading: Vec<u8>,
     shared: Arc<Mutex<Counted<R>>>,
+    observe: Option<Observe>,
 }
 
 impl<R: Read + Send + 'static> ReaderSource<R> {
     /// Reads the leading bytes of `reader` (kept in memory and replayed at the start of the
-    /// stream).
-    pub(crate) fn new(mut reader: R) -> Result<(Self, Vec<u8>), SourceError> {
+    /// stream); each attempt's reader goes through `observe`, if there is one.
+    pub(crate) fn new(
+        mut reader: R,
+        observe: Option<Observe>,
+    ) -> Result<(Self, Vec<u8>), SourceError> {
         let leading = read_leading(&mut reader)
             .map_err(|e| SourceError::new(SourceErrorKind::Read, None, Some(e)))?;
-        let mut source = Self::whole(reader);
-        source.leading.clone_from(&leading);
-        Ok((source, leading))
-    }
-
-    /// Streams `reader` from its first byte (nothing read ahead).
-    pub(crate) fn whole(reader: R) -> Self {
-        Self {
-            leading: Vec::new(),
+        let source = Self {
+            leading: leading.clone(),
             shared: Arc::new(Mutex::new(Counted {
                 inner: reader,
                 consumed: 0,
             })),
-        }
+            observe,
+        };
+        Ok((source, leading))
     }
 }
 
@@ -173,7 +200,11 @@ impl<R: Read> Read for SharedReader<R> {
 impl<R: Read + Send + 'static> UploadSource for ReaderSource<R> {
     fn open(&mut self) -> Result<Box<dyn Read + Send>, SourceError> {
         let head = io::Cursor::new(self.leading.clone());
-        Ok(Box::new(head.chain(SharedReader(self.shared.clone()))))
+        let reader: Box<dyn Read + Send> = Box::new(head.chain(SharedReader(self.shared.clone())));
+        Ok(match &self.observe {
+            Some(observe) => observe(reader),
+            None => reader,
+        })
     }
 
     fn can_replay(&self) -> bool {
@@ -192,7 +223,7 @@ mod tests {
     #[test]
     fn a_reader_replays_only_while_none_of_its_bytes_were_read() {
         let (mut source, leading) =
-            ReaderSource::new(io::Cursor::new(b"%PDF-1.7 rest of file".to_vec())).unwrap();
+            ReaderSource::new(io::Cursor::new(b"%PDF-1.7 rest of file".to_vec()), None).unwrap();
         assert_eq!(leading, b"%PDF-1.7");
         let mut first = source.open().unwrap();
         let mut buf = [0u8; 8];
@@ -207,7 +238,7 @@ mod tests {
 
     #[test]
     fn a_short_reader_gives_all_its_bytes_as_leading() {
-        let (_, leading) = ReaderSource::new(io::Cursor::new(b"%PD".to_vec())).unwrap();
+        let (_, leading) = ReaderSource::new(io::Cursor::new(b"%PD".to_vec()), None).unwrap();
         assert_eq!(leading, b"%PD");
     }
 

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use crate::client::DEFAULT_ATTEMPT_TIMEOUT;
-use crate::error::AttemptTimeout;
-use crate::error::{TransportError, TransportErrorKind};
+use crate::AttemptTimeout;
+use crate::DEFAULT_ATTEMPT_TIMEOUT;
 use crate::transport::{SendBody, Transport};
+use crate::{TransportError, TransportErrorKind};
 
 pub use kyc_adapter::{DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_RESPONSE_BODY};
 

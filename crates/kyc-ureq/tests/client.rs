@@ -15,8 +15,8 @@ use kyc_core::{
 };
 
 use kyc_ureq::{
-    AttemptTimeout, Client, ClientBuilder, Error, SendBody, SourceErrorKind, TransportError,
-    TransportErrorKind,
+    AttemptTimeout, Client, ClientBuilder, Error, Fault, SendBody, Source, SourceErrorKind, Stage,
+    TransportError, TransportErrorKind,
 };
 
 /// One request as the fake saw it.
@@ -221,7 +221,7 @@ fn a_refused_refresh_reaches_every_waiter_is_remembered_then_tried_again() {
         .collect();
     for t in threads {
         let err = t.join().unwrap().unwrap_err();
-        assert!(matches!(err, Error::Token(_)), "{err:?}");
+        assert_eq!(err.stage, Stage::Token, "{err:?}");
         assert_eq!(err.status(), Some(http::StatusCode::UNAUTHORIZED));
     }
     assert_eq!(
@@ -272,13 +272,7 @@ fn a_second_401_is_returned_after_exactly_one_replay() {
     let err = client.get_session("iss-1").unwrap_err();
     assert_eq!(err.status(), Some(http::StatusCode::UNAUTHORIZED));
     assert_eq!(
-        err.api_error()
-            .unwrap()
-            .body
-            .as_ref()
-            .unwrap()
-            .codes()
-            .collect::<Vec<_>>(),
+        api(&err).body.as_ref().unwrap().codes().collect::<Vec<_>>(),
         ["unauthorized"]
     );
     assert_eq!(fake.count(GET), 2);
@@ -424,7 +418,7 @@ fn a_post_without_key_is_not_retried_once_it_may_have_reached_the_server() {
     });
     let clean = CleanValidations::user_id("usr-1");
     let err = client.clean_validations(&clean).unwrap_err();
-    assert!(err.transport_error().unwrap().may_have_reached_server());
+    assert!(transport(&err).may_have_reached_server());
     assert_eq!(fake.count("/clean_validations"), 1);
     assert!(
         fake.on("/clean_validations")[0]
@@ -434,7 +428,7 @@ fn a_post_without_key_is_not_retried_once_it_may_have_reached_the_server() {
 
     reached.store(0, Ordering::SeqCst);
     let err = client.clean_validations(&clean).unwrap_err();
-    assert!(!err.transport_error().unwrap().may_have_reached_server());
+    assert!(!transport(&err).may_have_reached_server());
     assert_eq!(
         fake.count("/clean_validations"),
         1 + 4,
@@ -463,10 +457,7 @@ fn an_invalid_request_is_never_retried() {
         )),
     });
     let err = client.get_session("iss-1").unwrap_err();
-    assert_eq!(
-        err.transport_error().unwrap().kind(),
-        TransportErrorKind::InvalidRequest
-    );
+    assert_eq!(transport(&err).kind(), TransportErrorKind::InvalidRequest);
     assert_eq!(fake.count(GET), 1);
 }
 
@@ -489,7 +480,9 @@ fn a_2xx_that_is_not_json_is_a_decode_error() {
         _ => respond(200, "<html>gateway</html>"),
     });
     let err = client.get_session("iss-1").unwrap_err();
-    let decode = err.decode_error().unwrap();
+    let Fault::Decode(decode) = &err.fault else {
+        panic!("{err:?}")
+    };
     assert_eq!(decode.status, http::StatusCode::OK);
     assert_eq!(fake.count(GET), 1);
 }
@@ -498,17 +491,14 @@ fn a_2xx_that_is_not_json_is_a_decode_error() {
 fn invalid_input_is_refused_before_anything_is_sent() {
     let (client, fake) = client_with(happy);
     let err = client.get_session("..").unwrap_err();
-    assert!(err.invalid_input().is_some(), "{err:?}");
+    assert!(matches!(err.fault, Fault::InvalidInput(_)), "{err:?}");
     let err = client
-        .upload_bytes(
-            "iss-1",
-            "usr-1",
-            DocumentType::Selfie,
-            "x.gif",
-            b"GIF89a".to_vec(),
+        .upload(
+            &UploadFile::new("iss-1", "usr-1", DocumentType::Selfie).file_name("x.gif"),
+            Source::bytes(b"GIF89a".to_vec()),
         )
         .unwrap_err();
-    assert!(err.invalid_input().is_some(), "{err:?}");
+    assert!(matches!(err.fault, Fault::InvalidInput(_)), "{err:?}");
     // Nothing at all was sent: not even the token request.
     assert!(fake.seen().is_empty(), "{:?}", fake.seen().len());
 }
@@ -565,13 +555,9 @@ fn an_upload_from_a_reader_is_not_retried_once_its_bytes_were_read() {
     let png = b"\x89PNG\r\n\x1a\n rest of a png".to_vec();
     let len = png.len() as u64;
     let err = client
-        .upload_reader(
-            "iss-1",
-            "usr-1",
-            DocumentType::Selfie,
-            "s.png",
-            io::Cursor::new(png),
-            len,
+        .upload(
+            &UploadFile::new("iss-1", "usr-1", DocumentType::Selfie).file_name("s.png"),
+            Source::reader(Box::new(io::Cursor::new(png)), len),
         )
         .unwrap_err();
     assert_eq!(err.status(), Some(http::StatusCode::SERVICE_UNAVAILABLE));
@@ -604,13 +590,9 @@ fn an_upload_from_a_reader_is_retried_when_nothing_was_read() {
     let pdf = b"%PDF-1.7 body".to_vec();
     let len = pdf.len() as u64;
     let info = client
-        .upload_reader(
-            "iss-1",
-            "usr-1",
-            DocumentType::Selfie,
-            "d.pdf",
-            io::Cursor::new(pdf),
-            len,
+        .upload(
+            &UploadFile::new("iss-1", "usr-1", DocumentType::Selfie).file_name("d.pdf"),
+            Source::reader(Box::new(io::Cursor::new(pdf)), len),
         )
         .unwrap();
     assert_eq!(info.id.as_deref(), Some("fil-2"));
@@ -622,19 +604,18 @@ fn a_reader_shorter_than_declared_is_a_source_error_and_not_retried() {
     let (client, fake) = client_with(upload_handler(0));
     let jpeg = b"\xFF\xD8\xFF short".to_vec();
     let err = client
-        .upload_reader(
-            "iss-1",
-            "usr-1",
-            DocumentType::Selfie,
-            "s.jpg",
-            io::Cursor::new(jpeg),
-            1000,
+        .upload(
+            &UploadFile::new("iss-1", "usr-1", DocumentType::Selfie).file_name("s.jpg"),
+            Source::reader(Box::new(io::Cursor::new(jpeg)), 1000),
         )
         .unwrap_err();
     // An upload's error carries the idempotency key it was sent with (issue #12).
-    assert_eq!(err.idempotency_key().map(|k| k.as_str().len()), Some(32));
-    match err.unkeyed() {
-        Error::Source(e) => assert_eq!(e.kind(), SourceErrorKind::LengthChanged),
+    assert_eq!(
+        err.idempotency_key.as_ref().map(|k| k.as_str().len()),
+        Some(32)
+    );
+    match &err.fault {
+        Fault::Source(e) => assert_eq!(e.kind(), SourceErrorKind::LengthChanged),
         other => panic!("{other:?}"),
     }
     // The token request, then one upload attempt whose body failed mid-way; no retry.
@@ -653,8 +634,8 @@ fn a_missing_file_is_a_source_error_naming_the_path() {
             "/nonexistent/kyc/selfie.jpg",
         )
         .unwrap_err();
-    match &err {
-        Error::Source(e) => {
+    match &err.fault {
+        Fault::Source(e) => {
             assert_eq!(e.kind(), SourceErrorKind::Open);
             assert!(e.path().is_some());
         }
@@ -675,7 +656,7 @@ fn a_streamed_upload_given_to_execute_without_a_stream_is_refused() {
         10,
     );
     let err = client.execute(&upload).unwrap_err();
-    assert!(matches!(err.unkeyed(), Error::Source(e) if e.kind() == SourceErrorKind::Missing));
+    assert!(matches!(&err.fault, Fault::Source(e) if e.kind() == SourceErrorKind::Missing));
     assert_eq!(fake.count(UPLOAD), 0);
 }
 
@@ -787,4 +768,20 @@ fn huge_timeouts_do_not_overflow_the_clock() {
         .build();
     client.get_session("iss-1").unwrap();
     assert!(fake.on(GET)[0].timeout.unwrap() > Duration::from_secs(3600));
+}
+
+/// The transport error of `err`, which must be one.
+fn transport(err: &Error) -> &TransportError {
+    match &err.fault {
+        Fault::Transport(t) => t,
+        other => panic!("not a transport error: {other:?}"),
+    }
+}
+
+/// The API error of `err`, which must be one.
+fn api(err: &Error) -> &kyc_core::ApiError {
+    match &err.fault {
+        Fault::Api(a) => a,
+        other => panic!("not an API error: {other:?}"),
+    }
 }

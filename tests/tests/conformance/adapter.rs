@@ -1,17 +1,17 @@
-//! One trait over both clients, so every scenario is written once. kyc-ureq is called directly;
+//! One type over the three clients, so every scenario is written once, generic over each client's
+//! one entry for any endpoint and its one entry for uploads. kyc-ureq is called directly;
 //! kyc-reqwest is driven on a tokio runtime (concurrent calls run as tasks on a multi-thread
 //! runtime, as a service would run them).
 
 use std::io::Cursor;
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use futures_util::StreamExt;
 use kyc_core::{
-    CleanResult, CleanValidations, Config, CreateAdditionalSession, CreateKybSession,
-    CreateSession, Credentials, DocumentType, Environment, FileInfo, Report, RetryPolicy,
-    SearchSessions, Session, SessionCreated, SessionPage, UploadFile,
+    Config, Credentials, Endpoint, Environment, FileInfo, RetryPolicy, SearchSessions, Session,
+    UploadFile,
 };
 use kyc_mock::MockServer;
 
@@ -20,7 +20,7 @@ use kyc_mock::MockServer;
 pub(crate) struct Failure {
     /// `invalid_input`, `api`, `decode`, `transport`, `source`, `randomness`.
     pub(crate) kind: &'static str,
-    /// Whether the failure happened while obtaining the token (`Error::Token`).
+    /// Whether the failure happened while obtaining the token (`Stage::Token`).
     pub(crate) during_token: bool,
     /// The HTTP status that caused it, if a response did.
     pub(crate) status: Option<u16>,
@@ -33,26 +33,22 @@ pub(crate) struct Failure {
     pub(crate) keyed: bool,
 }
 
-/// Reduces any client's error to a [`Failure`]: all three share kyc-core's `CallError`.
-fn summary(e: &kyc_core::CallError, during_token: bool) -> Failure {
-    use kyc_core::CallError as E;
+/// Reduces any client's error to a [`Failure`]: all three share kyc-core's `CallError`, one
+/// `match` on its fault.
+fn failure(e: kyc_core::CallError) -> Failure {
+    use kyc_core::Fault;
     let base = |kind, detail: String| Failure {
         kind,
-        during_token,
+        during_token: e.stage == kyc_core::Stage::Token,
         status: e.status().map(|s| s.as_u16()),
         has_request_id: e.request_id().is_some(),
         detail,
-        keyed: false,
-    };
-    match e {
         // Creating calls' errors carry their idempotency key (random: its value not compared).
-        E::Keyed { error, .. } => Failure {
-            keyed: true,
-            ..summary(error, during_token)
-        },
-        E::Token(inner) => summary(inner, true),
-        E::Core(kyc_core::Error::InvalidInput(i)) => base("invalid_input", format!("{i:?}")),
-        E::Core(kyc_core::Error::Api(a)) => {
+        keyed: e.idempotency_key.is_some(),
+    };
+    match &e.fault {
+        Fault::InvalidInput(i) => base("invalid_input", format!("{i:?}")),
+        Fault::Api(a) => {
             let codes: Vec<String> = a
                 .body
                 .as_ref()
@@ -63,22 +59,19 @@ fn summary(e: &kyc_core::CallError, during_token: bool) -> Failure {
                 format!("codes={codes:?} body_parsed={}", a.body.is_some()),
             )
         }
-        E::Core(kyc_core::Error::Decode(d)) => {
-            base("decode", format!("path={} reason={:?}", d.path, d.reason))
-        }
-        E::Core(other) => base("core_other", format!("{other:?}")),
-        E::Transport(t) => base(
+        Fault::Decode(d) => base("decode", format!("path={} reason={:?}", d.path, d.reason)),
+        Fault::Pagination(p) => base(
+            "core_other",
+            format!("{:?}", kyc_core::Error::from(p.clone())),
+        ),
+        Fault::Transport(t) => base(
             "transport",
             format!("{:?} reached={}", t.kind(), t.may_have_reached_server()),
         ),
-        E::Source(s) => base("source", format!("{:?}", s.kind())),
-        E::Randomness => base("randomness", String::new()),
+        Fault::Source(s) => base("source", format!("{:?}", s.kind())),
+        Fault::Randomness => base("randomness", String::new()),
         other => base("unknown", format!("{other:?}")),
     }
-}
-
-fn failure(e: kyc_core::CallError) -> Failure {
-    summary(&e, false)
 }
 
 /// Client settings a scenario may change; the same for both clients.
@@ -135,59 +128,37 @@ fn config_for(server: &MockServer, settings: &Settings) -> (Config, Credentials)
     (config, Credentials::new(server.client_id(), secret))
 }
 
-/// Every operation of the clients, blocking, with errors summarised.
-pub(crate) trait Adapter: Send + Sync {
-    fn name(&self) -> &'static str;
-    /// Whether a token was obtained (the token itself differs per run).
-    fn token(&self) -> Result<bool, Failure>;
-    fn revoke_token(&self) -> Result<(), Failure>;
-    fn create_session(&self, session: &CreateSession) -> Result<SessionCreated, Failure>;
-    fn create_kyb_session(&self, session: &CreateKybSession) -> Result<SessionCreated, Failure>;
-    fn create_additional_session(
-        &self,
-        session: &CreateAdditionalSession,
-    ) -> Result<SessionCreated, Failure>;
-    fn upload_file(&self, upload: &UploadFile) -> Result<FileInfo, Failure>;
-    fn upload_bytes(
-        &self,
-        session: &str,
-        entity: &str,
-        document: DocumentType,
-        name: &str,
-        bytes: Vec<u8>,
-    ) -> Result<FileInfo, Failure>;
-    fn upload_path(
-        &self,
-        session: &str,
-        entity: &str,
-        document: DocumentType,
-        path: &Path,
-    ) -> Result<FileInfo, Failure>;
-    fn upload_reader(
-        &self,
-        session: &str,
-        entity: &str,
-        document: DocumentType,
-        name: &str,
-        bytes: Vec<u8>,
-        declared_len: u64,
-    ) -> Result<FileInfo, Failure>;
-    fn get_session(&self, id: &str) -> Result<Session, Failure>;
-    fn cancel_session(&self, id: &str) -> Result<Option<Session>, Failure>;
-    fn report(&self, id: &str) -> Result<Report, Failure>;
-    fn search_sessions(&self, search: &SearchSessions) -> Result<SessionPage, Failure>;
-    /// Every item of `search_all`, and the number of pages fetched.
-    fn search_all(&self, search: SearchSessions) -> (Vec<Result<Session, Failure>>, u64);
-    fn clean_validations(&self, clean: &CleanValidations) -> Result<CleanResult, Failure>;
-    /// `n` searches started at the same moment (threads for kyc-ureq, tasks for kyc-reqwest).
-    fn concurrent_searches(&self, n: usize, search: &SearchSessions)
-    -> Vec<Result<usize, Failure>>;
+/// Where the bytes of an upload come from, the same for every client.
+pub(crate) enum From {
+    /// Held in memory.
+    Bytes(Vec<u8>),
+    /// A file, streamed.
+    Path(PathBuf),
+    /// These bytes through a reader that claims `len` bytes, streamed once.
+    Reader { bytes: Vec<u8>, len: u64 },
 }
 
-pub(crate) struct Ureq(kyc_ureq::Client);
+/// One client under test: kyc-ureq, kyc-reqwest or kyc-core's documented adapter. Every
+/// operation runs through its one generic entry ([`Client::execute`]) or its one upload entry
+/// ([`Client::upload`]); only the token, the walk over pages and concurrency need more.
+// One per run of a scenario: the runtime's size does not matter.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Client {
+    /// kyc-ureq, called directly.
+    Ureq(kyc_ureq::Client),
+    /// kyc-reqwest on a multi-thread tokio runtime (concurrent calls run as tasks, as a service
+    /// would run them).
+    Reqwest {
+        client: kyc_reqwest::Client,
+        runtime: tokio::runtime::Runtime,
+    },
+    /// kyc-core's documented adapter over a plain function. It has `&mut self` methods, so calls
+    /// from several threads take turns.
+    Own(std::sync::Mutex<own_stack::OwnStack<SendFn>>),
+}
 
-impl Ureq {
-    pub(crate) fn new(server: &MockServer, settings: &Settings) -> Self {
+impl Client {
+    pub(crate) fn ureq(server: &MockServer, settings: &Settings) -> Self {
         let (config, credentials) = config_for(server, settings);
         let mut builder = kyc_ureq::Client::builder(config, credentials)
             .retry_policy(settings.retry.clone())
@@ -196,132 +167,10 @@ impl Ureq {
         if let Some(limit) = settings.max_response_body {
             builder = builder.max_response_body(limit);
         }
-        Self(builder.build())
+        Self::Ureq(builder.build())
     }
-}
 
-impl Adapter for Ureq {
-    fn name(&self) -> &'static str {
-        "kyc-ureq"
-    }
-    fn token(&self) -> Result<bool, Failure> {
-        self.0
-            .token()
-            .map(|t| !t.access_token.expose_secret().is_empty() && t.expires_at.is_some())
-            .map_err(failure)
-    }
-    fn revoke_token(&self) -> Result<(), Failure> {
-        self.0.revoke_token().map_err(failure)
-    }
-    fn create_session(&self, session: &CreateSession) -> Result<SessionCreated, Failure> {
-        self.0.create_session(session).map_err(failure)
-    }
-    fn create_kyb_session(&self, session: &CreateKybSession) -> Result<SessionCreated, Failure> {
-        self.0.create_kyb_session(session).map_err(failure)
-    }
-    fn create_additional_session(
-        &self,
-        session: &CreateAdditionalSession,
-    ) -> Result<SessionCreated, Failure> {
-        self.0.create_additional_session(session).map_err(failure)
-    }
-    fn upload_file(&self, upload: &UploadFile) -> Result<FileInfo, Failure> {
-        self.0.upload_file(upload).map_err(failure)
-    }
-    fn upload_bytes(
-        &self,
-        session: &str,
-        entity: &str,
-        document: DocumentType,
-        name: &str,
-        bytes: Vec<u8>,
-    ) -> Result<FileInfo, Failure> {
-        self.0
-            .upload_bytes(session, entity, document, name, bytes)
-            .map_err(failure)
-    }
-    fn upload_path(
-        &self,
-        session: &str,
-        entity: &str,
-        document: DocumentType,
-        path: &Path,
-    ) -> Result<FileInfo, Failure> {
-        self.0
-            .upload_path(session, entity, document, path)
-            .map_err(failure)
-    }
-    fn upload_reader(
-        &self,
-        session: &str,
-        entity: &str,
-        document: DocumentType,
-        name: &str,
-        bytes: Vec<u8>,
-        declared_len: u64,
-    ) -> Result<FileInfo, Failure> {
-        self.0
-            .upload_reader(
-                session,
-                entity,
-                document,
-                name,
-                Cursor::new(bytes),
-                declared_len,
-            )
-            .map_err(failure)
-    }
-    fn get_session(&self, id: &str) -> Result<Session, Failure> {
-        self.0.get_session(id).map_err(failure)
-    }
-    fn cancel_session(&self, id: &str) -> Result<Option<Session>, Failure> {
-        self.0.cancel_session(id).map_err(failure)
-    }
-    fn report(&self, id: &str) -> Result<Report, Failure> {
-        self.0.report(id).map_err(failure)
-    }
-    fn search_sessions(&self, search: &SearchSessions) -> Result<SessionPage, Failure> {
-        self.0.search_sessions(search).map_err(failure)
-    }
-    fn search_all(&self, search: SearchSessions) -> (Vec<Result<Session, Failure>>, u64) {
-        let mut all = self.0.search_all(search);
-        let items = all.by_ref().map(|r| r.map_err(failure)).collect();
-        (items, all.pages_fetched())
-    }
-    fn clean_validations(&self, clean: &CleanValidations) -> Result<CleanResult, Failure> {
-        self.0.clean_validations(clean).map_err(failure)
-    }
-    fn concurrent_searches(
-        &self,
-        n: usize,
-        search: &SearchSessions,
-    ) -> Vec<Result<usize, Failure>> {
-        let barrier = Arc::new(Barrier::new(n));
-        let handles: Vec<_> = (0..n)
-            .map(|_| {
-                let client = self.0.clone();
-                let barrier = barrier.clone();
-                let search = search.clone();
-                std::thread::spawn(move || {
-                    barrier.wait();
-                    client
-                        .search_sessions(&search)
-                        .map(|p| p.sessions.len())
-                        .map_err(failure)
-                })
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().unwrap()).collect()
-    }
-}
-
-pub(crate) struct Reqwest {
-    client: kyc_reqwest::Client,
-    runtime: tokio::runtime::Runtime,
-}
-
-impl Reqwest {
-    pub(crate) fn new(server: &MockServer, settings: &Settings) -> Self {
+    pub(crate) fn reqwest(server: &MockServer, settings: &Settings) -> Self {
         let (config, credentials) = config_for(server, settings);
         let mut builder = kyc_reqwest::Client::builder(config, credentials)
             .retry_policy(settings.retry.clone())
@@ -335,145 +184,221 @@ impl Reqwest {
             .enable_all()
             .build()
             .unwrap();
-        Self {
+        Self::Reqwest {
             client: builder.build(),
             runtime,
         }
     }
 
-    fn block<T>(&self, f: impl std::future::Future<Output = T>) -> T {
-        self.runtime.block_on(f)
+    pub(crate) fn own(server: &MockServer, settings: &Settings) -> Self {
+        use kyc_ureq::Transport as _;
+        let (config, credentials) = config_for(server, settings);
+        let mut core = kyc_core::Settings::new(config, credentials);
+        core.retry = settings.retry.clone();
+        core.attempt_timeout = settings.attempt_timeout;
+        core.overall_timeout = settings.overall_timeout;
+        let mut transport = kyc_ureq::UreqTransport::with_attempt_timeout(settings.attempt_timeout);
+        if let Some(limit) = settings.max_response_body {
+            transport = transport.max_response_body(limit);
+        }
+        let send: SendFn = Box::new(move |request: http::Request<Vec<u8>>| {
+            transport.send(request.map(kyc_ureq::SendBody::from_bytes))
+        });
+        Self::Own(std::sync::Mutex::new(own_stack::OwnStack::new(core, send)))
     }
-}
 
-impl Adapter for Reqwest {
-    fn name(&self) -> &'static str {
-        "kyc-reqwest"
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Client::Ureq(_) => "kyc-ureq",
+            Client::Reqwest { .. } => "kyc-reqwest",
+            Client::Own(_) => "own-stack",
+        }
     }
-    fn token(&self) -> Result<bool, Failure> {
-        self.block(self.client.token())
-            .map(|t| !t.access_token.expose_secret().is_empty() && t.expires_at.is_some())
-            .map_err(failure)
-    }
-    fn revoke_token(&self) -> Result<(), Failure> {
-        self.block(self.client.revoke_token()).map_err(failure)
-    }
-    fn create_session(&self, session: &CreateSession) -> Result<SessionCreated, Failure> {
-        self.block(self.client.create_session(session))
-            .map_err(failure)
-    }
-    fn create_kyb_session(&self, session: &CreateKybSession) -> Result<SessionCreated, Failure> {
-        self.block(self.client.create_kyb_session(session))
-            .map_err(failure)
-    }
-    fn create_additional_session(
-        &self,
-        session: &CreateAdditionalSession,
-    ) -> Result<SessionCreated, Failure> {
-        self.block(self.client.create_additional_session(session))
-            .map_err(failure)
-    }
-    fn upload_file(&self, upload: &UploadFile) -> Result<FileInfo, Failure> {
-        self.block(self.client.upload_file(upload)).map_err(failure)
-    }
-    fn upload_bytes(
-        &self,
-        session: &str,
-        entity: &str,
-        document: DocumentType,
-        name: &str,
-        bytes: Vec<u8>,
-    ) -> Result<FileInfo, Failure> {
-        self.block(
-            self.client
-                .upload_bytes(session, entity, document, name, bytes),
-        )
+
+    /// Any endpoint, through each client's one generic entry.
+    pub(crate) fn execute<E: Endpoint + Sync>(&self, endpoint: &E) -> Result<E::Output, Failure> {
+        match self {
+            Client::Ureq(c) => c.execute(endpoint),
+            Client::Reqwest { client, runtime } => runtime.block_on(client.execute(endpoint)),
+            Client::Own(own) => own.lock().unwrap().call(endpoint, None),
+        }
         .map_err(failure)
     }
-    fn upload_path(
-        &self,
-        session: &str,
-        entity: &str,
-        document: DocumentType,
-        path: &Path,
-    ) -> Result<FileInfo, Failure> {
-        self.block(self.client.upload_path(session, entity, document, path))
-            .map_err(failure)
+
+    /// An upload, through each client's one upload entry (the documented adapter reads a path
+    /// whole: a file in memory is retried like a file re-read from disk).
+    pub(crate) fn upload(&self, upload: &UploadFile, from: From) -> Result<FileInfo, Failure> {
+        match self {
+            Client::Ureq(c) => c.upload(upload, ureq_source(from)).map_err(failure),
+            Client::Reqwest { client, runtime } => runtime
+                .block_on(client.upload(upload, reqwest_source(from)))
+                .map_err(failure),
+            Client::Own(_) => match from {
+                From::Bytes(bytes) => self.execute(&upload.clone().with_bytes(bytes)),
+                From::Path(path) => {
+                    let bytes = std::fs::read(&path).map_err(|e| {
+                        failure(
+                            kyc_core::SourceError::new(
+                                kyc_core::SourceErrorKind::Open,
+                                Some(path.clone()),
+                                Some(e),
+                            )
+                            .into(),
+                        )
+                    })?;
+                    let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                    self.execute(&upload.clone().with_bytes(bytes).file_name_or(name))
+                }
+                From::Reader { bytes, len } => {
+                    let leading = bytes.get(..8).unwrap_or(&bytes).to_vec();
+                    let upload = upload.clone().with_stream(&leading, len);
+                    let mut reader = Cursor::new(bytes);
+                    self.with_own(|s| s.call(&upload, Some(&mut reader)))
+                        .map_err(failure)
+                }
+            },
+        }
     }
-    fn upload_reader(
-        &self,
-        session: &str,
-        entity: &str,
-        document: DocumentType,
-        name: &str,
-        bytes: Vec<u8>,
-        declared_len: u64,
-    ) -> Result<FileInfo, Failure> {
-        self.block(self.client.upload_reader(
-            session,
-            entity,
-            document,
-            name,
-            Cursor::new(bytes),
-            declared_len,
-        ))
+
+    /// Whether a token was obtained (the token itself differs per run).
+    pub(crate) fn token(&self) -> Result<bool, Failure> {
+        match self {
+            Client::Ureq(c) => c.token(),
+            Client::Reqwest { client, runtime } => runtime.block_on(client.token()),
+            Client::Own(_) => self.with_own(|s| s.token()),
+        }
+        .map(|t| !t.access_token.expose_secret().is_empty() && t.expires_at.is_some())
         .map_err(failure)
     }
-    fn get_session(&self, id: &str) -> Result<Session, Failure> {
-        self.block(self.client.get_session(id)).map_err(failure)
+
+    pub(crate) fn revoke_token(&self) -> Result<(), Failure> {
+        match self {
+            Client::Ureq(c) => c.revoke_token(),
+            Client::Reqwest { client, runtime } => runtime.block_on(client.revoke_token()),
+            Client::Own(_) => self.with_own(|s| {
+                let credentials = s.settings.credentials.clone();
+                let revoked = s.call(
+                    &kyc_core::RevokeToken {
+                        credentials: &credentials,
+                    },
+                    None,
+                );
+                s.tokens.clear();
+                revoked
+            }),
+        }
+        .map_err(failure)
     }
-    fn cancel_session(&self, id: &str) -> Result<Option<Session>, Failure> {
-        self.block(self.client.cancel_session(id)).map_err(failure)
-    }
-    fn report(&self, id: &str) -> Result<Report, Failure> {
-        self.block(self.client.report(id)).map_err(failure)
-    }
-    fn search_sessions(&self, search: &SearchSessions) -> Result<SessionPage, Failure> {
-        self.block(self.client.search_sessions(search))
-            .map_err(failure)
-    }
-    fn search_all(&self, search: SearchSessions) -> (Vec<Result<Session, Failure>>, u64) {
-        self.block(async {
-            let mut all = self.client.search_all(search);
-            let mut items = Vec::new();
-            while let Some(item) = all.next().await {
-                items.push(item.map_err(failure));
+
+    /// Every item of `search_all`, and the number of pages fetched.
+    pub(crate) fn search_all(
+        &self,
+        search: SearchSessions,
+    ) -> (Vec<Result<Session, Failure>>, u64) {
+        match self {
+            Client::Ureq(c) => {
+                let mut all = c.search_all(search);
+                let items = all.by_ref().map(|r| r.map_err(failure)).collect();
+                (items, all.pages_fetched())
             }
-            (items, all.pages_fetched())
-        })
+            Client::Reqwest { client, runtime } => runtime.block_on(async {
+                let mut all = client.search_all(search);
+                let mut items = Vec::new();
+                while let Some(item) = all.next().await {
+                    items.push(item.map_err(failure));
+                }
+                (items, all.pages_fetched())
+            }),
+            Client::Own(_) => {
+                let config = self.with_own(|s| s.settings.config.clone());
+                let mut pager = kyc_core::Pager::new(&config, search);
+                let mut items = Vec::new();
+                loop {
+                    match pager.next_step() {
+                        kyc_core::PagerStep::Fetch(page) => match self.execute(&page) {
+                            Ok(page) => items.extend(pager.receive(page).into_iter().map(Ok)),
+                            Err(e) => {
+                                items.push(Err(e));
+                                break;
+                            }
+                        },
+                        kyc_core::PagerStep::Failed(e) => {
+                            items.push(Err(failure(e.into())));
+                            break;
+                        }
+                        _ => break,
+                    }
+                }
+                (items, u64::from(pager.pages_fetched()))
+            }
+        }
     }
-    fn clean_validations(&self, clean: &CleanValidations) -> Result<CleanResult, Failure> {
-        self.block(self.client.clean_validations(clean))
-            .map_err(failure)
-    }
-    fn concurrent_searches(
+
+    /// `n` searches started at the same moment (threads for kyc-ureq and the documented adapter,
+    /// tasks for kyc-reqwest).
+    pub(crate) fn concurrent_searches(
         &self,
         n: usize,
         search: &SearchSessions,
     ) -> Vec<Result<usize, Failure>> {
-        self.block(async {
-            let barrier = Arc::new(tokio::sync::Barrier::new(n));
-            let tasks: Vec<_> = (0..n)
+        let count = |page: Result<kyc_core::SessionPage, Failure>| page.map(|p| p.sessions.len());
+        if let Client::Reqwest { client, runtime } = self {
+            return runtime.block_on(async {
+                let barrier = Arc::new(tokio::sync::Barrier::new(n));
+                let tasks: Vec<_> = (0..n)
+                    .map(|_| {
+                        let (client, barrier, search) =
+                            (client.clone(), barrier.clone(), search.clone());
+                        tokio::spawn(async move {
+                            barrier.wait().await;
+                            client.execute(&search).await.map_err(failure)
+                        })
+                    })
+                    .collect();
+                let mut out = Vec::new();
+                for t in tasks {
+                    out.push(count(t.await.unwrap()));
+                }
+                out
+            });
+        }
+        let barrier = Barrier::new(n);
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..n)
                 .map(|_| {
-                    let client = self.client.clone();
-                    let barrier = barrier.clone();
-                    let search = search.clone();
-                    tokio::spawn(async move {
-                        barrier.wait().await;
-                        client
-                            .search_sessions(&search)
-                            .await
-                            .map(|p| p.sessions.len())
-                            .map_err(failure)
+                    scope.spawn(|| {
+                        barrier.wait();
+                        count(self.execute(search))
                     })
                 })
                 .collect();
-            let mut out = Vec::new();
-            for t in tasks {
-                out.push(t.await.unwrap());
-            }
-            out
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
         })
+    }
+
+    fn with_own<T>(&self, f: impl FnOnce(&mut own_stack::OwnStack<SendFn>) -> T) -> T {
+        match self {
+            Client::Own(own) => f(&mut own.lock().unwrap()),
+            _ => unreachable!("only the documented adapter is driven directly"),
+        }
+    }
+}
+
+fn ureq_source(from: From) -> kyc_ureq::Source {
+    match from {
+        From::Bytes(bytes) => kyc_ureq::Source::bytes(bytes),
+        From::Path(path) => kyc_ureq::Source::path(path),
+        From::Reader { bytes, len } => kyc_ureq::Source::reader(Box::new(Cursor::new(bytes)), len),
+    }
+}
+
+fn reqwest_source(from: From) -> kyc_reqwest::Source {
+    match from {
+        From::Bytes(bytes) => kyc_reqwest::Source::bytes(bytes),
+        From::Path(path) => kyc_reqwest::Source::path(path),
+        From::Reader { bytes, len } => {
+            kyc_reqwest::Source::reader(Box::new(Cursor::new(bytes)), len)
+        }
     }
 }
 
@@ -492,178 +417,3 @@ type SendFn = Box<
     dyn FnMut(http::Request<Vec<u8>>) -> Result<http::Response<Vec<u8>>, kyc_core::TransportError>
         + Send,
 >;
-
-/// The third client: kyc-core's documented adapter over a plain function. It has `&mut self`
-/// methods, so calls from several threads take turns.
-pub(crate) struct Own(std::sync::Mutex<own_stack::OwnStack<SendFn>>);
-
-impl Own {
-    pub(crate) fn new(server: &MockServer, settings: &Settings) -> Self {
-        use kyc_ureq::Transport as _;
-        let (config, credentials) = config_for(server, settings);
-        let mut core = kyc_core::Settings::new(config, credentials);
-        core.retry = settings.retry.clone();
-        core.attempt_timeout = settings.attempt_timeout;
-        core.overall_timeout = settings.overall_timeout;
-        let mut transport = kyc_ureq::UreqTransport::with_attempt_timeout(settings.attempt_timeout);
-        if let Some(limit) = settings.max_response_body {
-            transport = transport.max_response_body(limit);
-        }
-        let send: SendFn = Box::new(move |request: http::Request<Vec<u8>>| {
-            transport.send(request.map(kyc_ureq::SendBody::from_bytes))
-        });
-        Self(std::sync::Mutex::new(own_stack::OwnStack::new(core, send)))
-    }
-
-    fn with<T>(&self, f: impl FnOnce(&mut own_stack::OwnStack<SendFn>) -> T) -> T {
-        f(&mut self.0.lock().unwrap())
-    }
-
-    fn call<E: kyc_core::Endpoint>(&self, endpoint: &E) -> Result<E::Output, Failure> {
-        self.with(|s| s.call(endpoint, None)).map_err(failure)
-    }
-}
-
-impl Adapter for Own {
-    fn name(&self) -> &'static str {
-        "own-stack"
-    }
-    fn token(&self) -> Result<bool, Failure> {
-        self.with(|s| s.token())
-            .map(|t| !t.access_token.expose_secret().is_empty() && t.expires_at.is_some())
-            .map_err(failure)
-    }
-    fn revoke_token(&self) -> Result<(), Failure> {
-        self.with(|s| {
-            let credentials = s.settings.credentials.clone();
-            let revoked = s.call(
-                &kyc_core::RevokeToken {
-                    credentials: &credentials,
-                },
-                None,
-            );
-            s.tokens.clear();
-            revoked
-        })
-        .map_err(failure)
-    }
-    fn create_session(&self, session: &CreateSession) -> Result<SessionCreated, Failure> {
-        self.call(session)
-    }
-    fn create_kyb_session(&self, session: &CreateKybSession) -> Result<SessionCreated, Failure> {
-        self.call(session)
-    }
-    fn create_additional_session(
-        &self,
-        session: &CreateAdditionalSession,
-    ) -> Result<SessionCreated, Failure> {
-        self.call(session)
-    }
-    fn upload_file(&self, upload: &UploadFile) -> Result<FileInfo, Failure> {
-        self.call(upload)
-    }
-    fn upload_bytes(
-        &self,
-        session: &str,
-        entity: &str,
-        document: DocumentType,
-        name: &str,
-        bytes: Vec<u8>,
-    ) -> Result<FileInfo, Failure> {
-        self.call(&UploadFile::from_bytes(
-            session, entity, document, name, bytes,
-        ))
-    }
-    fn upload_path(
-        &self,
-        session: &str,
-        entity: &str,
-        document: DocumentType,
-        path: &Path,
-    ) -> Result<FileInfo, Failure> {
-        // Read whole: a file in memory is retried like a file re-read from disk.
-        let bytes = std::fs::read(path).map_err(|e| {
-            failure(
-                kyc_core::SourceError::new(
-                    kyc_core::SourceErrorKind::Open,
-                    Some(path.to_owned()),
-                    Some(e),
-                )
-                .into(),
-            )
-        })?;
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        self.upload_bytes(session, entity, document, &name, bytes)
-    }
-    fn upload_reader(
-        &self,
-        session: &str,
-        entity: &str,
-        document: DocumentType,
-        name: &str,
-        bytes: Vec<u8>,
-        declared_len: u64,
-    ) -> Result<FileInfo, Failure> {
-        let leading = bytes.get(..8).unwrap_or(&bytes).to_vec();
-        let upload =
-            UploadFile::from_stream(session, entity, document, name, &leading, declared_len);
-        let mut reader = Cursor::new(bytes);
-        self.with(|s| s.call(&upload, Some(&mut reader)))
-            .map_err(failure)
-    }
-    fn get_session(&self, id: &str) -> Result<Session, Failure> {
-        self.call(&kyc_core::GetSession::new(id))
-    }
-    fn cancel_session(&self, id: &str) -> Result<Option<Session>, Failure> {
-        self.call(&kyc_core::CancelSession::new(id))
-    }
-    fn report(&self, id: &str) -> Result<Report, Failure> {
-        self.call(&kyc_core::GetReport::new(id))
-    }
-    fn search_sessions(&self, search: &SearchSessions) -> Result<SessionPage, Failure> {
-        self.call(search)
-    }
-    fn search_all(&self, search: SearchSessions) -> (Vec<Result<Session, Failure>>, u64) {
-        let config = self.with(|s| s.settings.config.clone());
-        let mut pager = kyc_core::Pager::new(&config, search);
-        let mut items = Vec::new();
-        loop {
-            match pager.next_step() {
-                kyc_core::PagerStep::Fetch(page) => match self.call(&page) {
-                    Ok(page) => items.extend(pager.receive(page).into_iter().map(Ok)),
-                    Err(e) => {
-                        items.push(Err(e));
-                        break;
-                    }
-                },
-                kyc_core::PagerStep::Failed(e) => {
-                    items.push(Err(failure(kyc_core::CallError::Core(e.into()))));
-                    break;
-                }
-                _ => break,
-            }
-        }
-        (items, u64::from(pager.pages_fetched()))
-    }
-    fn clean_validations(&self, clean: &CleanValidations) -> Result<CleanResult, Failure> {
-        self.call(clean)
-    }
-    fn concurrent_searches(
-        &self,
-        n: usize,
-        search: &SearchSessions,
-    ) -> Vec<Result<usize, Failure>> {
-        let barrier = Barrier::new(n);
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = (0..n)
-                .map(|_| {
-                    scope.spawn(|| {
-                        barrier.wait();
-                        self.call(search).map(|p| p.sessions.len())
-                    })
-                })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        })
-    }
-}

@@ -5,10 +5,15 @@
 use std::time::Duration;
 
 use kyc_core::webhook::{Event, Verifier, WebhookKeys, WebhookSecret};
-use kyc_core::{ConfigBuilder, Country, CreateSession, DocumentType, RetryPolicy, SearchSessions};
+use std::path::PathBuf;
+
+use kyc_core::{
+    ConfigBuilder, Country, CreateSession, DocumentType, GetSession, RetryPolicy, SearchSessions,
+    UploadFile,
+};
 use kyc_mock::{Alternative, Fault, Route};
 
-use crate::adapter::Settings;
+use crate::adapter::{From, Settings};
 use crate::{Ctx, conform, mock};
 
 fn data(name: &str) -> std::path::PathBuf {
@@ -18,9 +23,7 @@ fn data(name: &str) -> std::path::PathBuf {
 }
 
 fn new_session(ctx: &mut Ctx, user: &str) -> String {
-    let created = ctx
-        .client
-        .create_session(&CreateSession::new(user, Country::Arg));
+    let created = ctx.client.execute(&CreateSession::new(user, Country::Arg));
     ctx.check("create_session", created).unwrap().id.0
 }
 
@@ -33,7 +36,7 @@ fn a_singular_get_session_path_is_corrected_by_the_path_override() {
     let server = mock().alternative(Alternative::SingularGetPath);
     conform(server.clone(), Settings::default(), |ctx| {
         let id = new_session(ctx, "usr-path");
-        let get = ctx.client.get_session(&id);
+        let get = ctx.client.execute(&GetSession::new(&id));
         assert_eq!(
             ctx.check("default path", get).unwrap_err().status,
             Some(404)
@@ -45,7 +48,7 @@ fn a_singular_get_session_path_is_corrected_by_the_path_override() {
     };
     conform(server, settings, |ctx| {
         let id = new_session(ctx, "usr-path");
-        let get = ctx.client.get_session(&id);
+        let get = ctx.client.execute(&GetSession::new(&id));
         ctx.check("POMELO_GET_SESSION_PATH", get).unwrap();
     });
 }
@@ -134,13 +137,14 @@ fn fractional_file_sizes_are_read_and_kept() {
         Settings::default(),
         |ctx| {
             let id = new_session(ctx, "usr-sizes");
-            let uploaded =
-                ctx.client
-                    .upload_path(&id, "usr-sizes", DocumentType::Selfie, &data("selfie.jpg"));
+            let uploaded = ctx.client.upload(
+                &UploadFile::new(&id, "usr-sizes", DocumentType::Selfie),
+                From::Path(PathBuf::from(&data("selfie.jpg"))),
+            );
             let file = ctx.check("upload", uploaded).unwrap();
             let size = file.size.unwrap();
             assert!(size.is_f64() && size.as_f64().unwrap() < 0.001, "{size}");
-            let session = ctx.client.get_session(&id);
+            let session = ctx.client.execute(&GetSession::new(&id));
             let session = ctx.check("get_session", session).unwrap();
             assert_eq!(session.files.len(), 1);
         },
@@ -184,7 +188,7 @@ fn a_server_that_ignores_idempotency_keys_applies_a_resent_create_twice_unless_t
             .inject_fault(Route::CreateSession, processed_then_slow(), 1);
         let created = ctx
             .client
-            .create_session(&CreateSession::new("usr-once", Country::Arg));
+            .execute(&CreateSession::new("usr-once", Country::Arg));
         let failure = ctx.check("timed out, not resent", created).unwrap_err();
         assert_eq!(failure.detail, "Timeout reached=true");
         assert!(failure.keyed, "the error names the key it was sent with");
@@ -222,7 +226,10 @@ fn hex_webhook_signatures_verify() {
             (DocumentType::IdentityCardFront, "identity-card-front.png"),
             (DocumentType::IdentityCardBack, "identity-card-back.png"),
         ] {
-            let uploaded = ctx.client.upload_path(&id, user, document, &data(file));
+            let uploaded = ctx.client.upload(
+                &UploadFile::new(&id, user, document),
+                From::Path(PathBuf::from(&data(file))),
+            );
             ctx.check("upload", uploaded).unwrap();
         }
         let rx = received.lock().unwrap().take().unwrap();
@@ -253,9 +260,9 @@ fn creating_calls_under_the_callers_key_send_it_and_a_failure_names_it() {
         ctx.server
             .inject_fault(Route::CreateSession, Fault::status(503), 1);
         let create = CreateSession::new("usr-key", Country::Arg).idempotency_key(key.clone());
-        let failed = ctx.client.create_session(&create);
+        let failed = ctx.client.execute(&create);
         assert!(ctx.check("503", failed).unwrap_err().keyed);
-        let again = ctx.client.create_session(&create);
+        let again = ctx.client.execute(&create);
         ctx.check("again under the same key", again).unwrap();
     });
     for run in &runs {
@@ -284,13 +291,13 @@ fn a_format_the_library_does_not_detect_is_sent_with_its_content_type() {
                 "selfie.webp",
                 webp.clone(),
             );
-            let refused = ctx.client.upload_file(&undetected);
+            let refused = ctx.client.execute(&undetected);
             assert_eq!(
                 ctx.check("undetected", refused).unwrap_err().kind,
                 "invalid_input"
             );
             let typed = undetected.content_type("image/webp");
-            let sent = ctx.client.upload_file(&typed);
+            let sent = ctx.client.execute(&typed);
             let file = ctx.check("with its type", sent).unwrap();
             assert_eq!(file.content_type.as_deref(), Some("image/webp"));
         },

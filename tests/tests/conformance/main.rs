@@ -15,7 +15,7 @@ mod scenarios;
 
 use std::time::{Duration, Instant};
 
-use adapter::{Adapter, Failure, Own, Reqwest, Settings, Ureq};
+use adapter::{Client, Failure, Settings};
 use kyc_mock::{MockConfig, MockServer, RecordedRequest};
 use normalise::Normaliser;
 
@@ -23,14 +23,14 @@ use normalise::Normaliser;
 pub(crate) struct Ctx {
     pub(crate) server: MockServer,
     pub(crate) settings: Settings,
-    pub(crate) client: Box<dyn Adapter>,
-    make: fn(&MockServer, &Settings) -> Box<dyn Adapter>,
+    pub(crate) client: Client,
+    make: fn(&MockServer, &Settings) -> Client,
     lines: Vec<String>,
 }
 
 impl Ctx {
     /// Another client of the same kind on the same simulator (another process, say).
-    pub(crate) fn another_client(&self, settings: &Settings) -> Box<dyn Adapter> {
+    pub(crate) fn another_client(&self, settings: &Settings) -> Client {
         (self.make)(&self.server, settings)
     }
 
@@ -65,20 +65,8 @@ pub(crate) struct Run {
     pub(crate) elapsed: Duration,
 }
 
-fn make_ureq(server: &MockServer, settings: &Settings) -> Box<dyn Adapter> {
-    Box::new(Ureq::new(server, settings))
-}
-
-fn make_reqwest(server: &MockServer, settings: &Settings) -> Box<dyn Adapter> {
-    Box::new(Reqwest::new(server, settings))
-}
-
-fn make_own(server: &MockServer, settings: &Settings) -> Box<dyn Adapter> {
-    Box::new(Own::new(server, settings))
-}
-
 fn run_one(
-    make: fn(&MockServer, &Settings) -> Box<dyn Adapter>,
+    make: fn(&MockServer, &Settings) -> Client,
     mock: MockConfig,
     settings: &Settings,
     scenario: &dyn Fn(&mut Ctx),
@@ -125,6 +113,11 @@ fn completed(r: &RecordedRequest) -> bool {
         .is_none_or(|len| len == r.body.len())
 }
 
+/// The three clients under test.
+fn makers() -> [fn(&MockServer, &Settings) -> Client; 3] {
+    [Client::ureq, Client::reqwest, Client::own]
+}
+
 /// Runs `scenario` against every client and asserts identical transcripts and wire requests.
 pub(crate) fn conform(
     mock: MockConfig,
@@ -141,8 +134,7 @@ pub(crate) fn conform_with(
     settings: Settings,
     scenario: impl Fn(&mut Ctx),
 ) -> [Run; 3] {
-    let runs =
-        [make_ureq, make_reqwest, make_own].map(|make| run_one(make, mock(), &settings, &scenario));
+    let runs = makers().map(|make| run_one(make, mock(), &settings, &scenario));
     let [reference, others @ ..] = &runs;
     for other in others {
         assert_eq!(

@@ -9,13 +9,13 @@ use std::time::{Duration, SystemTime};
 
 use kyc_core::webhook::{Event, Verifier, WebhookKeys, WebhookSecret};
 use kyc_core::{
-    CleanValidations, Company, Country, CreateAdditionalSession, CreateKybSession, CreateSession,
-    DocumentType, Partner, PartnerType, PersonalData, Pii, RetryPolicy, Scalar, SearchSessions,
-    SessionStatus, TermsData, UploadFile,
+    CancelSession, CleanValidations, Company, Country, CreateAdditionalSession, CreateKybSession,
+    CreateSession, DocumentType, GetReport, GetSession, Partner, PartnerType, PersonalData, Pii,
+    RetryPolicy, Scalar, SearchSessions, SessionStatus, TermsData, UploadFile,
 };
 use kyc_mock::{Fault, Route};
 
-use crate::adapter::Settings;
+use crate::adapter::{From, Settings};
 use crate::{Ctx, conform, conform_with, mock};
 
 const TOKEN: &str = "/oauth/token";
@@ -29,9 +29,7 @@ fn data(name: &str) -> PathBuf {
 }
 
 fn new_session(ctx: &mut Ctx, user: &str) -> String {
-    let created = ctx
-        .client
-        .create_session(&CreateSession::new(user, Country::Arg));
+    let created = ctx.client.execute(&CreateSession::new(user, Country::Arg));
     ctx.check("create_session", created).unwrap().id.0
 }
 
@@ -49,35 +47,31 @@ fn every_operation() {
         let token = ctx.client.token();
         ctx.check("token", token).unwrap();
         let id = new_session(ctx, user);
-        let selfie = ctx
-            .client
-            .upload_path(&id, user, DocumentType::Selfie, &data("selfie.jpg"));
+        let selfie = ctx.client.upload(
+            &UploadFile::new(&id, user, DocumentType::Selfie),
+            From::Path(PathBuf::from(&data("selfie.jpg"))),
+        );
         ctx.check("upload_path", selfie).unwrap();
         let front = std::fs::read(data("identity-card-front.png")).unwrap();
         let len = front.len() as u64;
-        let front = ctx.client.upload_reader(
-            &id,
-            user,
-            DocumentType::IdentityCardFront,
-            "front.png",
-            front,
-            len,
+        let front = ctx.client.upload(
+            &UploadFile::new(&id, user, DocumentType::IdentityCardFront).file_name("front.png"),
+            From::Reader { bytes: front, len },
         );
         ctx.check("upload_reader", front).unwrap();
         let back = std::fs::read(data("identity-card-back.png")).unwrap();
-        let back =
-            ctx.client
-                .upload_bytes(&id, user, DocumentType::IdentityCardBack, "back.png", back);
+        let back = ctx.client.upload(
+            &UploadFile::new(&id, user, DocumentType::IdentityCardBack).file_name("back.png"),
+            From::Bytes(back),
+        );
         ctx.check("upload_bytes", back).unwrap();
-        let session = ctx.client.get_session(&id);
+        let session = ctx.client.execute(&GetSession::new(&id));
         let session = ctx.check("get_session", session).unwrap();
         assert_eq!(session.status, Some(SessionStatus::Validated));
         assert_eq!(session.files.len(), 3);
-        let report = ctx.client.report(&id);
+        let report = ctx.client.execute(&GetReport::new(&id));
         ctx.check("report", report).unwrap();
-        let page = ctx
-            .client
-            .search_sessions(&SearchSessions::new().user_id(user));
+        let page = ctx.client.execute(&SearchSessions::new().user_id(user));
         ctx.check("search_sessions", page).unwrap();
         let (all, pages) = ctx.client.search_all(SearchSessions::new().user_id(user));
         ctx.note(format!(
@@ -88,21 +82,19 @@ fn every_operation() {
             ctx.check("search_all item", item).unwrap();
         }
         let other = new_session(ctx, user);
-        let cancelled = ctx.client.cancel_session(&other);
+        let cancelled = ctx.client.execute(&CancelSession::new(&other));
         let cancelled = ctx.check("cancel_session", cancelled).unwrap().unwrap();
         assert_eq!(cancelled.status, Some(SessionStatus::Cancelled));
-        let again = ctx.client.cancel_session(&other);
+        let again = ctx.client.execute(&CancelSession::new(&other));
         assert_eq!(
             ctx.check("cancel again", again).unwrap_err().status,
             Some(409)
         );
-        let cleaned = ctx
-            .client
-            .clean_validations(&CleanValidations::user_id(user));
+        let cleaned = ctx.client.execute(&CleanValidations::user_id(user));
         ctx.check("clean_validations", cleaned).unwrap();
         let revoked = ctx.client.revoke_token();
         ctx.check("revoke_token", revoked).unwrap();
-        let gone = ctx.client.get_session(&id);
+        let gone = ctx.client.execute(&GetSession::new(&id));
         assert_eq!(
             ctx.check("get after clean", gone).unwrap_err().status,
             Some(404)
@@ -133,7 +125,7 @@ fn a_kyb_flow_then_an_employee_of_the_validated_company() {
         let create = CreateKybSession::new(company, Country::Bra)
             .partner(partner)
             .terms_data(TermsData::accepted("1", "2022-05-13T19:47:13.340Z"));
-        let created = ctx.client.create_kyb_session(&create);
+        let created = ctx.client.execute(&create);
         let created = ctx.check("create_kyb_session", created).unwrap();
         assert!(created.url.is_none(), "KYB answers no url");
         let id = created.id.0;
@@ -150,28 +142,31 @@ fn a_kyb_flow_then_an_employee_of_the_validated_company() {
             .country(Country::Bra)
             .kyb(kyb)
         };
-        let refused = ctx.client.upload_file(&document(false));
+        let refused = ctx.client.execute(&document(false));
         assert_eq!(
             ctx.check("company-document outside KYB", refused)
                 .unwrap_err()
                 .kind,
             "invalid_input"
         );
-        let uploaded = ctx.client.upload_file(&document(true));
+        let uploaded = ctx.client.execute(&document(true));
         ctx.check("upload company-document", uploaded).unwrap();
         for (doc, file) in [
             (DocumentType::Selfie, "selfie.jpg"),
             (DocumentType::IdentityCardFront, "identity-card-front.png"),
             (DocumentType::IdentityCardBack, "identity-card-back.png"),
         ] {
-            let up = ctx.client.upload_path(&id, partner_id, doc, &data(file));
+            let up = ctx.client.upload(
+                &UploadFile::new(&id, partner_id, doc),
+                From::Path(PathBuf::from(&data(file))),
+            );
             ctx.check("upload partner document", up).unwrap();
         }
-        let session = ctx.client.get_session(&id);
+        let session = ctx.client.execute(&GetSession::new(&id));
         let session = ctx.check("get KYB session", session).unwrap();
         assert_eq!(session.status, Some(SessionStatus::Validated));
         assert_eq!(session.company_id.as_deref(), Some(company_id));
-        let report = ctx.client.report(&id);
+        let report = ctx.client.execute(&GetReport::new(&id));
         let report = ctx.check("KYB report", report).unwrap();
         assert!(report.is_kyb());
         let company_data = report.company_data.as_ref().unwrap();
@@ -184,7 +179,7 @@ fn a_kyb_flow_then_an_employee_of_the_validated_company() {
         assert_eq!(report.partners[0].id.as_deref(), Some(partner_id));
 
         let employee = CreateAdditionalSession::new(company_id, "usr-employee-1", Country::Bra);
-        let created = ctx.client.create_additional_session(&employee);
+        let created = ctx.client.execute(&employee);
         let id = ctx
             .check("create_additional_session", created)
             .unwrap()
@@ -195,12 +190,13 @@ fn a_kyb_flow_then_an_employee_of_the_validated_company() {
             (DocumentType::IdentityCardFront, "identity-card-front.png"),
             (DocumentType::IdentityCardBack, "identity-card-back.png"),
         ] {
-            let up = ctx
-                .client
-                .upload_path(&id, "usr-employee-1", doc, &data(file));
+            let up = ctx.client.upload(
+                &UploadFile::new(&id, "usr-employee-1", doc),
+                From::Path(PathBuf::from(&data(file))),
+            );
             ctx.check("upload employee document", up).unwrap();
         }
-        let session = ctx.client.get_session(&id);
+        let session = ctx.client.execute(&GetSession::new(&id));
         let session = ctx.check("get employee session", session).unwrap();
         assert_eq!(session.status, Some(SessionStatus::Validated));
         assert_eq!(session.company_id.as_deref(), Some(company_id));
@@ -259,11 +255,11 @@ fn the_token_is_refreshed_when_it_nears_expiry() {
     let mock = mock().token_lifetime(Duration::from_secs(4));
     let runs = conform(mock, Settings::default(), |ctx| {
         for _ in 0..2 {
-            let page = ctx.client.search_sessions(&SearchSessions::new());
+            let page = ctx.client.execute(&SearchSessions::new());
             ctx.check("search", page).unwrap();
         }
         std::thread::sleep(Duration::from_millis(2_200));
-        let page = ctx.client.search_sessions(&SearchSessions::new());
+        let page = ctx.client.execute(&SearchSessions::new());
         ctx.check("search after 2.2 s", page).unwrap();
     });
     for run in &runs {
@@ -285,7 +281,7 @@ fn a_401_brings_one_refresh_and_one_replay() {
         let other = ctx.another_client(&ctx.settings.clone());
         let revoked = other.revoke_token();
         ctx.check("revoke elsewhere", revoked).unwrap();
-        let session = ctx.client.get_session(&id);
+        let session = ctx.client.execute(&GetSession::new(&id));
         ctx.check("get_session", session).unwrap();
     });
     for run in &runs {
@@ -311,15 +307,15 @@ fn a_429_waits_for_its_retry_after_and_a_503_is_retried_up_to_max_attempts() {
         ctx.check("token", token).unwrap();
         ctx.server
             .inject_fault(Route::SearchSessions, Fault::too_many_requests(1), 1);
-        let page = ctx.client.search_sessions(&SearchSessions::new());
+        let page = ctx.client.execute(&SearchSessions::new());
         ctx.check("after 429", page).unwrap();
         ctx.server
             .inject_fault(Route::SearchSessions, Fault::status(503), 2);
-        let page = ctx.client.search_sessions(&SearchSessions::new());
+        let page = ctx.client.execute(&SearchSessions::new());
         ctx.check("after two 503", page).unwrap();
         ctx.server
             .inject_fault(Route::SearchSessions, Fault::status(503), 10);
-        let page = ctx.client.search_sessions(&SearchSessions::new());
+        let page = ctx.client.execute(&SearchSessions::new());
         assert_eq!(ctx.check("always 503", page).unwrap_err().status, Some(503));
         ctx.server.clear_faults();
     });
@@ -372,16 +368,12 @@ fn a_keyless_post_is_not_retried_once_the_server_may_have_it() {
         ctx.check("token", token).unwrap();
         ctx.server
             .inject_fault(Route::CleanValidations, Fault::DropConnection, 1);
-        let dropped = ctx
-            .client
-            .clean_validations(&CleanValidations::user_id("usr-x"));
+        let dropped = ctx.client.execute(&CleanValidations::user_id("usr-x"));
         let failure = ctx.check("dropped", dropped).unwrap_err();
         assert_eq!(failure.detail, "Connection reached=true");
         ctx.server
             .inject_fault(Route::CleanValidations, Fault::status(503), 1);
-        let refused = ctx
-            .client
-            .clean_validations(&CleanValidations::user_id("usr-x"));
+        let refused = ctx.client.execute(&CleanValidations::user_id("usr-x"));
         assert_eq!(ctx.check("503", refused).unwrap_err().status, Some(503));
     });
     for run in &runs {
@@ -400,13 +392,14 @@ fn dropped_connections_are_retried_for_a_get_and_an_upload_from_a_path() {
         let id = new_session(ctx, "usr-drop");
         ctx.server
             .inject_fault(Route::GetSession, Fault::DropConnection, 2);
-        let session = ctx.client.get_session(&id);
+        let session = ctx.client.execute(&GetSession::new(&id));
         ctx.check("get_session", session).unwrap();
         ctx.server
             .inject_fault(Route::UploadFile, Fault::DropConnection, 1);
-        let uploaded =
-            ctx.client
-                .upload_path(&id, "usr-drop", DocumentType::Selfie, &data("selfie.jpg"));
+        let uploaded = ctx.client.upload(
+            &UploadFile::new(&id, "usr-drop", DocumentType::Selfie),
+            From::Path(PathBuf::from(&data("selfie.jpg"))),
+        );
         ctx.check("upload_path", uploaded).unwrap();
     });
     let file_len = std::fs::metadata(data("selfie.jpg")).unwrap().len();
@@ -442,22 +435,20 @@ fn an_upload_from_a_reader_is_not_retried_after_its_bytes_were_sent() {
             .inject_fault(Route::UploadFile, Fault::status(503), 1);
         let bytes = std::fs::read(data("selfie.jpg")).unwrap();
         let len = bytes.len() as u64;
-        let failed = ctx.client.upload_reader(
-            &id,
-            "usr-reader",
-            DocumentType::Selfie,
-            "s.jpg",
-            bytes.clone(),
-            len,
+        let failed = ctx.client.upload(
+            &UploadFile::new(&id, "usr-reader", DocumentType::Selfie).file_name("s.jpg"),
+            From::Reader {
+                bytes: bytes.clone(),
+                len,
+            },
         );
         assert_eq!(ctx.check("503", failed).unwrap_err().status, Some(503));
-        let short = ctx.client.upload_reader(
-            &id,
-            "usr-reader",
-            DocumentType::Selfie,
-            "s.jpg",
-            bytes,
-            len + 10,
+        let short = ctx.client.upload(
+            &UploadFile::new(&id, "usr-reader", DocumentType::Selfie).file_name("s.jpg"),
+            From::Reader {
+                bytes,
+                len: len + 10,
+            },
         );
         let failure = ctx.check("shorter than declared", short).unwrap_err();
         assert_eq!(
@@ -489,25 +480,25 @@ fn broken_bodies_are_typed_errors() {
         let search = SearchSessions::new();
         ctx.server
             .inject_fault(Route::SearchSessions, Fault::TruncatedBody, 1);
-        let truncated = ctx.client.search_sessions(&search);
+        let truncated = ctx.client.execute(&search);
         assert_eq!(
             ctx.check("truncated", truncated).unwrap_err().detail,
             "Connection reached=true"
         );
         ctx.server
             .inject_fault(Route::SearchSessions, Fault::NonJsonBody { status: 200 }, 1);
-        let text = ctx.client.search_sessions(&search);
+        let text = ctx.client.execute(&search);
         assert_eq!(ctx.check("text 200", text).unwrap_err().kind, "decode");
         ctx.server
             .inject_fault(Route::SearchSessions, Fault::NonJsonBody { status: 500 }, 1);
-        let text = ctx.client.search_sessions(&search);
+        let text = ctx.client.execute(&search);
         assert_eq!(ctx.check("text 500", text).unwrap_err().kind, "api");
         ctx.server.inject_fault(
             Route::SearchSessions,
             Fault::HtmlErrorPage { status: 502 },
             1,
         );
-        let html = ctx.client.search_sessions(&search);
+        let html = ctx.client.execute(&search);
         assert_eq!(ctx.check("html 502", html).unwrap_err().status, Some(502));
     });
 }
@@ -525,7 +516,7 @@ fn a_response_over_the_body_limit_is_refused_not_truncated() {
         }
         let page = ctx
             .client
-            .search_sessions(&SearchSessions::new().user_id("usr-limit").page_size(20));
+            .execute(&SearchSessions::new().user_id("usr-limit").page_size(20));
         let failure = ctx.check("twenty sessions", page).unwrap_err();
         assert_eq!(
             failure.detail,
@@ -549,7 +540,7 @@ fn an_attempt_that_outlives_its_timeout_is_a_timeout_error() {
             Fault::Delay(Duration::from_secs(3)),
             1,
         );
-        let slow = ctx.client.search_sessions(&SearchSessions::new());
+        let slow = ctx.client.execute(&SearchSessions::new());
         assert_eq!(
             ctx.check("slow", slow).unwrap_err().detail,
             "Timeout reached=true"
@@ -594,7 +585,7 @@ fn a_server_that_trickles_its_head_or_body_is_cut_within_the_attempt_budget() {
                 1,
             );
             let started = std::time::Instant::now();
-            let cut = ctx.client.search_sessions(&search);
+            let cut = ctx.client.execute(&search);
             let elapsed = started.elapsed();
             assert_eq!(
                 ctx.check(what, cut).unwrap_err().detail,
@@ -632,7 +623,7 @@ fn a_call_never_outlives_its_overall_deadline() {
             1,
         );
         let started = std::time::Instant::now();
-        let slow = ctx.client.search_sessions(&SearchSessions::new());
+        let slow = ctx.client.execute(&SearchSessions::new());
         let elapsed = started.elapsed();
         assert_eq!(
             ctx.check("slow", slow).unwrap_err().detail,
@@ -661,7 +652,7 @@ fn the_overall_deadline_bounds_retries() {
             50,
         );
         let started = std::time::Instant::now();
-        let slow = ctx.client.search_sessions(&SearchSessions::new());
+        let slow = ctx.client.execute(&SearchSessions::new());
         assert_eq!(
             ctx.check("always slow", slow).unwrap_err().detail,
             "Timeout reached=true"
@@ -697,7 +688,7 @@ fn wrong_credentials_are_a_token_error_sent_once() {
         ..Settings::default()
     };
     let runs = conform(mock(), settings, |ctx| {
-        let page = ctx.client.search_sessions(&SearchSessions::new());
+        let page = ctx.client.execute(&SearchSessions::new());
         let failure = ctx.check("search", page).unwrap_err();
         assert!(failure.during_token);
         assert_eq!(failure.status, Some(401));
@@ -736,39 +727,33 @@ fn each_allowed_file_type_uploads_and_others_are_refused() {
     conform(mock(), Settings::default(), |ctx| {
         let user = "usr-types";
         let id = new_session(ctx, user);
-        let jpeg = ctx
-            .client
-            .upload_path(&id, user, DocumentType::Selfie, &data("selfie.jpg"));
+        let jpeg = ctx.client.upload(
+            &UploadFile::new(&id, user, DocumentType::Selfie),
+            From::Path(PathBuf::from(&data("selfie.jpg"))),
+        );
         ctx.check("jpeg", jpeg).unwrap();
-        let png = ctx.client.upload_path(
-            &id,
-            user,
-            DocumentType::IdentityCardFront,
-            &data("identity-card-front.png"),
+        let png = ctx.client.upload(
+            &UploadFile::new(&id, user, DocumentType::IdentityCardFront),
+            From::Path(PathBuf::from(&data("identity-card-front.png"))),
         );
         ctx.check("png", png).unwrap();
         let pdf =
             b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n";
-        let pdf = ctx.client.upload_bytes(
-            &id,
-            user,
-            DocumentType::IdentityCardBack,
-            "back.pdf",
-            pdf.to_vec(),
+        let pdf = ctx.client.upload(
+            &UploadFile::new(&id, user, DocumentType::IdentityCardBack).file_name("back.pdf"),
+            From::Bytes(pdf.to_vec()),
         );
         ctx.check("pdf", pdf).unwrap();
         let sent = ctx.server.requests().len();
-        let gif = ctx.client.upload_bytes(
-            &id,
-            user,
-            DocumentType::Selfie,
-            "x.gif",
-            b"GIF89a\x01\x00\x01\x00".to_vec(),
+        let gif = ctx.client.upload(
+            &UploadFile::new(&id, user, DocumentType::Selfie).file_name("x.gif"),
+            From::Bytes(b"GIF89a\x01\x00\x01\x00".to_vec()),
         );
         assert_eq!(ctx.check("gif", gif).unwrap_err().kind, "invalid_input");
-        let empty =
-            ctx.client
-                .upload_bytes(&id, user, DocumentType::Selfie, "empty.jpg", Vec::new());
+        let empty = ctx.client.upload(
+            &UploadFile::new(&id, user, DocumentType::Selfie).file_name("empty.jpg"),
+            From::Bytes(Vec::new()),
+        );
         assert_eq!(ctx.check("empty", empty).unwrap_err().kind, "invalid_input");
         let licence = UploadFile::from_bytes(
             id.clone(),
@@ -778,18 +763,16 @@ fn each_allowed_file_type_uploads_and_others_are_refused() {
             std::fs::read(data("selfie.jpg")).unwrap(),
         )
         .country(Country::Arg);
-        let licence = ctx.client.upload_file(&licence);
+        let licence = ctx.client.execute(&licence);
         assert_eq!(
             ctx.check("licence in ARG", licence).unwrap_err().kind,
             "invalid_input"
         );
         assert_eq!(ctx.server.requests().len(), sent, "refused before sending");
         let second = new_session(ctx, user);
-        let refused = ctx.client.upload_path(
-            &second,
-            user,
-            DocumentType::DriverLicenseFront,
-            &data("selfie.jpg"),
+        let refused = ctx.client.upload(
+            &UploadFile::new(&second, user, DocumentType::DriverLicenseFront),
+            From::Path(PathBuf::from(&data("selfie.jpg"))),
         );
         assert_eq!(
             ctx.check("refused by the server", refused)
@@ -856,7 +839,10 @@ fn the_webhook_flow_ends_in_a_verified_validated_event() {
             (DocumentType::IdentityCardFront, "identity-card-front.png"),
             (DocumentType::IdentityCardBack, "identity-card-back.png"),
         ] {
-            let uploaded = ctx.client.upload_path(&id, user, document, &data(file));
+            let uploaded = ctx.client.upload(
+                &UploadFile::new(&id, user, document),
+                From::Path(PathBuf::from(&data(file))),
+            );
             ctx.check("upload", uploaded).unwrap();
         }
         let rx = received.lock().unwrap().take().unwrap();
@@ -873,7 +859,7 @@ fn the_webhook_flow_ends_in_a_verified_validated_event() {
             }
             other => panic!("unexpected event {other:?}"),
         }
-        let session = ctx.client.get_session(&id);
+        let session = ctx.client.execute(&GetSession::new(&id));
         let session = ctx.check("get_session", session).unwrap();
         assert_eq!(session.status, Some(SessionStatus::Validated));
     });

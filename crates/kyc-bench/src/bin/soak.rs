@@ -27,8 +27,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use kyc_ureq::kyc_core::{
-    CallError, Config, Country, CreateSession, Credentials, DocumentType, Environment,
-    SearchSessions, SessionCreated, SessionId,
+    CallError, Config, Country, CreateSession, Credentials, DocumentType, Environment, Fault,
+    SearchSessions, SessionCreated, SessionId, Stage, UploadFile,
 };
 
 type Error = Box<dyn std::error::Error + Send + Sync>;
@@ -196,15 +196,15 @@ impl Tally {
 
 /// A short name for what went wrong: `api 503`, `transport Connection`, `decode`, ...
 fn describe(error: &CallError) -> String {
-    let error = error.unkeyed();
-    match error {
-        CallError::Core(core) => match core.status() {
-            Some(status) => format!("api {}", status.as_u16()),
-            None => "core (no status)".to_owned(),
-        },
-        CallError::Transport(t) => format!("transport {:?}", t.kind()),
-        CallError::Token(inner) => format!("token: {}", describe(inner)),
-        other => format!("{other}"),
+    let fault = match (&error.fault, error.status()) {
+        (_, Some(status)) => format!("api {}", status.as_u16()),
+        (Fault::InvalidInput(_) | Fault::Pagination(_), None) => "core (no status)".to_owned(),
+        (Fault::Transport(t), None) => format!("transport {:?}", t.kind()),
+        (other, None) => format!("{other}"),
+    };
+    match error.stage {
+        Stage::Token => format!("token: {fault}"),
+        _ => fault,
     }
 }
 
@@ -288,13 +288,8 @@ fn ureq_caller(client: &kyc_ureq::Client, tally: &Tally, total: u64, caller: usi
             continue;
         };
         for document in DOCUMENTS {
-            let result = client.upload_bytes(
-                id.clone(),
-                user.as_str(),
-                document.clone(),
-                "doc.jpg",
-                JPEG.to_vec(),
-            );
+            let upload = UploadFile::new(id.clone(), user.as_str(), document.clone());
+            let result = client.upload(&upload, kyc_ureq::Source::bytes(JPEG));
             tally.uploaded(result, &id, document);
         }
         for _ in 0..4 {
@@ -315,14 +310,9 @@ async fn reqwest_caller(client: kyc_reqwest::Client, tally: &Tally, total: u64, 
             continue;
         };
         for document in DOCUMENTS {
+            let upload = UploadFile::new(id.clone(), user.as_str(), document.clone());
             let result = client
-                .upload_bytes(
-                    id.clone(),
-                    user.as_str(),
-                    document.clone(),
-                    "doc.jpg",
-                    JPEG.to_vec(),
-                )
+                .upload(&upload, kyc_reqwest::Source::bytes(JPEG))
                 .await;
             tally.uploaded(result, &id, document);
         }

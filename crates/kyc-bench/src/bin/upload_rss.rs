@@ -8,11 +8,11 @@
 //! the end, keeping nothing), writes a 50 MB file that starts with JPEG magic bytes, warms the
 //! client up with a small upload, then reads the peak resident set size (`VmHWM` in
 //! `/proc/self/status`) before and after uploading the big file with `Client::upload_path`.
-//! For contrast it then uploads the same bytes held in memory with `Client::upload_bytes`.
+//! For contrast it then uploads the same bytes held in memory with `Client::upload` with `Source::bytes`.
 //! Linux only (it reads `/proc`).
 
-use kyc_ureq::Client;
-use kyc_ureq::kyc_core::{Config, Credentials, DocumentType, Environment};
+use kyc_ureq::kyc_core::{Config, Credentials, DocumentType, Environment, UploadFile};
+use kyc_ureq::{Client, Source};
 
 const FILE_LEN: u64 = 50 * 1000 * 1000;
 
@@ -32,13 +32,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::new(config, Credentials::new("rss-client", "rss-secret"));
 
     // Warm-up: token, connection pool, TLS-free code paths all touched once.
-    client.upload_bytes(
-        "iss-rss",
-        "usr-rss",
-        DocumentType::Selfie,
-        "warm.jpg",
-        b"\xFF\xD8\xFFwarm".to_vec(),
-    )?;
+    let warm = UploadFile::new("iss-rss", "usr-rss", DocumentType::Selfie).file_name("warm.jpg");
+    client.upload(&warm, Source::bytes(&b"\xFF\xD8\xFFwarm"[..]))?;
 
     let before = kyc_bench::peak_rss_kib()?;
     let info = client.upload_path("iss-rss", "usr-rss", DocumentType::Selfie, &path)?;
@@ -57,7 +52,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let bytes = std::fs::read(&path)?;
     let before = kyc_bench::peak_rss_kib()?;
-    client.upload_bytes("iss-rss", "usr-rss", DocumentType::Selfie, "big.jpg", bytes)?;
+    let big = UploadFile::new("iss-rss", "usr-rss", DocumentType::Selfie).file_name("big.jpg");
+    client.upload(&big, Source::bytes(bytes))?;
     let after = kyc_bench::peak_rss_kib()?;
     println!(
         "for contrast, peak RSS increase with the bytes in memory: {:.1} MiB",

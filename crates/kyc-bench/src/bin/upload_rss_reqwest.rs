@@ -10,8 +10,8 @@
 //! resident set size (`VmHWM` in `/proc/self/status`) is read before and after
 //! `Client::upload_path`. Linux only (it reads `/proc`).
 
-use kyc_core::{Config, Credentials, DocumentType, Environment};
-use kyc_reqwest::Client;
+use kyc_core::{Config, Credentials, DocumentType, Environment, UploadFile};
+use kyc_reqwest::{Client, Source};
 
 const FILE_LEN: u64 = 50 * 1000 * 1000;
 
@@ -33,14 +33,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .max_upload_bytes(64 * 1024 * 1024)
             .build()?;
         let client = Client::new(config, Credentials::new("rss-client", "rss-secret"));
+        let warm =
+            UploadFile::new("iss-rss", "usr-rss", DocumentType::Selfie).file_name("warm.jpg");
         client
-            .upload_bytes(
-                "iss-rss",
-                "usr-rss",
-                DocumentType::Selfie,
-                "warm.jpg",
-                b"\xFF\xD8\xFFwarm".to_vec(),
-            )
+            .upload(&warm, Source::bytes(&b"\xFF\xD8\xFFwarm"[..]))
             .await?;
         let before = kyc_bench::peak_rss_kib()?;
         let info = client

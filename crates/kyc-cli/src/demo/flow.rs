@@ -6,12 +6,13 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime};
 
 use kyc_mock::{MockConfig, MockServer};
-use kyc_ureq::Client;
 use kyc_ureq::kyc_core::webhook::{Event, Verifier, WebhookKeys, WebhookSecret};
 use kyc_ureq::kyc_core::{
-    Config, Country, CreateKybSession, CreateSession, Credentials, DocumentType, Environment,
-    KybData, SessionId, UploadFile,
+    Config, Country, CreateSession, Credentials, DocumentType, Environment, SessionId, UploadFile,
 };
+use kyc_ureq::{Client, Source};
+
+use crate::api::KybData;
 
 /// Where the simulator sends webhooks, on the local receiver.
 const WEBHOOK_PATH: &str = "/webhooks/identity";
@@ -186,7 +187,7 @@ pub(crate) fn run(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>>
     let data: KybData = serde_json::from_str(KYB_DATA)?;
     let company_id = data.company.id.clone();
     let partners: Vec<String> = data.partners.iter().map(|p| p.id.clone()).collect();
-    let create = CreateKybSession::from_data(data, Country::Bra);
+    let create = data.create(Country::Bra, None);
     let created = client.create_kyb_session(&create)?;
     step(
         out,
@@ -200,16 +201,15 @@ pub(crate) fn run(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>>
     )?;
 
     // 8. The company's document to the company's entity, then each partner's documents.
-    let upload = UploadFile::from_bytes(
+    let upload = UploadFile::new(
         created.id.clone(),
         company_id.as_str(),
         DocumentType::CompanyDocument,
-        "company-document.pdf",
-        COMPANY_DOCUMENT,
     )
+    .file_name("company-document.pdf")
     .country(Country::Bra)
     .kyb(true);
-    let info = client.upload_file(&upload)?;
+    let info = client.upload(&upload, Source::bytes(COMPANY_DOCUMENT))?;
     upload_line(
         out,
         &DocumentType::CompanyDocument,
@@ -271,14 +271,9 @@ fn upload_person(
     entity: &str,
 ) -> Result<(), Box<dyn std::error::Error>> {
     for (document, file, bytes) in DOCUMENTS {
-        let info = client.upload_reader(
-            session.clone(),
-            entity,
-            document.clone(),
-            file,
-            Cursor::new(bytes),
-            bytes.len() as u64,
-        )?;
+        let upload = UploadFile::new(session.clone(), entity, document.clone()).file_name(file);
+        let reader = Box::new(Cursor::new(bytes));
+        let info = client.upload(&upload, Source::reader(reader, bytes.len() as u64))?;
         upload_line(out, &document, file, &info)?;
     }
     Ok(())

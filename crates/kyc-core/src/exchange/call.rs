@@ -73,8 +73,8 @@ impl<'a, E: Endpoint> Call<'a, E> {
     ///
     /// # Errors
     ///
-    /// [`CallError::Core`] with the [`InvalidInput`] the endpoint or the credentials are refused
-    /// for.
+    /// A [`CallError`] whose fault is the [`InvalidInput`](crate::Fault::InvalidInput) the
+    /// endpoint or the credentials are refused for.
     pub fn new(
         settings: &'a Settings,
         endpoint: &'a E,
@@ -165,10 +165,7 @@ impl<'a, E: Endpoint> Call<'a, E> {
         // Every error of a creating call carries the key it was sent with, so the caller can
         // reconcile, or create again under the same key.
         let result = match (result, &self.key) {
-            (Err(error), Some(key)) => Err(CallError::Keyed {
-                idempotency_key: key.clone(),
-                error: Box::new(error),
-            }),
+            (Err(error), Some(key)) => Err(error.with_idempotency_key(Some(key.clone()))),
             (result, _) => result,
         };
         Next::Done(result)
@@ -233,8 +230,8 @@ impl<'a, E: Endpoint> Call<'a, E> {
         }
         let result = match reply {
             Reply::Response(response) => parse_response::<E, _>(&response).map_err(CallError::from),
-            Reply::Transport(e) => Err(CallError::Transport(Box::new(e))),
-            Reply::Source(e) => Err(CallError::Source(Box::new(e))),
+            Reply::Transport(e) => Err(CallError::new(e)),
+            Reply::Source(e) => Err(CallError::new(e)),
         };
         Some(self.finish(result))
     }

@@ -10,64 +10,110 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::endpoint::IdempotencyKey;
-use crate::error::{ApiError, DecodeError, Error, InvalidInput};
+use crate::error::{ApiError, DecodeError, Error, InvalidInput, PaginationError};
 use http::StatusCode;
 
 /// Everything one call through an adapter (`kyc_ureq::Client`, `kyc_reqwest::Client`, or your
-/// own loop over [`Call`](crate::Call)) can report. The adapters re-export it as `Error`.
-#[derive(Debug)]
+/// own loop over [`Call`](crate::Call)) can report: its [`Fault`], the [`Stage`] it happened in,
+/// and the idempotency key the call was sent with, as plain fields. One `match` on
+/// `error.fault` sees every case, whatever the stage; the adapters re-export it as `Error`.
+///
+/// ```
+/// use kyc_core::{CallError, Fault, Stage};
+///
+/// fn explain(error: &CallError) -> String {
+///     let when = match error.stage {
+///         Stage::Token => "getting a token",
+///         _ => "the call",
+///     };
+///     let what = match &error.fault {
+///         Fault::Api(api) if api.status == 404 => "no such session".to_owned(),
+///         Fault::Api(api) => format!("refused with {}", api.status),
+///         Fault::Transport(t) if !t.may_have_reached_server() => "nothing was sent".to_owned(),
+///         other => other.to_string(),
+///     };
+///     match &error.idempotency_key {
+///         Some(key) => format!("{when}: {what}; create again under key {key}"),
+///         None => format!("{when}: {what}"),
+///     }
+/// }
+/// ```
+#[derive(Clone, Debug)]
 #[non_exhaustive]
-pub enum CallError {
-    /// Refused before sending, answered with a non-2xx status, or a 2xx body that does not decode:
-    /// the core's verdict, untouched.
-    Core(Error),
+pub struct CallError {
+    /// What went wrong, by whose fault.
+    pub fault: Fault,
+    /// Whether it happened while obtaining the access token (so the call itself was not sent)
+    /// or in the call's own request.
+    pub stage: Stage,
+    /// The idempotency key every attempt of a creating call (create session, upload) carried:
+    /// reconcile with it, or create again under it. `None` for calls that create nothing.
+    pub idempotency_key: Option<IdempotencyKey>,
+}
+
+/// What went wrong in a call, by whose fault.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Fault {
+    /// Refused before sending: the endpoint's parameters, the credentials, or a misuse of the
+    /// driver. Nothing was sent.
+    InvalidInput(InvalidInput),
+    /// The server answered with a non-2xx status.
+    Api(Box<ApiError>),
+    /// The server answered `2xx` with a body that is not what the API promises.
+    Decode(Box<DecodeError>),
     /// No usable response: connection, timeout, protocol or size-limit failure.
-    Transport(Box<TransportError>),
-    /// The access token could not be obtained, so the call was not sent. Every thread that waited
-    /// for the same refresh gets the same shared cause.
-    Token(Arc<CallError>),
+    Transport(TransportError),
     /// The local file or reader of an upload could not be read.
-    Source(Box<SourceError>),
+    Source(SourceError),
+    /// A walk over a search's pages stopped before the server said it was over.
+    Pagination(PaginationError),
     /// The operating system's random source failed (idempotency keys need 128 random bits).
     Randomness,
-    /// A creating call (create session, upload) failed with `error`; it was sent with this
-    /// idempotency key (on every attempt), to reconcile or to create again under the same key.
-    /// Every accessor below looks through it.
-    Keyed {
-        /// The key every attempt carried.
-        idempotency_key: IdempotencyKey,
-        /// What failed.
-        error: Box<CallError>,
-    },
+}
+
+/// Where in a call a failure happened.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Hash)]
+#[non_exhaustive]
+pub enum Stage {
+    /// Obtaining the access token: the call's own request was not sent. Every caller that waited
+    /// for the same token request gets the same fault.
+    Token,
+    /// The call's own request (or before it, for refused input and randomness).
+    Call,
 }
 
 impl CallError {
-    /// The idempotency key the failed call was sent with (creating calls only).
+    /// `fault` in the call's own stage, without idempotency key.
     #[must_use]
-    pub fn idempotency_key(&self) -> Option<&IdempotencyKey> {
-        match self {
-            CallError::Keyed {
-                idempotency_key, ..
-            } => Some(idempotency_key),
-            _ => None,
+    pub fn new(fault: impl Into<Fault>) -> Self {
+        Self {
+            fault: fault.into(),
+            stage: Stage::Call,
+            idempotency_key: None,
         }
     }
 
-    /// The error itself, without the idempotency key of [`CallError::Keyed`].
+    /// The same error, as it happened while obtaining the token.
     #[must_use]
-    pub fn unkeyed(&self) -> &CallError {
-        match self {
-            CallError::Keyed { error, .. } => error.unkeyed(),
-            other => other,
-        }
+    pub fn in_token_stage(mut self) -> Self {
+        self.stage = Stage::Token;
+        self
+    }
+
+    /// The same error, for a call sent with `key`.
+    #[must_use]
+    pub fn with_idempotency_key(mut self, key: Option<IdempotencyKey>) -> Self {
+        self.idempotency_key = key;
+        self
     }
 
     /// The HTTP status of the response that caused this error, if a response did.
     #[must_use]
     pub fn status(&self) -> Option<StatusCode> {
-        match self.unkeyed() {
-            CallError::Core(e) => e.status(),
-            CallError::Token(e) => e.status(),
+        match &self.fault {
+            Fault::Api(e) => Some(e.status),
+            Fault::Decode(e) => Some(e.status),
             _ => None,
         }
     }
@@ -75,49 +121,9 @@ impl CallError {
     /// The server's request id (`x-request-id`) of the response that caused this error, if any.
     #[must_use]
     pub fn request_id(&self) -> Option<&str> {
-        match self.unkeyed() {
-            CallError::Core(e) => e.request_id(),
-            CallError::Token(e) => e.request_id(),
-            _ => None,
-        }
-    }
-
-    /// The API error, when the server answered with a non-2xx status.
-    #[must_use]
-    pub fn api_error(&self) -> Option<&ApiError> {
-        match self.unkeyed() {
-            CallError::Core(Error::Api(e)) => Some(e),
-            CallError::Token(e) => e.api_error(),
-            _ => None,
-        }
-    }
-
-    /// The decode error, when a 2xx body could not be read.
-    #[must_use]
-    pub fn decode_error(&self) -> Option<&DecodeError> {
-        match self.unkeyed() {
-            CallError::Core(Error::Decode(e)) => Some(e),
-            CallError::Token(e) => e.decode_error(),
-            _ => None,
-        }
-    }
-
-    /// The refused input, when the call was refused before sending.
-    #[must_use]
-    pub fn invalid_input(&self) -> Option<&InvalidInput> {
-        match self.unkeyed() {
-            CallError::Core(Error::InvalidInput(e)) => Some(e),
-            CallError::Token(e) => e.invalid_input(),
-            _ => None,
-        }
-    }
-
-    /// The transport error, when no usable response arrived.
-    #[must_use]
-    pub fn transport_error(&self) -> Option<&TransportError> {
-        match self.unkeyed() {
-            CallError::Transport(e) => Some(e),
-            CallError::Token(e) => e.transport_error(),
+        match &self.fault {
+            Fault::Api(e) => e.request_id.as_deref(),
+            Fault::Decode(e) => e.request_id.as_deref(),
             _ => None,
         }
     }
@@ -125,61 +131,91 @@ impl CallError {
     /// Whether a timeout (per attempt or overall) ended the call.
     #[must_use]
     pub fn is_timeout(&self) -> bool {
-        self.transport_error()
-            .is_some_and(|t| t.kind() == TransportErrorKind::Timeout)
+        matches!(&self.fault, Fault::Transport(t) if t.kind() == TransportErrorKind::Timeout)
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fault::InvalidInput(e) => fmt::Display::fmt(e, f),
+            Fault::Api(e) => fmt::Display::fmt(e, f),
+            Fault::Decode(e) => fmt::Display::fmt(e, f),
+            Fault::Transport(e) => fmt::Display::fmt(e, f),
+            Fault::Source(e) => fmt::Display::fmt(e, f),
+            Fault::Pagination(e) => fmt::Display::fmt(e, f),
+            Fault::Randomness => f.write_str("the operating system's random source failed"),
+        }
+    }
+}
+
+impl std::error::Error for Fault {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Fault::Transport(e) => e.source(),
+            Fault::Source(e) => e.source(),
+            _ => None,
+        }
     }
 }
 
 impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            CallError::Core(e) => fmt::Display::fmt(e, f),
-            CallError::Transport(e) => fmt::Display::fmt(e, f),
-            CallError::Token(e) => write!(f, "could not obtain an access token: {e}"),
-            CallError::Source(e) => fmt::Display::fmt(e, f),
-            CallError::Randomness => f.write_str("the operating system's random source failed"),
-            CallError::Keyed {
-                idempotency_key,
-                error,
-            } => write!(f, "{error} (idempotency key {idempotency_key})"),
+        if self.stage == Stage::Token {
+            f.write_str("could not obtain an access token: ")?;
         }
+        fmt::Display::fmt(&self.fault, f)?;
+        if let Some(key) = &self.idempotency_key {
+            write!(f, " (idempotency key {key})")?;
+        }
+        Ok(())
     }
 }
 
 impl std::error::Error for CallError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            CallError::Core(e) => e.source(),
-            CallError::Transport(e) => Some(&**e),
-            CallError::Token(e) => Some(&**e),
-            CallError::Source(e) => Some(&**e),
-            CallError::Randomness => None,
-            CallError::Keyed { error, .. } => Some(&**error),
+        Some(&self.fault)
+    }
+}
+
+impl From<Error> for Fault {
+    fn from(e: Error) -> Self {
+        match e {
+            Error::InvalidInput(e) => Fault::InvalidInput(e),
+            Error::Api(e) => Fault::Api(e),
+            Error::Decode(e) => Fault::Decode(e),
+            Error::Pagination(e) => Fault::Pagination(e),
         }
     }
 }
 
-impl From<Error> for CallError {
-    fn from(e: Error) -> Self {
-        CallError::Core(e)
-    }
-}
-
-impl From<InvalidInput> for CallError {
+impl From<InvalidInput> for Fault {
     fn from(e: InvalidInput) -> Self {
-        CallError::Core(e.into())
+        Fault::InvalidInput(e)
     }
 }
 
-impl From<TransportError> for CallError {
+impl From<TransportError> for Fault {
     fn from(e: TransportError) -> Self {
-        CallError::Transport(Box::new(e))
+        Fault::Transport(e)
     }
 }
 
-impl From<SourceError> for CallError {
+impl From<SourceError> for Fault {
     fn from(e: SourceError) -> Self {
-        CallError::Source(Box::new(e))
+        Fault::Source(e)
+    }
+}
+
+impl From<PaginationError> for Fault {
+    fn from(e: PaginationError) -> Self {
+        Fault::Pagination(e)
+    }
+}
+
+impl<T: Into<Fault>> From<T> for CallError {
+    fn from(e: T) -> Self {
+        CallError::new(e)
     }
 }
 
@@ -223,11 +259,13 @@ impl fmt::Display for TransportErrorKind {
 }
 
 /// No usable response arrived. Says whether the request may have reached the server, which is
-/// what decides if a call without idempotency key may be retried.
+/// what decides if a call without idempotency key may be retried. Clones share the underlying
+/// error (every caller that waited on one token request gets the same one).
+#[derive(Clone)]
 pub struct TransportError {
     kind: TransportErrorKind,
     may_have_reached_server: bool,
-    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    source: Option<Arc<dyn std::error::Error + Send + Sync>>,
 }
 
 impl TransportError {
@@ -248,7 +286,7 @@ impl TransportError {
         mut self,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
-        self.source = Some(source.into());
+        self.source = Some(Arc::from(source.into()));
         self
     }
 
@@ -334,11 +372,12 @@ pub enum SourceErrorKind {
 }
 
 /// The local file or reader of an upload failed. The request was not completed and is not retried.
-#[derive(Debug)]
+/// Clones share the underlying I/O error.
+#[derive(Clone, Debug)]
 pub struct SourceError {
     kind: SourceErrorKind,
     path: Option<PathBuf>,
-    source: Option<std::io::Error>,
+    source: Option<Arc<std::io::Error>>,
 }
 
 impl SourceError {
@@ -350,7 +389,11 @@ impl SourceError {
         path: Option<PathBuf>,
         source: Option<std::io::Error>,
     ) -> Self {
-        Self { kind, path, source }
+        Self {
+            kind,
+            path,
+            source: source.map(Arc::new),
+        }
     }
 
     /// What went wrong.
@@ -404,7 +447,7 @@ impl fmt::Display for SourceError {
 impl std::error::Error for SourceError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         self.source
-            .as_ref()
+            .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }

@@ -25,7 +25,7 @@
 //! wall clock for token expiry and `Retry-After` dates. The random bytes that make an idempotency
 //! key and the back-off jitter are given once, when the call is made. The same inputs give the
 //! same steps, so the lifecycle is property-tested without a network or a clock
-//! (`tests/exchange_props.rs`).
+//! (`tests/exchange.rs`).
 //!
 //! # Sharing a token among callers
 //!
@@ -47,7 +47,9 @@ mod tokens;
 use std::time::{Duration, Instant, SystemTime};
 
 pub use call::Call;
-pub use error::{CallError, SourceError, SourceErrorKind, TransportError, TransportErrorKind};
+pub use error::{
+    CallError, Fault, SourceError, SourceErrorKind, Stage, TransportError, TransportErrorKind,
+};
 pub use tokens::{TokenCall, TokenInfo, TokenSlot};
 
 use crate::body::OutgoingBody;

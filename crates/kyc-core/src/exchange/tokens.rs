@@ -199,7 +199,7 @@ impl Acquire {
         if let Some((until, error)) = &slot.refused {
             if now.instant < *until {
                 self.state = State::Start;
-                return Acquired::Failed(CallError::Token(error.clone()));
+                return Acquired::Failed(error.as_ref().clone().in_token_stage());
             }
             slot.refused = None;
         }
@@ -211,7 +211,7 @@ impl Acquire {
             if let Some((failed, error)) = &slot.failure {
                 if *failed == sequence {
                     self.state = State::Start;
-                    return Acquired::Failed(CallError::Token(error.clone()));
+                    return Acquired::Failed(error.as_ref().clone().in_token_stage());
                 }
             }
         }
@@ -253,7 +253,7 @@ impl Acquire {
                         // with what the last attempt said.
                         self.state = State::Start;
                         return Acquired::Failed(match last {
-                            Some(error) => CallError::Token(error.clone()),
+                            Some(error) => error.as_ref().clone().in_token_stage(),
                             None => deadline_passed(
                                 "the call's deadline passed while waiting for a token",
                             ),
@@ -273,7 +273,7 @@ impl Acquire {
                 .unwrap_or_else(|| Arc::new(deadline_passed("no token request answered in time")));
             slot.fail_sequence(error.clone());
             self.state = State::Start;
-            return Acquired::Failed(CallError::Token(error));
+            return Acquired::Failed(error.as_ref().clone().in_token_stage());
         }
         self.take(now, slot, settings, deadline, attempts + 1, last)
     }
@@ -297,7 +297,7 @@ impl Acquire {
                 let error = Arc::new(CallError::from(e));
                 slot.fail_sequence(error.clone());
                 self.state = State::Start;
-                return Acquired::Failed(CallError::Token(error));
+                return Acquired::Failed(error.as_ref().clone().in_token_stage());
             }
         };
         let budget = settings
@@ -388,9 +388,9 @@ impl Acquire {
                         may_have_reached_server: e.may_have_reached_server(),
                     })
                 };
-                (CallError::Transport(Box::new(e)), decision, false)
+                (CallError::new(e), decision, false)
             }
-            Reply::Source(e) => (CallError::Source(Box::new(e)), RetryDecision::Stop, false),
+            Reply::Source(e) => (CallError::new(e), RetryDecision::Stop, false),
         };
         let attempts = attempts?;
         let error = Arc::new(error);
@@ -411,7 +411,7 @@ impl Acquire {
                 }
                 slot.fail_sequence(error.clone());
                 self.state = State::Start;
-                Some(Acquired::Failed(CallError::Token(error)))
+                Some(Acquired::Failed(error.as_ref().clone().in_token_stage()))
             }
         }
     }
@@ -474,7 +474,7 @@ impl<'a> TokenCall<'a> {
     ///
     /// # Errors
     ///
-    /// [`CallError::Core`] with [`InvalidInput::Empty`](crate::InvalidInput::Empty) when the
+    /// A [`CallError`] whose fault is [`InvalidInput::Empty`](crate::InvalidInput::Empty) when the
     /// client id or secret is empty.
     pub fn new(settings: &'a Settings, random: [u8; 16], now: Now) -> Result<Self, CallError> {
         crate::auth::check_credentials(&settings.credentials)?;

@@ -96,7 +96,6 @@
 //!
 //! Limits are the caller's: cap the body size in your server before buffering it.
 
-mod capture;
 mod error;
 mod event;
 mod replay;
@@ -104,7 +103,6 @@ mod secret;
 mod sign;
 mod verify;
 
-pub use capture::{Capture, CaptureError};
 pub use error::{InvalidHeaderText, WebhookError};
 pub use event::{Event, OtherEvent, RequiredFileNotification, SessionNotification};
 pub use replay::{Delivery, ReplayGuard};

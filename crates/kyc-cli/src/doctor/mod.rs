@@ -1,9 +1,13 @@
-//! `kyc doctor`: kyc-ureq's doctor over the global options, its report as JSON (and a table on a
-//! terminal), and `--env-file` with the settings that fit.
+//! `kyc doctor`: read-only probes of a Pomelo account over the global options (`probe.rs`), the
+//! verdicts on what they found (`checks.rs`), the report as JSON (and a table on a terminal), and
+//! `--env-file` with the settings that fit.
+
+mod checks;
+mod probe;
 
 use std::io::{IsTerminal as _, Write as _};
 
-use kyc_ureq::doctor::{self, Options};
+use probe::Options;
 use serde::Serialize;
 
 use crate::cli::{DoctorArgs, GlobalArgs};
@@ -12,7 +16,7 @@ use crate::{api, output, webhook};
 
 #[derive(Serialize)]
 struct Printed<'a> {
-    checks: &'a [kyc_core::doctor::Check],
+    checks: &'a [checks::Check],
 }
 
 pub(crate) fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<(), Failure> {
@@ -24,7 +28,7 @@ pub(crate) fn run(global: &GlobalArgs, args: &DoctorArgs) -> Result<(), Failure>
     if let Some(path) = &args.webhook_file {
         options = options.webhook(webhook::capture(path)?, webhook::keys(&args.secrets)?);
     }
-    let report = doctor::run(&settings, &options);
+    let report = probe::run(&settings, &options);
     if let Some(path) = &args.env_file {
         let mut text = String::from("# Settings kyc doctor found to fit this Pomelo account.\n");
         for setting in report.settings() {

@@ -1,53 +1,171 @@
-//! `kyc doctor` as a library: find out, read-only, how a Pomelo account behaves where Pomelo's
-//! reference is silent, and which `POMELO_*` settings fit it. A service can run it at start-up
-//! and log the result.
+//! The doctor's probes and their run: find out, read-only, how a Pomelo account behaves where
+//! Pomelo's reference is silent.
 //!
 //! The checks send a fixed, bounded list of requests with the client's normal retry rules: the
 //! token request (and, when the configured audience is refused, one per other known audience),
 //! two reads of `--session` when one is given, four searches of one session each, and one read of
 //! a session that cannot exist: at most 10 requests before retries. Nothing is created, uploaded,
-//! cancelled or cleaned. The verdicts are kyc-core's ([`kyc_core::doctor`]), pure and
-//! unit-tested.
-//!
-//! ```no_run
-//! let client = kyc_ureq::Client::from_env()?;
-//! let report = kyc_ureq::doctor::run(client.settings(), &kyc_ureq::doctor::Options::default());
-//! for check in &report.checks {
-//!     println!("{} {}: {}", check.verdict, check.name, check.detail);
-//! }
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! cancelled or cleaned. Each probe is an ordinary kyc-core [`Endpoint`], run through kyc-ureq
+//! like every other call; the verdicts are `checks.rs`'s.
 
 use std::time::SystemTime;
 
-use kyc_core::doctor::{self, Answer, Check, KNOWN_AUDIENCES, Probe, ProbeToken, Received, Sent};
-use kyc_core::webhook::{Capture, Verifier, WebhookKeys};
-use kyc_core::{Config, Endpoint, SessionId, Settings};
+use kyc_core::http::header::HeaderValue;
+use kyc_core::http::{HeaderMap, Method, StatusCode};
+use kyc_core::webhook::{Verifier, WebhookKeys};
+use kyc_core::{
+    Body, Config, Credentials, Endpoint, Error, IdempotencyKey, InvalidInput, RequestToken,
+    SessionId, Settings, encode_segment,
+};
+use kyc_ureq::Client;
 
-use crate::client::Client;
+use super::checks::{self as doctor, Answer, Check, KNOWN_AUDIENCES, Received, Sent};
+use crate::capture::Capture;
+
+/// `GET` of any path, authenticated, whose answer of any status is a [`Received`]. The doctor's
+/// probes of sessions and searches; it never changes anything on the server.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct Probe {
+    path_and_query: String,
+}
+
+impl Probe {
+    /// A probe of `path_and_query` (already percent-encoded, starting with `/`).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput::InvalidRequestTarget`] for a path that does not start with `/`.
+    pub(crate) fn new(path_and_query: impl Into<String>) -> Result<Self, InvalidInput> {
+        let path_and_query = path_and_query.into();
+        if !path_and_query.starts_with('/') {
+            return Err(InvalidInput::InvalidRequestTarget);
+        }
+        Ok(Self { path_and_query })
+    }
+
+    /// A probe of the session `session_id` under the path `template` (`{session_id}` replaced).
+    ///
+    /// # Errors
+    ///
+    /// [`InvalidInput::InvalidId`] for an id that cannot be one path segment.
+    pub(crate) fn session(template: &str, session_id: &str) -> Result<Self, InvalidInput> {
+        let id = encode_segment("session id", session_id)?;
+        Self::new(template.replace("{session_id}", &id))
+    }
+
+    /// The path and query it asks for.
+    #[must_use]
+    pub(crate) fn path(&self) -> &str {
+        &self.path_and_query
+    }
+}
+
+impl Endpoint for Probe {
+    type Output = Received;
+    type Body = Body;
+    const METHOD: Method = Method::GET;
+
+    fn path_and_query(&self, _: &Config) -> Result<String, InvalidInput> {
+        Ok(self.path_and_query.clone())
+    }
+
+    fn body(
+        &self,
+        _: &Config,
+        _: Option<&IdempotencyKey>,
+    ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
+        Ok((None, Body::empty()))
+    }
+
+    fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<Received, Error> {
+        Ok(Received::from_parts(status, headers, body))
+    }
+}
+
+/// The token request with another audience, whose answer of any status is a [`Received`]: the
+/// credentials check, and the search for the audience an account accepts. Its body is kyc-core's
+/// own token request's, built for a configuration with that audience.
+#[derive(Clone, Debug)]
+pub(crate) struct ProbeToken<'a> {
+    /// The client's credentials.
+    credentials: &'a Credentials,
+    /// The configuration with the audience to ask for.
+    config: Config,
+}
+
+impl<'a> ProbeToken<'a> {
+    /// The token request of `credentials` for `audience`, on `config`'s host.
+    fn new(credentials: &'a Credentials, config: &Config, audience: &str) -> Self {
+        let config = Config::builder(config.environment().clone())
+            .base_url(config.base_url().as_str())
+            .audience(audience)
+            .build()
+            .unwrap_or_else(|_| config.clone());
+        Self {
+            credentials,
+            config,
+        }
+    }
+}
+
+impl Endpoint for ProbeToken<'_> {
+    type Output = Received;
+    type Body = Body;
+    const METHOD: Method = Method::POST;
+    const AUTHENTICATED: bool = false;
+
+    fn idempotent() -> bool {
+        true
+    }
+
+    fn path_and_query(&self, config: &Config) -> Result<String, InvalidInput> {
+        self.request().path_and_query(config)
+    }
+
+    fn body(
+        &self,
+        _: &Config,
+        key: Option<&IdempotencyKey>,
+    ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
+        self.request().body(&self.config, key)
+    }
+
+    fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<Received, Error> {
+        // The token is a secret: only the body's shape is kept, never its values.
+        Ok(Received::from_parts(status, headers, body))
+    }
+}
+
+impl ProbeToken<'_> {
+    fn request(&self) -> RequestToken<'_> {
+        RequestToken {
+            credentials: self.credentials,
+        }
+    }
+}
 
 /// What to check beyond what needs no input.
 #[derive(Debug, Default)]
 #[non_exhaustive]
-pub struct Options {
+pub(crate) struct Options {
     /// A session of the account, to find which get-session path answers it.
-    pub session: Option<SessionId>,
+    pub(crate) session: Option<SessionId>,
     /// A captured webhook delivery and the receiver's keys, to find which digest encoding and
     /// endpoint form verify.
-    pub webhook: Option<(Capture, WebhookKeys)>,
+    pub(crate) webhook: Option<(Capture, WebhookKeys)>,
 }
 
 impl Options {
     /// Checks the get-session path with `session`.
     #[must_use]
-    pub fn session(mut self, session: impl Into<SessionId>) -> Self {
+    pub(crate) fn session(mut self, session: impl Into<SessionId>) -> Self {
         self.session = Some(session.into());
         self
     }
 
     /// Checks webhook verification with `capture` and `keys`.
     #[must_use]
-    pub fn webhook(mut self, capture: Capture, keys: WebhookKeys) -> Self {
+    pub(crate) fn webhook(mut self, capture: Capture, keys: WebhookKeys) -> Self {
         self.webhook = Some((capture, keys));
         self
     }
@@ -56,15 +174,15 @@ impl Options {
 /// Every check's finding.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub struct Report {
+pub(crate) struct Report {
     /// The checks, in the order they ran.
-    pub checks: Vec<Check>,
+    pub(crate) checks: Vec<Check>,
 }
 
 impl Report {
     /// Whether a check failed.
     #[must_use]
-    pub fn failed(&self) -> bool {
+    pub(crate) fn failed(&self) -> bool {
         self.checks
             .iter()
             .any(|c| c.verdict == doctor::Verdict::Failed)
@@ -72,7 +190,7 @@ impl Report {
 
     /// The settings that fit the account, as `POMELO_*=value` lines.
     #[must_use]
-    pub fn settings(&self) -> Vec<&str> {
+    pub(crate) fn settings(&self) -> Vec<&str> {
         self.checks
             .iter()
             .filter_map(|c| c.setting.as_deref())
@@ -93,9 +211,9 @@ fn client(settings: &Settings, config: Config) -> Client {
 fn send<E: Endpoint<Output = Received>>(client: &Client, endpoint: &E) -> Answer {
     match client.execute(endpoint) {
         Ok(received) => Ok(received),
-        Err(e) => match e.api_error() {
-            Some(api) => Ok(Received::from_api_error(api)),
-            None => Err(e.to_string()),
+        Err(e) => match &e.fault {
+            kyc_ureq::Fault::Api(api) => Ok(Received::from_api_error(api)),
+            _ => Err(e.to_string()),
         },
     }
 }
@@ -111,17 +229,14 @@ fn record(check: &mut Check, sent: Sent, answer: &Answer) {
 /// Runs every check against the account `settings` describe (through clients of its own, with
 /// this crate's default transport: one per audience it tries).
 #[must_use]
-pub fn run(settings: &Settings, options: &Options) -> Report {
+pub(crate) fn run(settings: &Settings, options: &Options) -> Report {
     let mut checks = Vec::new();
     let config = &settings.config;
     let token_path = "/oauth/token";
 
     // Credentials and audience.
     let mine = client(settings, config.clone());
-    let probe = ProbeToken {
-        credentials: &settings.credentials,
-        audience: config.audience(),
-    };
+    let probe = ProbeToken::new(&settings.credentials, config, config.audience());
     let configured = send(&mine, &probe);
     let local = SystemTime::now();
     let refused_audience = configured
@@ -133,25 +248,18 @@ pub fn run(settings: &Settings, options: &Options) -> Report {
             .into_iter()
             .filter(|a| *a != config.audience())
         {
-            let probe = ProbeToken {
-                credentials: &settings.credentials,
-                audience,
-            };
+            let probe = ProbeToken::new(&settings.credentials, config, audience);
             others.push((audience, send(&mine, &probe)));
         }
     }
     let mut check = doctor::credentials(config.audience(), &configured, &others);
     record(
         &mut check,
-        Sent::new(&http::Method::POST, token_path),
+        Sent::new(&Method::POST, token_path),
         &configured,
     );
     for (_, answer) in &others {
-        record(
-            &mut check,
-            Sent::new(&http::Method::POST, token_path),
-            answer,
-        );
+        record(&mut check, Sent::new(&Method::POST, token_path), answer);
     }
     // The other checks run with the audience that works.
     let accepted = others
@@ -243,12 +351,9 @@ fn session_path(client: &Client, config: &Config, session: Option<&SessionId>) -
         .into_iter()
         .map(
             |template| match Probe::session(template, session.as_str()) {
-                Ok(probe) => (
-                    Sent::new(&http::Method::GET, probe.path()),
-                    send(client, &probe),
-                ),
+                Ok(probe) => (Sent::new(&Method::GET, probe.path()), send(client, &probe)),
                 Err(e) => (
-                    Sent::new(&http::Method::GET, template.as_str()),
+                    Sent::new(&Method::GET, template.as_str()),
                     Err(e.to_string()),
                 ),
             },
@@ -279,7 +384,7 @@ fn search(client: &Client, config: &Config) -> Check {
             let answer = Probe::new(target.as_str())
                 .map_err(|e| e.to_string())
                 .and_then(|probe| send(client, &probe));
-            (Sent::new(&http::Method::GET, target), answer)
+            (Sent::new(&Method::GET, target), answer)
         })
         .collect();
     let none: Answer = Err("not sent".to_owned());
@@ -297,11 +402,7 @@ fn error_body(client: &Client, config: &Config) -> Check {
         Ok(probe) => {
             let answer = send(client, &probe);
             let mut check = doctor::error_body(&answer);
-            record(
-                &mut check,
-                Sent::new(&http::Method::GET, probe.path()),
-                &answer,
-            );
+            record(&mut check, Sent::new(&Method::GET, probe.path()), &answer);
             check
         }
         Err(e) => Check::new("error_body", doctor::Verdict::Failed, e.to_string()),

@@ -15,16 +15,16 @@
 //! a log or a capture; the body is everything after the blank line, unchanged (the signature
 //! covers its exact bytes).
 
-use http::{HeaderMap, HeaderName, HeaderValue};
+use kyc_core::http::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// A delivery read from a capture: its headers and its raw body. `Debug` shows the header names
 /// and the body's length only (the body is personal data).
 #[derive(Clone)]
-pub struct Capture {
+pub(crate) struct Capture {
     /// The headers.
-    pub headers: HeaderMap,
+    pub(crate) headers: HeaderMap,
     /// The raw body.
-    pub body: Vec<u8>,
+    pub(crate) body: Vec<u8>,
 }
 
 impl std::fmt::Debug for Capture {
@@ -40,7 +40,7 @@ impl std::fmt::Debug for Capture {
 /// Why a capture could not be read; names the line, never its content.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, thiserror::Error)]
 #[non_exhaustive]
-pub enum CaptureError {
+pub(crate) enum CaptureError {
     /// A header line is not `Name: value` with a valid name and value.
     #[error("line {line} of the capture is not a header (Name: value)")]
     BadHeader {
@@ -58,7 +58,7 @@ impl Capture {
     /// # Errors
     ///
     /// [`CaptureError`] when a header line is malformed or no blank line ends the headers.
-    pub fn parse(bytes: &[u8]) -> Result<Self, CaptureError> {
+    pub(crate) fn parse(bytes: &[u8]) -> Result<Self, CaptureError> {
         let mut headers = HeaderMap::new();
         let mut rest = bytes;
         let mut line_number = 0;
@@ -110,6 +110,17 @@ mod tests {
         assert_eq!(
             Capture::parse(b"X-Api-Key k\n\n").err(),
             Some(CaptureError::BadHeader { line: 1 })
+        );
+    }
+
+    #[test]
+    fn debug_shows_header_names_and_the_body_length_only() {
+        let c = Capture::parse(b"X-Api-Key: k\n\n{\"name\": \"MARKER-NAME\"}").unwrap();
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("MARKER"), "{shown}");
+        assert!(
+            shown.contains("x-api-key") && shown.contains("23 bytes"),
+            "{shown}"
         );
     }
 }

@@ -1,26 +1,23 @@
-//! The pure half of `kyc doctor`: read-only probes of a Pomelo account and the verdicts that say,
-//! for each guess this project made where Pomelo's reference is silent, whether the account
-//! agrees and which `POMELO_*` setting fits it where it does not.
+//! The verdicts of `kyc doctor`: for each guess this project made where Pomelo's reference is
+//! silent, whether the account agrees and which `POMELO_*` setting fits it where it does not.
 //!
-//! A probe is an ordinary [`Endpoint`] ([`Probe`], [`ProbeToken`]) whose answer, whatever its
-//! status, is reduced to [`Received`]: the status, the request id, the `Date` header and the
-//! *shape* of the body (its member names and list lengths, never a value: bodies may hold personal
-//! data). The verdict functions take those and return a [`Check`]. Running the probes is an
-//! adapter's job (`kyc_ureq::doctor`); everything here is unit-tested without a network.
+//! A probe's answer, whatever its status, is reduced to [`Received`]: the status, the request id,
+//! the `Date` header and the *shape* of the body (its member names and list lengths, never a
+//! value: bodies may hold personal data). The verdict functions take those and return a
+//! [`Check`]; they are pure and unit-tested without a network. Sending the probes is
+//! `probe.rs`'s job.
 
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
-use http::header::{DATE, HeaderValue};
-use http::{HeaderMap, Method, StatusCode};
+use kyc_core::http::header::{DATE, HeaderValue};
+use kyc_core::http::{HeaderMap, Method, StatusCode};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::body::Body;
-use crate::config::Config;
-use crate::endpoint::{Endpoint, IdempotencyKey, encode_segment};
-use crate::error::{Error, InvalidInput, request_id};
-use crate::secret::Credentials;
+use crate::capture::Capture;
+use kyc_core::request_id;
+use kyc_core::webhook::{Verifier, WebhookError, WebhookKeys};
 
 /// The `Date` header's time, when it has one that parses.
 fn date(headers: &HeaderMap) -> Option<SystemTime> {
@@ -30,32 +27,32 @@ fn date(headers: &HeaderMap) -> Option<SystemTime> {
 /// What came back to one probe, reduced to facts that carry no personal data.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 #[non_exhaustive]
-pub struct Received {
+pub(crate) struct Received {
     /// The status.
-    pub status: u16,
+    pub(crate) status: u16,
     /// The `x-request-id` header, for Pomelo's support.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub request_id: Option<String>,
+    pub(crate) request_id: Option<String>,
     /// The server's clock, from its `Date` header.
     #[serde(skip)]
-    pub date: Option<SystemTime>,
+    pub(crate) date: Option<SystemTime>,
     /// The body's shape: member names and list lengths, no value (`{data: [3], meta: {…}}`).
-    pub shape: String,
+    pub(crate) shape: String,
     /// The error codes of a `{"error": {"details": [{"code"}]}}` body.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub codes: Vec<String>,
+    pub(crate) codes: Vec<String>,
     /// The ids of the sessions a list holds (`data[].id`), to compare pages; not printed.
     #[serde(skip)]
-    pub ids: Vec<String>,
+    pub(crate) ids: Vec<String>,
     /// `meta.pagination.current_page`, when present and a whole number.
     #[serde(skip)]
-    pub current_page: Option<u64>,
+    pub(crate) current_page: Option<u64>,
 }
 
 impl Received {
     /// Reads an answer of any status.
     #[must_use]
-    pub fn from_parts(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
+    pub(crate) fn from_parts(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
         let json: Option<Value> = serde_json::from_slice(body).ok();
         let shape = match &json {
             Some(value) => shape(value, 3),
@@ -92,10 +89,10 @@ impl Received {
 }
 
 impl Received {
-    /// Reads a non-2xx answer that a call reported as an [`ApiError`](crate::ApiError) (from its
+    /// Reads a non-2xx answer that a call reported as an [`ApiError`](kyc_core::ApiError) (from its
     /// kept, truncated body; there is no `Date`).
     #[must_use]
-    pub fn from_api_error(error: &crate::ApiError) -> Self {
+    pub(crate) fn from_api_error(error: &kyc_core::ApiError) -> Self {
         let mut headers = HeaderMap::new();
         if let Some(id) = error
             .request_id
@@ -110,7 +107,7 @@ impl Received {
 
 /// The audiences of Pomelo's environments (reference §2), tried in this order when an account
 /// refuses the configured one.
-pub const KNOWN_AUDIENCES: [&str; 3] = [
+pub(crate) const KNOWN_AUDIENCES: [&str; 3] = [
     "https://auth.pomelo.la",
     "https://auth-staging.pomelo.la",
     "https://auth-dev.pomelo.la",
@@ -119,7 +116,7 @@ pub const KNOWN_AUDIENCES: [&str; 3] = [
 /// A JSON value's shape, `depth` levels deep: objects as `{a, b: {…}}`, lists as `[n]` followed by
 /// their first item's shape, scalars as their type. No value appears.
 #[must_use]
-pub fn shape(value: &Value, depth: usize) -> String {
+pub(crate) fn shape(value: &Value, depth: usize) -> String {
     match value {
         Value::Null => "null".to_owned(),
         Value::Bool(_) => "bool".to_owned(),
@@ -153,112 +150,11 @@ fn printable(name: &str) -> String {
         .collect()
 }
 
-/// `GET` of any path, authenticated, whose answer of any status is a [`Received`]. The doctor's
-/// probes of sessions and searches; it never changes anything on the server.
-#[derive(Clone, PartialEq, Eq, Debug)]
-pub struct Probe {
-    path_and_query: String,
-}
-
-impl Probe {
-    /// A probe of `path_and_query` (already percent-encoded, starting with `/`).
-    ///
-    /// # Errors
-    ///
-    /// [`InvalidInput::InvalidPathTemplate`] for a path that does not start with `/`.
-    pub fn new(path_and_query: impl Into<String>) -> Result<Self, InvalidInput> {
-        let path_and_query = path_and_query.into();
-        if !path_and_query.starts_with('/') {
-            return Err(InvalidInput::InvalidPathTemplate {
-                operation: "probe",
-                reason: "must start with /",
-            });
-        }
-        Ok(Self { path_and_query })
-    }
-
-    /// A probe of the session `session_id` under the path `template` (`{session_id}` replaced).
-    ///
-    /// # Errors
-    ///
-    /// [`InvalidInput::InvalidId`] for an id that cannot be one path segment.
-    pub fn session(template: &str, session_id: &str) -> Result<Self, InvalidInput> {
-        let id = encode_segment("session id", session_id)?;
-        Self::new(template.replace("{session_id}", &id))
-    }
-
-    /// The path and query it asks for.
-    #[must_use]
-    pub fn path(&self) -> &str {
-        &self.path_and_query
-    }
-}
-
-impl Endpoint for Probe {
-    type Output = Received;
-    type Body = Body;
-    const METHOD: Method = Method::GET;
-
-    fn path_and_query(&self, _: &Config) -> Result<String, InvalidInput> {
-        Ok(self.path_and_query.clone())
-    }
-
-    fn body(
-        &self,
-        _: &Config,
-        _: Option<&IdempotencyKey>,
-    ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
-        Ok((None, Body::empty()))
-    }
-
-    fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<Received, Error> {
-        Ok(Received::from_parts(status, headers, body))
-    }
-}
-
-/// The token request with a given audience, whose answer of any status is a [`Received`]: the
-/// credentials check, and the search for the audience an account accepts.
-#[derive(Clone, Debug)]
-pub struct ProbeToken<'a> {
-    /// The client's credentials.
-    pub credentials: &'a Credentials,
-    /// The audience to ask for.
-    pub audience: &'a str,
-}
-
-impl Endpoint for ProbeToken<'_> {
-    type Output = Received;
-    type Body = Body;
-    const METHOD: Method = Method::POST;
-    const AUTHENTICATED: bool = false;
-
-    fn idempotent() -> bool {
-        true
-    }
-
-    fn path_and_query(&self, _: &Config) -> Result<String, InvalidInput> {
-        Ok("/oauth/token".to_owned())
-    }
-
-    fn body(
-        &self,
-        _: &Config,
-        _: Option<&IdempotencyKey>,
-    ) -> Result<(Option<HeaderValue>, Body), InvalidInput> {
-        crate::auth::credentials_body(self.audience, self.credentials)
-    }
-
-    fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Result<Received, Error> {
-        // The token is a secret: only the body's shape is kept, never its values.
-        Ok(Received::from_parts(status, headers, body))
-    }
-}
-
 /// A check's verdict.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, Serialize)]
 #[serde(rename_all = "lowercase")]
 #[non_exhaustive]
-pub enum Verdict {
+pub(crate) enum Verdict {
     /// The account behaves as this library assumes.
     Ok,
     /// The account differs; the check's `setting` makes the library fit it, when one exists.
@@ -282,17 +178,17 @@ impl fmt::Display for Verdict {
 
 /// One request a check sent: method and path, never a secret.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
-pub struct Sent {
+pub(crate) struct Sent {
     /// The method.
-    pub method: String,
+    pub(crate) method: String,
     /// The path and query.
-    pub path: String,
+    pub(crate) path: String,
 }
 
 impl Sent {
     /// `method path`.
     #[must_use]
-    pub fn new(method: &Method, path: impl Into<String>) -> Self {
+    pub(crate) fn new(method: &Method, path: impl Into<String>) -> Self {
         Self {
             method: method.to_string(),
             path: path.into(),
@@ -303,27 +199,27 @@ impl Sent {
 /// What one check found.
 #[derive(Clone, PartialEq, Eq, Debug, Serialize)]
 #[non_exhaustive]
-pub struct Check {
+pub(crate) struct Check {
     /// Its name (`credentials`, `clock`, `get_session_path`, `search`, `webhook`,
     /// `error_body`).
-    pub name: &'static str,
+    pub(crate) name: &'static str,
     /// Its verdict.
-    pub verdict: Verdict,
+    pub(crate) verdict: Verdict,
     /// The `POMELO_*=value` setting that fits the account, when the verdict is `differs` and one
     /// exists.
-    pub setting: Option<String>,
+    pub(crate) setting: Option<String>,
     /// What was found, in a sentence.
-    pub detail: String,
+    pub(crate) detail: String,
     /// The requests sent.
-    pub sent: Vec<Sent>,
+    pub(crate) sent: Vec<Sent>,
     /// What came back to each (a request that got no answer has none).
-    pub received: Vec<Received>,
+    pub(crate) received: Vec<Received>,
 }
 
 impl Check {
     /// A check named `name`.
     #[must_use]
-    pub fn new(name: &'static str, verdict: Verdict, detail: impl Into<String>) -> Self {
+    pub(crate) fn new(name: &'static str, verdict: Verdict, detail: impl Into<String>) -> Self {
         Self {
             name,
             verdict,
@@ -336,20 +232,20 @@ impl Check {
 
     /// With the setting that fits.
     #[must_use]
-    pub fn setting(mut self, setting: impl Into<String>) -> Self {
+    pub(crate) fn setting(mut self, setting: impl Into<String>) -> Self {
         self.setting = Some(setting.into());
         self
     }
 }
 
 /// The answer to one probe: what came back, or why nothing did (the transport's words).
-pub type Answer = Result<Received, String>;
+pub(crate) type Answer = Result<Received, String>;
 
 /// The credentials and audience check: `configured` is the answer to the token request with the
 /// configured audience; `others`, when it was refused for its audience, the answers with every
 /// other known audience, in order.
 #[must_use]
-pub fn credentials(
+pub(crate) fn credentials(
     configured_audience: &str,
     configured: &Answer,
     others: &[(&str, Answer)],
@@ -403,7 +299,7 @@ pub fn credentials(
 /// The clock check: the skew between this machine's clock (`local`, read when the answer
 /// arrived) and the server's `Date` header, against the webhook freshness `window`.
 #[must_use]
-pub fn clock(local: SystemTime, server: Option<SystemTime>, window: Duration) -> Check {
+pub(crate) fn clock(local: SystemTime, server: Option<SystemTime>, window: Duration) -> Check {
     let Some(server) = server else {
         return Check::new(
             "clock",
@@ -443,7 +339,7 @@ pub fn clock(local: SystemTime, server: Option<SystemTime>, window: Duration) ->
 /// The get-session path check, from the answers to the same session under the configured
 /// template and under the other spelling (`None`: no session id was given).
 #[must_use]
-pub fn get_session_path(
+pub(crate) fn get_session_path(
     configured: &str,
     other: &str,
     answers: Option<(&Answer, &Answer)>,
@@ -479,7 +375,7 @@ pub fn get_session_path(
 /// The search check, from four answers with `page[size]=1`: without `page[number]` (the
 /// server's first page), and with `page[number]` 0, 1 and 2.
 #[must_use]
-pub fn search(path: &str, first: &Answer, pages: [&Answer; 3]) -> Check {
+pub(crate) fn search(path: &str, first: &Answer, pages: [&Answer; 3]) -> Check {
     fn ok(a: &Answer) -> Option<&Received> {
         a.as_ref().ok().filter(|r| (200..300).contains(&r.status))
     }
@@ -549,8 +445,7 @@ pub fn search(path: &str, first: &Answer, pages: [&Answer; 3]) -> Check {
 /// which endpoint form verify, and whether the timestamp is in seconds. Freshness is not judged
 /// (a capture is old by nature): the MAC is checked as at the delivery's own timestamp.
 #[must_use]
-pub fn webhook(capture: &crate::webhook::Capture, keys: &crate::webhook::WebhookKeys) -> Check {
-    use crate::webhook::{Verifier, WebhookError};
+pub(crate) fn webhook(capture: &Capture, keys: &WebhookKeys) -> Check {
     let header = |name: &str| {
         capture
             .headers
@@ -625,7 +520,7 @@ pub fn webhook(capture: &crate::webhook::Capture, keys: &crate::webhook::Webhook
 
 /// The error-body check, from the answer to a read of a session that cannot exist.
 #[must_use]
-pub fn error_body(answer: &Answer) -> Check {
+pub(crate) fn error_body(answer: &Answer) -> Check {
     match answer {
         Ok(r) if r.status == 404 && r.shape.starts_with("{error:") => Check::new(
             "error_body",
@@ -802,7 +697,7 @@ mod tests {
 
     #[test]
     fn a_captured_webhook_tells_its_encoding_and_timestamp_unit() {
-        use crate::webhook::{Capture, WebhookKeys, WebhookSecret, sign};
+        use kyc_core::webhook::{WebhookSecret, sign};
         let secret = "uC8fVXzXMyaw1PseV452i6ozQwIIa4olcSpjuvn5E4E=";
         let keys = WebhookKeys::new().with("k", WebhookSecret::from_base64(secret).unwrap());
         let signed = sign(
