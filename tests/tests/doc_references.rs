@@ -10,7 +10,10 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_owned()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_owned()
 }
 
 /// The project's text files: sources, scripts and documents, outside build output.
@@ -76,7 +79,11 @@ fn every_cited_decision_is_defined_in_the_wire_conventions() {
             }
         }
     }
-    assert!(dangling.is_empty(), "undefined decisions cited:\n{}", dangling.join("\n"));
+    assert!(
+        dangling.is_empty(),
+        "undefined decisions cited:\n{}",
+        dangling.join("\n")
+    );
 }
 
 /// Candidate file names in `line`: relative paths with a `/` and a known extension, and Rust
@@ -150,7 +157,11 @@ fn every_file_a_comment_or_document_names_exists() {
             }
         }
     }
-    assert!(missing.is_empty(), "files named but not found:\n{}", missing.join("\n"));
+    assert!(
+        missing.is_empty(),
+        "files named but not found:\n{}",
+        missing.join("\n")
+    );
 }
 
 /// Every file of the project, of any kind, outside build output.

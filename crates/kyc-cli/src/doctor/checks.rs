@@ -47,6 +47,9 @@ pub(crate) struct Received {
     /// `meta.pagination.current_page`, when present and a whole number.
     #[serde(skip)]
     pub(crate) current_page: Option<u64>,
+    /// The member names of `meta.pagination` (at most 8), when the body has one.
+    #[serde(skip)]
+    pub(crate) pagination: Option<Vec<String>>,
 }
 
 impl Received {
@@ -76,6 +79,10 @@ impl Received {
         let current_page = json
             .as_ref()
             .and_then(|v| v.pointer("/meta/pagination/current_page")?.as_u64());
+        let pagination = json
+            .as_ref()
+            .and_then(|v| v.pointer("/meta/pagination")?.as_object())
+            .map(|members| members.keys().take(8).map(|k| printable(k)).collect());
         Self {
             status: status.as_u16(),
             request_id: request_id(headers),
@@ -84,6 +91,7 @@ impl Received {
             codes,
             ids,
             current_page,
+            pagination,
         }
     }
 }
@@ -297,15 +305,31 @@ pub(crate) fn credentials(
 }
 
 /// The clock check: the skew between this machine's clock (`local`, read when the answer
-/// arrived) and the server's `Date` header, against the webhook freshness `window`.
+/// arrived) and the server's `Date` header, against the webhook freshness `window`. `asked` is
+/// the answer the date was read from (the token request's): when it is an error, or none came,
+/// the check says it could not ask rather than blame a missing header.
 #[must_use]
-pub(crate) fn clock(local: SystemTime, server: Option<SystemTime>, window: Duration) -> Check {
+pub(crate) fn clock(
+    local: SystemTime,
+    server: Option<SystemTime>,
+    asked: &Answer,
+    window: Duration,
+) -> Check {
     let Some(server) = server else {
-        return Check::new(
-            "clock",
-            Verdict::Unknown,
-            "the server's answer has no Date header",
-        );
+        let why = match asked {
+            Ok(r) if (200..300).contains(&r.status) => {
+                "the server's answer has no Date header".to_owned()
+            }
+            Ok(r) => format!(
+                "could not ask the server's time: the token request was refused with {} (see the \
+                 credentials check)",
+                r.status
+            ),
+            Err(_) => "could not ask the server's time: the token request got no answer (see the \
+                       credentials check)"
+                .to_owned(),
+        };
+        return Check::new("clock", Verdict::Unknown, why);
     };
     let (skew, ahead) = match local.duration_since(server) {
         Ok(d) => (d, "ahead of"),
@@ -396,7 +420,11 @@ pub(crate) fn search(path: &str, first: &Answer, pages: [&Answer; 3]) -> Check {
             ),
         };
     };
-    let meta = format!("metadata {}", head.shape);
+    let meta = match &head.pagination {
+        Some(members) if members.is_empty() => "meta.pagination is empty".to_owned(),
+        Some(members) => format!("meta.pagination has {}", members.join(", ")),
+        None => "no meta.pagination: each search is read as a single page (decision 4)".to_owned(),
+    };
     if head.ids.is_empty() {
         return Check::new(
             "search",
@@ -490,13 +518,10 @@ pub(crate) fn webhook(capture: &Capture, keys: &WebhookKeys) -> Check {
                  every live delivery would be refused as from the future"
             ),
         ),
+        // Both encodings are accepted: nothing to change either way.
         Ok(()) => Check::new(
             "webhook",
-            if encoding == "base64" {
-                Verdict::Ok
-            } else {
-                Verdict::Differs
-            },
+            Verdict::Ok,
             format!(
                 "the signature verifies: digest in {encoding} (both are accepted), X-Endpoint is \
                  {form} (`{}`: give it to Verifier::expected_endpoint), X-Timestamp in seconds",
@@ -729,15 +754,50 @@ mod tests {
     fn a_skewed_clock_is_reported_against_the_window() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
         let window = Duration::from_secs(300);
-        assert_eq!(clock(now, Some(now), window).verdict, Verdict::Ok);
+        let ok = answer(200, serde_json::json!({"access_token": "t"}));
+        assert_eq!(clock(now, Some(now), &ok, window).verdict, Verdict::Ok);
         assert_eq!(
-            clock(now, Some(now + Duration::from_secs(60)), window).verdict,
+            clock(now, Some(now + Duration::from_secs(60)), &ok, window).verdict,
             Verdict::Differs
         );
         assert_eq!(
-            clock(now, Some(now - Duration::from_secs(600)), window).verdict,
+            clock(now, Some(now - Duration::from_secs(600)), &ok, window).verdict,
             Verdict::Failed
         );
-        assert_eq!(clock(now, None, window).verdict, Verdict::Unknown);
+        let no_date = clock(now, None, &ok, window);
+        assert_eq!(no_date.verdict, Verdict::Unknown);
+        assert!(no_date.detail.contains("no Date header"), "{no_date:?}");
+    }
+
+    #[test]
+    fn a_clock_that_could_not_be_asked_says_so_instead_of_blaming_the_date_header() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let window = Duration::from_secs(300);
+        let refused = answer(401, serde_json::json!({"error": {"message": "no"}}));
+        let check = clock(now, None, &refused, window);
+        assert_eq!(check.verdict, Verdict::Unknown);
+        assert!(
+            check.detail.contains("could not ask") && check.detail.contains("401"),
+            "{check:?}"
+        );
+        assert!(!check.detail.contains("Date header"), "{check:?}");
+        let silent = clock(now, None, &Err("connection refused".to_owned()), window);
+        assert!(silent.detail.contains("no answer"), "{silent:?}");
+    }
+
+    #[test]
+    fn the_search_detail_names_the_pagination_members_not_the_whole_shape() {
+        let pages = page(&["iss-1"], 0);
+        let next = page(&["iss-2"], 1);
+        let check = search("/s", &pages, [&pages, &next, &page(&["iss-3"], 2)]);
+        assert_eq!(check.verdict, Verdict::Ok, "{check:?}");
+        assert!(
+            check
+                .detail
+                .ends_with("meta.pagination has current_page, total_pages"),
+            "{}",
+            check.detail
+        );
+        assert!(!check.detail.contains("data: ["), "{}", check.detail);
     }
 }

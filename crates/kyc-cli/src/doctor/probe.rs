@@ -289,6 +289,7 @@ pub(crate) fn run(settings: &Settings, options: &Options) -> Report {
     checks.push(doctor::clock(
         local,
         server_date,
+        &configured,
         Verifier::DEFAULT_TOLERANCE,
     ));
 
