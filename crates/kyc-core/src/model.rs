@@ -332,6 +332,26 @@ impl fmt::Debug for Session {
     }
 }
 
+impl fmt::Debug for Report {
+    /// As [`Session`]'s: the reason by length; personal data by which members are set.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Report")
+            .field("id", &self.id)
+            .field("status", &self.status)
+            .field("user_id", &self.user_id)
+            .field("reason", &Redacted(self.reason.as_deref()))
+            .field("personal_data", &self.personal_data)
+            .field("steps", &self.steps)
+            .field("files", &self.files)
+            .field("company_data", &self.company_data)
+            .field("documentation_request", &self.documentation_request)
+            .field("documentation_proof", &self.documentation_proof)
+            .field("partners", &self.partners)
+            .field("extra", &self.extra)
+            .finish()
+    }
+}
+
 impl fmt::Debug for FileInfo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FileInfo")
@@ -358,14 +378,23 @@ impl FileInfo {
 
 /// A session report (reference §5.5): the data collected during the session.
 ///
-/// Pomelo publishes no schema for an individual's report, so for KYC only the id and status are
-/// typed and everything else is in `extra`. For KYB, Pomelo's documented example (reference §9.5)
-/// is typed: the company's data, the documents asked for and received, and the partners. Every
-/// member may be absent or `null`; lists absent or `null` read as empty (`null` entries skipped)
-/// and are written back only when they have entries. Pomelo's one example is all it promises, so
-/// a KYB member whose shape differs from it (a list sent as an object, a size as text) does not
-/// fail the report: it stays, as received, in `extra`.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize)]
+/// What is typed, and on whose word:
+///
+/// - `id` and `status`: in Pomelo's documented (KYB) example, reference §9.5.
+/// - KYB: Pomelo's documented example is typed member for member: the company's data, the
+///   documents asked for and received, and the partners.
+/// - KYC: Pomelo publishes no schema for an individual's report ("the user data collected during
+///   the session", §5.5). This library types what this project's wire conventions fix, the
+///   members a session carries (`docs/wire-conventions.md`, Report): `user_id`, `reason`,
+///   `personal_data` (the person's data as sent at create: [`PersonalData`], whose unknown
+///   members stay in its own `extra`), `steps` and `files`. Anything else (checks, scores, …) is
+///   in `extra`, as received.
+///
+/// Every member may be absent or `null`; lists absent or `null` read as empty (`null` entries
+/// skipped) and are written back only when they have entries. A member whose shape differs from
+/// what is typed (a list sent as an object, a size as text) does not fail the report: it stays,
+/// as received, in `extra`.
+#[derive(Clone, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
 pub struct Report {
     /// The session id.
@@ -373,6 +402,22 @@ pub struct Report {
     /// The session status, when the report carries it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<SessionStatus>,
+    /// KYC: the person's id (this project's convention, as in the session object).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// Why the session was not validated, when it was not (as in the session object).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// KYC: the person's data collected during the session (this project's convention: the
+    /// `personal_data` of the create). `Debug` shows which members are set, never their values.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub personal_data: Option<crate::session::PersonalData>,
+    /// KYC: the validation steps and their statuses (as in the session object).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Step>,
+    /// KYC: the documents received (as in the session object).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<FileInfo>,
     /// KYB: the company as Pomelo found it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub company_data: Option<CompanyData>,
@@ -385,7 +430,8 @@ pub struct Report {
     /// KYB: the partners validated with the company.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub partners: Vec<ReportPartner>,
-    /// Members this version does not model (an individual's personal data, documents, checks…).
+    /// Members this version does not model (checks, scores…), and typed members whose shape
+    /// differed, as received.
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -405,6 +451,11 @@ impl<'de> Deserialize<'de> for Report {
         Ok(Report {
             id,
             status,
+            user_id: typed(&mut extra, "user_id"),
+            reason: typed(&mut extra, "reason"),
+            personal_data: typed(&mut extra, "personal_data"),
+            steps: typed_list(&mut extra, "steps"),
+            files: typed_list(&mut extra, "files"),
             company_data: typed(&mut extra, "company_data"),
             documentation_request: typed_list(&mut extra, "documentation_request"),
             documentation_proof: typed_list(&mut extra, "documentation_proof"),

@@ -186,12 +186,34 @@ fn the_documented_report_reads_into_the_typed_kyb_members() {
 
 #[test]
 fn an_individuals_report_is_not_kyb_and_keeps_its_members() {
-    let body = json!({"data": {"id": "iss-1", "status": "VALIDATED",
-        "personal_data": {"first_name": "Ana"}, "steps": []}});
+    // Issue #28: a person's report types the members the wire conventions fix (it kept them all
+    // in `extra` before); what it does not type stays in `extra`, as received.
+    let body = json!({"data": {"id": "iss-1", "status": "NOT_VALIDATED", "user_id": "usr-1",
+        "reason": "document expired",
+        "personal_data": {"first_name": "Ana", "full_name": "Ana Souza", "nationality": "BRA"},
+        "steps": [{"name": "ocr", "status": "FAILED"}],
+        "files": [{"id": "fil-1", "type_document": "selfie", "size": 12}],
+        "checks": {"score": 3}}});
     let report = parse_response::<GetReport, _>(&report_response(&body)).unwrap();
     assert!(!report.is_kyb());
-    assert!(report.extra.get("personal_data").is_some());
+    assert_eq!(report.user_id.as_deref(), Some("usr-1"));
+    assert_eq!(report.reason.as_deref(), Some("document expired"));
+    let personal = report.personal_data.as_ref().unwrap();
+    assert_eq!(
+        personal.full_name.as_ref().unwrap().expose_secret(),
+        "Ana Souza"
+    );
+    assert_eq!(personal.nationality.as_deref(), Some("BRA"));
+    assert!(personal.extra.get("first_name").is_some());
+    assert_eq!(report.steps.len(), 1);
+    assert_eq!(report.files.first().and_then(|f| f.size_bytes()), Some(12));
+    assert!(report.extra.get("checks").is_some());
     assert_eq!(serde_json::to_value(&report).unwrap(), body["data"]);
+    // A member of another shape than the one typed stays in `extra`, the report still reads.
+    let odd = json!({"data": {"id": "iss-1", "steps": {"ocr": "FAILED"}, "personal_data": 7}});
+    let report = parse_response::<GetReport, _>(&report_response(&odd)).unwrap();
+    assert!(report.steps.is_empty() && report.personal_data.is_none());
+    assert_eq!(serde_json::to_value(&report).unwrap(), odd["data"]);
 }
 
 /// Every path into a JSON value, as object keys and array indices.
