@@ -14,8 +14,8 @@ use std::time::SystemTime;
 use kyc_core::{
     CleanValidations, Company, Config, Country, CreateAdditionalSession, CreateKybSession,
     CreateSession, Credentials, Date, DocumentType, Endpoint, FlowType, IdempotencyKey,
-    IntegrationMethod, Pagination, Partner, PersonalData, Pii, RequestToken, SearchSessions,
-    Session, SessionStatus, Sort, TermsData, UploadFile,
+    IntegrationMethod, Pagination, Partner, PersonalData, Pii, RequestToken, RevokeToken,
+    SearchSessions, Session, SessionStatus, Sort, TermsData, UploadFile,
 };
 use kyc_ureq::{Client, Source};
 use serde::{Deserialize, Serialize};
@@ -192,6 +192,16 @@ pub(crate) fn token(global: &GlobalArgs, args: &TokenArgs) -> Result<(), Failure
         expires_at: time::rfc3339(grant.expires_at(sent_at)),
         access_token: args.reveal.then(|| grant.access_token.expose_secret()),
     })
+}
+
+/// `kyc revoke`.
+pub(crate) fn revoke(global: &GlobalArgs) -> Result<(), Failure> {
+    let api = Api::new(global)?;
+    let credentials = api.credentials()?;
+    api.call(&RevokeToken {
+        credentials: &credentials,
+    })?;
+    output::json(&serde_json::json!({"revoked": true}))
 }
 
 /// `kyc session create`: KYC, KYB (`--kyb`) or an employee's (`--company-id`).

@@ -162,6 +162,14 @@ Examples:
   kyc token
   kyc token --reveal | jq -r .access_token")]
     Token(TokenArgs),
+    /// Revoke the access token at Pomelo: its next token request issues a new one
+    #[command(after_help = "\
+Prints {\"revoked\": true}. A refused request is error[api] with its status (error[transport]
+when no answer came).
+
+Example:
+  kyc revoke")]
+    Revoke,
     /// Create, read, cancel, report on and search validation sessions
     #[command(
         subcommand,

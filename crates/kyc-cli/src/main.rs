@@ -59,6 +59,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
     let global = cli.global;
     match cli.command {
         Command::Token(args) => api::token(&global, &args),
+        Command::Revoke => api::revoke(&global),
         Command::Session(command) => match command {
             SessionCommand::Create(args) => api::create_session(&global, &args),
             SessionCommand::Get(args) => api::print(&global, &GetSession::new(args.id)),

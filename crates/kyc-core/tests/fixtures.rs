@@ -11,7 +11,7 @@ use std::path::Path;
 
 use kyc_core::{
     CancelSession, CleanValidations, CreateSession, DecodeReason, Error, GetReport, GetSession,
-    RequestToken, SearchSessions, UploadFile, parse_response,
+    RequestToken, RevokeToken, SearchSessions, UploadFile, parse_response,
 };
 use serde_json::{Value, json};
 
@@ -26,6 +26,7 @@ fn parse(endpoint: &str, response: &http::Response<Vec<u8>>) -> Result<Value, Er
         "report" => ok(parse_response::<GetReport, _>(response)),
         "upload_file" => ok(parse_response::<UploadFile, _>(response)),
         "clean_validations" => ok(parse_response::<CleanValidations, _>(response)),
+        "revoke_token" => ok(parse_response::<RevokeToken<'_>, _>(response)),
         "search_sessions" => parse_response::<SearchSessions, _>(response)
             .map(|page| json!({"sessions": page.sessions, "pagination": page.pagination})),
         "token" => parse_response::<RequestToken<'_>, _>(response).map(|grant| {

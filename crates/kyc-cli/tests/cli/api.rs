@@ -39,6 +39,30 @@ fn token_prints_type_and_expiry_and_the_token_only_with_reveal() {
 }
 
 #[test]
+fn revoke_drops_the_token_at_pomelo_so_the_next_one_is_new() {
+    let sim = Sim::start();
+    let reveal = || sim.kyc(&["token", "--reveal"]).json()["access_token"].clone();
+    let first = reveal();
+    assert_eq!(
+        first,
+        reveal(),
+        "Pomelo returns the same token until it expires"
+    );
+    assert_eq!(
+        sim.kyc(&["revoke"]).json(),
+        serde_json::json!({"revoked": true})
+    );
+    let revoke = sim
+        .server
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/oauth/token/revoke")
+        .count();
+    assert_eq!(revoke, 1);
+    assert_ne!(first, reveal(), "a new token after the revocation");
+}
+
+#[test]
 fn global_options_come_from_the_environment_too() {
     let sim = Sim::start();
     let env = [
