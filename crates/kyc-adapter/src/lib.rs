@@ -325,3 +325,188 @@ macro_rules! from_env {
         }
     };
 }
+
+/// The methods both clients have in the same words, written once: expands inside an adapter's
+/// `impl Client` whose `inner` is an `Arc<Shared<..>>` and which has `execute`, `upload`,
+/// `drive`, `builder` and `now()`; `client_methods!()` for a blocking client,
+/// `client_methods!(async, .await)` for an async one. Every operation method is a one-line
+/// shorthand for `execute`.
+#[macro_export]
+// `crate::` means the adapter the methods expand in (its `Error`, `Source`, `SearchAll`).
+#[allow(clippy::crate_in_macro_def)]
+macro_rules! client_methods {
+    ($($async:ident, $($await:tt)+)?) => {
+        /// A client with every default for `config` and `credentials`.
+        #[must_use]
+        pub fn new(config: kyc_core::Config, credentials: kyc_core::Credentials) -> Self {
+            Self::builder(config, credentials).build()
+        }
+
+        /// The configuration in use.
+        #[must_use]
+        pub fn config(&self) -> &kyc_core::Config {
+            &self.inner.settings.config
+        }
+
+        /// The settings every call follows (configuration, credentials, retry policy,
+        /// timeouts).
+        #[must_use]
+        pub fn settings(&self) -> &kyc_core::Settings {
+            &self.inner.settings
+        }
+
+        /// The current access token: the cached one while it is fresh, otherwise a new one (one
+        /// request, shared with every caller asking at the same time).
+        ///
+        /// # Errors
+        ///
+        /// An [`Error`](crate::Error) in the [`Stage::Token`](crate::Stage::Token) when the token
+        /// request fails (wrong credentials: status `401`).
+        pub $($async)? fn token(&self) -> Result<kyc_core::TokenInfo, crate::Error> {
+            let call = kyc_core::TokenCall::new(
+                &self.inner.settings,
+                $crate::random_bytes()?,
+                now(),
+            )?;
+            self.drive(call, &mut crate::upload::NoStream, "token") $($($await)+)?
+        }
+
+        /// Revokes the client's token at Pomelo and forgets it here; the next call fetches a
+        /// new one.
+        ///
+        /// # Errors
+        ///
+        /// As [`Client::execute`]. The local token is forgotten even then.
+        pub $($async)? fn revoke_token(&self) -> Result<(), crate::Error> {
+            let revoke = kyc_core::RevokeToken {
+                credentials: &self.inner.settings.credentials,
+            };
+            let result = self.execute(&revoke) $($($await)+)?;
+            self.inner.tokens.lock().clear();
+            result
+        }
+
+        /// Starts a KYC session: [`Client::execute`] of `session`.
+        ///
+        /// # Errors
+        ///
+        /// As [`Client::execute`].
+        pub $($async)? fn create_session(
+            &self,
+            session: &kyc_core::CreateSession,
+        ) -> Result<kyc_core::SessionCreated, crate::Error> {
+            self.execute(session) $($($await)+)?
+        }
+
+        /// Starts a KYB session for a company and its partners. Upload the company's documents
+        /// to the company's entity with [`UploadFile::kyb`](kyc_core::UploadFile::kyb) and
+        /// `company-document`.
+        ///
+        /// # Errors
+        ///
+        /// As [`Client::execute`].
+        pub $($async)? fn create_kyb_session(
+            &self,
+            session: &kyc_core::CreateKybSession,
+        ) -> Result<kyc_core::SessionCreated, crate::Error> {
+            self.execute(session) $($($await)+)?
+        }
+
+        /// Starts an additional (employee) session for a user of a validated company.
+        ///
+        /// # Errors
+        ///
+        /// As [`Client::execute`].
+        pub $($async)? fn create_additional_session(
+            &self,
+            session: &kyc_core::CreateAdditionalSession,
+        ) -> Result<kyc_core::SessionCreated, crate::Error> {
+            self.execute(session) $($($await)+)?
+        }
+
+        /// Uploads the file at `path` as `document_type` of `entity_id` in `session_id`,
+        /// streamed: [`Client::upload`] with [`Source::path`](crate::Source::path).
+        ///
+        /// # Errors
+        ///
+        /// As [`Client::upload`].
+        pub $($async)? fn upload_path(
+            &self,
+            session_id: impl Into<kyc_core::SessionId>,
+            entity_id: impl Into<String>,
+            document_type: kyc_core::DocumentType,
+            path: impl AsRef<std::path::Path>,
+        ) -> Result<kyc_core::FileInfo, crate::Error> {
+            let upload = kyc_core::UploadFile::new(session_id, entity_id, document_type);
+            self.upload(&upload, crate::Source::path(path.as_ref())) $($($await)+)?
+        }
+
+        /// Reads a session.
+        ///
+        /// # Errors
+        ///
+        /// As [`Client::execute`] (status `404` for an unknown id).
+        pub $($async)? fn get_session(
+            &self,
+            session_id: impl Into<kyc_core::SessionId>,
+        ) -> Result<kyc_core::Session, crate::Error> {
+            self.execute(&kyc_core::GetSession::new(session_id)) $($($await)+)?
+        }
+
+        /// Cancels a session; returns it when the server sends it back.
+        ///
+        /// # Errors
+        ///
+        /// As [`Client::execute`] (status `409` for a session already final).
+        pub $($async)? fn cancel_session(
+            &self,
+            session_id: impl Into<kyc_core::SessionId>,
+        ) -> Result<Option<kyc_core::Session>, crate::Error> {
+            self.execute(&kyc_core::CancelSession::new(session_id)) $($($await)+)?
+        }
+
+        /// Reads a session's report.
+        ///
+        /// # Errors
+        ///
+        /// As [`Client::execute`].
+        pub $($async)? fn report(
+            &self,
+            session_id: impl Into<kyc_core::SessionId>,
+        ) -> Result<kyc_core::Report, crate::Error> {
+            self.execute(&kyc_core::GetReport::new(session_id)) $($($await)+)?
+        }
+
+        /// Reads one page of a search.
+        ///
+        /// # Errors
+        ///
+        /// As [`Client::execute`].
+        pub $($async)? fn search_sessions(
+            &self,
+            search: &kyc_core::SearchSessions,
+        ) -> Result<kyc_core::SessionPage, crate::Error> {
+            self.execute(search) $($($await)+)?
+        }
+
+        /// Every session matching `search`, page after page, each page fetched when the
+        /// previous one is used up, as [`kyc_core::Pager`] says: never a page twice, at most
+        /// [`Config::max_pages`](kyc_core::Config::max_pages) pages, each session once.
+        #[must_use]
+        pub fn search_all(&self, search: kyc_core::SearchSessions) -> crate::SearchAll {
+            crate::SearchAll::new(self.clone(), search)
+        }
+
+        /// Deletes a user's validations (test environments only; refused for production).
+        ///
+        /// # Errors
+        ///
+        /// As [`Client::execute`].
+        pub $($async)? fn clean_validations(
+            &self,
+            clean: &kyc_core::CleanValidations,
+        ) -> Result<kyc_core::CleanResult, crate::Error> {
+            self.execute(clean) $($($await)+)?
+        }
+    };
+}

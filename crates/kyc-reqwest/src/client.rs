@@ -3,21 +3,17 @@
 //! one-line conveniences on top of them.
 
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use kyc_adapter::{Running, Shared, SourceCell, Trace, random_bytes};
+use kyc_adapter::{Running, Shared, SourceCell, Trace};
 use kyc_core::{
-    CancelSession, CleanResult, CleanValidations, Config, CreateAdditionalSession,
-    CreateKybSession, CreateSession, Credentials, DocumentType, Endpoint, Exchange, FileInfo,
-    GetReport, GetSession, Next, Now, Outgoing, Reply, Report, RevokeToken, SearchSessions,
-    Session, SessionCreated, SessionId, SessionPage, Settings, TokenCall, TokenInfo, UploadFile,
+    Config, Credentials, Endpoint, Exchange, FileInfo, Next, Now, Outgoing, Reply, Settings,
+    UploadFile,
 };
 use tokio::sync::Notify;
 
 use crate::reqwest_transport::{DEFAULT_MAX_RESPONSE_BODY, ReqwestTransport};
-use crate::search::SearchAll;
 use crate::transport::{BoxFuture, SendBody, Transport};
 use crate::upload::{self, NoStream, Source, UploadSource};
 use crate::{Error, SourceError, TransportError, TransportErrorKind};
@@ -136,23 +132,12 @@ impl Client {
         }
     }
 
-    /// A client with every default for `config` and `credentials`.
-    #[must_use]
-    pub fn new(config: Config, credentials: Credentials) -> Self {
-        Self::builder(config, credentials).build()
-    }
-
-    /// The configuration in use.
-    #[must_use]
-    pub fn config(&self) -> &Config {
-        &self.inner.settings.config
-    }
-
     /// Runs any endpoint as one logical call: kyc-core's [`kyc_core::Call`] decides everything
     /// (token, retries, the replay after a `401`, the deadline); this sends, sleeps and waits as
     /// it says. A creating call is sent with the request's own idempotency key
-    /// ([`CreateSession::idempotency_key`], [`UploadFile::idempotency_key`]) or one drawn here,
-    /// once; its errors carry the key ([`Error::idempotency_key`]). Every operation, your own
+    /// ([`CreateSession::idempotency_key`](kyc_core::CreateSession::idempotency_key),
+    /// [`UploadFile::idempotency_key`]) or one drawn here, once; its errors carry the key
+    /// ([`Error::idempotency_key`]). Every operation, your own
     /// endpoints included, runs through here; the named methods below are one-line shorthands.
     ///
     /// An upload whose file is streamed needs its source: use [`Client::upload`].
@@ -277,138 +262,7 @@ impl Client {
         }
     }
 
-    /// The current access token: the cached one while it is fresh, otherwise a new one (one
-    /// request, shared with every task asking at the same time).
-    ///
-    /// # Errors
-    ///
-    /// An [`Error`] in the [`Stage::Token`](crate::Stage::Token) when the token request fails
-    /// (wrong credentials: status `401`).
-    pub async fn token(&self) -> Result<TokenInfo, Error> {
-        let call = TokenCall::new(&self.inner.settings, random_bytes()?, now())?;
-        self.drive(call, &mut NoStream, "token").await
-    }
-
-    /// Revokes the client's token at Pomelo and forgets it here; the next call fetches a new one.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::execute`]. The local token is forgotten even then.
-    pub async fn revoke_token(&self) -> Result<(), Error> {
-        let revoke = RevokeToken {
-            credentials: &self.inner.settings.credentials,
-        };
-        let result = self.execute(&revoke).await;
-        self.inner.tokens.lock().clear();
-        result
-    }
-
-    /// Starts a KYC session.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::execute`].
-    pub async fn create_session(&self, session: &CreateSession) -> Result<SessionCreated, Error> {
-        self.execute(session).await
-    }
-
-    /// Starts a KYB session for a company and its partners. Upload the company's documents to
-    /// the company's entity with [`UploadFile::kyb`] and `company-document`.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::execute`].
-    pub async fn create_kyb_session(
-        &self,
-        session: &CreateKybSession,
-    ) -> Result<SessionCreated, Error> {
-        self.execute(session).await
-    }
-
-    /// Starts an additional (employee) session for a user of a validated company.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::execute`].
-    pub async fn create_additional_session(
-        &self,
-        session: &CreateAdditionalSession,
-    ) -> Result<SessionCreated, Error> {
-        self.execute(session).await
-    }
-
-    /// Uploads the file at `path` as `document_type` of `entity_id` in `session_id`, streamed:
-    /// [`Client::upload`] with [`Source::path`].
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::upload`].
-    pub async fn upload_path(
-        &self,
-        session_id: impl Into<SessionId>,
-        entity_id: impl Into<String>,
-        document_type: DocumentType,
-        path: impl AsRef<Path>,
-    ) -> Result<FileInfo, Error> {
-        let upload = UploadFile::new(session_id, entity_id, document_type);
-        self.upload(&upload, Source::path(path.as_ref())).await
-    }
-
-    /// Reads a session.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::execute`] (status `404` for an unknown id).
-    pub async fn get_session(&self, session_id: impl Into<SessionId>) -> Result<Session, Error> {
-        self.execute(&GetSession::new(session_id)).await
-    }
-
-    /// Cancels a session; returns it when the server sends it back.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::execute`] (status `409` for a session already final).
-    pub async fn cancel_session(
-        &self,
-        session_id: impl Into<SessionId>,
-    ) -> Result<Option<Session>, Error> {
-        self.execute(&CancelSession::new(session_id)).await
-    }
-
-    /// Reads a session's report.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::execute`].
-    pub async fn report(&self, session_id: impl Into<SessionId>) -> Result<Report, Error> {
-        self.execute(&GetReport::new(session_id)).await
-    }
-
-    /// Reads one page of a search.
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::execute`].
-    pub async fn search_sessions(&self, search: &SearchSessions) -> Result<SessionPage, Error> {
-        self.execute(search).await
-    }
-
-    /// Every session matching `search`, page after page, each page fetched when the previous one
-    /// is used up, as [`kyc_core::Pager`] says: never a page twice, at most
-    /// [`Config::max_pages`] pages, each session once.
-    #[must_use]
-    pub fn search_all(&self, search: SearchSessions) -> SearchAll {
-        SearchAll::new(self.clone(), search)
-    }
-
-    /// Deletes a user's validations (test environments only; refused for production).
-    ///
-    /// # Errors
-    ///
-    /// As [`Client::execute`].
-    pub async fn clean_validations(&self, clean: &CleanValidations) -> Result<CleanResult, Error> {
-        self.execute(clean).await
-    }
+    kyc_adapter::client_methods!(async, .await);
 }
 
 /// `Client` must stay `Clone + Send + Sync`, and its futures `Send` (for `tokio::spawn`).
@@ -419,8 +273,8 @@ const _: fn() = || {
     let _ = |c: Client| {
         send(&c.get_session("iss-1"));
         send(&c.token());
-        send(&c.upload_path("iss-1", "usr-1", DocumentType::Selfie, "f.jpg"));
-        let upload = UploadFile::new("iss-1", "usr-1", DocumentType::Selfie);
+        send(&c.upload_path("iss-1", "usr-1", kyc_core::DocumentType::Selfie, "f.jpg"));
+        let upload = UploadFile::new("iss-1", "usr-1", kyc_core::DocumentType::Selfie);
         send(&c.upload(&upload, Source::reader(Box::new(tokio::io::empty()), 1)));
     };
 };
