@@ -25,6 +25,9 @@
 //!   each attempt with its time budget, retries, replays once with a new token after a `401`, and
 //!   stops at the deadline. An adapter's loop only sends, sleeps and waits as it says.
 //! - Webhooks: signature verification, signing and typed events ([`webhook`]).
+//! - Following sessions to their verdicts ([`track`]): the tracked record, the pure decision over
+//!   each input (one verdict per session, conflicts kept, stale updates ignored), the poll
+//!   schedule and its global budget, and crash-safe creates. `kyc-track` stores and runs them.
 //!
 //! # Out of scope
 //!
@@ -125,6 +128,7 @@ mod search;
 mod secret;
 mod session;
 mod time;
+pub mod track;
 mod upload;
 pub mod webhook;
 

@@ -1,0 +1,87 @@
+//! Creates that survive a crash: the idempotency key is written before the request, and the
+//! create is resumed after a crash without creating twice.
+
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use super::record::millis;
+use crate::model::{Session, SessionId};
+
+/// A create that was sent, or about to be, and whose answer is not recorded yet. A store writes
+/// it before the request leaves; it is removed once the session it created is tracked.
+#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct PendingCreate {
+    /// The idempotency key every attempt carries, before and after a crash.
+    pub idempotency_key: String,
+    /// The person or company the session verifies (the `user_id`, or the company id of a KYB
+    /// create): what a search filters by to find a session whose create answer was lost.
+    pub subject: String,
+    /// The create's request, as JSON (the create types read it back), to send it again.
+    pub request: serde_json::Value,
+    /// When it was first written (this machine's clock).
+    #[serde(with = "millis")]
+    pub started_at: SystemTime,
+    /// How many times it was sent.
+    pub attempts: u32,
+}
+
+impl PendingCreate {
+    /// A create of a session for `subject` under `idempotency_key`, about to be sent at `now`.
+    #[must_use]
+    pub fn new(
+        idempotency_key: impl Into<String>,
+        subject: impl Into<String>,
+        request: serde_json::Value,
+        now: SystemTime,
+    ) -> Self {
+        Self {
+            idempotency_key: idempotency_key.into(),
+            subject: subject.into(),
+            request,
+            started_at: now,
+            attempts: 0,
+        }
+    }
+}
+
+/// What to do with a [`PendingCreate`] found after a restart.
+#[derive(Clone, PartialEq, Eq, Debug)]
+#[non_exhaustive]
+pub enum Resume {
+    /// The session exists (a search found it): track it, send nothing.
+    Adopt(SessionId),
+    /// Nothing found: send the create again, under the same idempotency key.
+    SendAgain,
+}
+
+/// How far before `started_at` a session may have been created by this create: the server's
+/// clock and this machine's may differ this much.
+pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// Decides how to resume `pending` after a crash, from the subject's sessions a search found
+/// (`filter[user_id]`): a session of the subject created no earlier than the create was started
+/// (less [`CLOCK_SKEW_MARGIN`]) is the one the lost answer named, and is adopted (the earliest
+/// such, if several); otherwise the create is sent again under the same key. Sessions whose
+/// creation time is unknown are not adopted: a key honoured by the server then prevents the
+/// double, and where the server ignores keys nothing else can tell.
+#[must_use]
+pub fn resume_create(pending: &PendingCreate, found: &[Session]) -> Resume {
+    let since = pending
+        .started_at
+        .checked_sub(CLOCK_SKEW_MARGIN)
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    found
+        .iter()
+        .filter(|s| {
+            s.user_id.as_deref() == Some(pending.subject.as_str())
+                || s.company_id.as_deref() == Some(pending.subject.as_str())
+        })
+        .filter_map(|s| {
+            let created = s.created_at.as_ref()?.to_system_time()?;
+            (created >= since).then_some((created, &s.id))
+        })
+        .min_by_key(|(created, _)| *created)
+        .map_or(Resume::SendAgain, |(_, id)| Resume::Adopt(id.clone()))
+}
