@@ -386,7 +386,7 @@ impl FileInfo {
 /// - KYC: Pomelo publishes no schema for an individual's report ("the user data collected during
 ///   the session", §5.5). This library types what this project's wire conventions fix, the
 ///   members a session carries (`docs/wire-conventions.md`, Report): `user_id`, `reason`,
-///   `personal_data` (the person's data as sent at create: [`PersonalData`], whose unknown
+///   `personal_data` (the person's data as sent at create: [`PersonalData`](crate::PersonalData), whose unknown
 ///   members stay in its own `extra`), `steps` and `files`. Anything else (checks, scores, …) is
 ///   in `extra`, as received.
 ///
