@@ -1,0 +1,471 @@
+//! [`SqliteStore`]: the embedded default, one file, SQLite compiled in. Write-ahead log,
+//! `synchronous = FULL` (a commit survives a power loss, not only a crash), one connection behind
+//! a lock (one process per file; a fleet shares PostgreSQL instead).
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use kyc_core::SessionId;
+use kyc_core::track::{PendingCreate, PollBudget, Tracked};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{Commit, Committed, Store, StoreError, VerdictRecord};
+
+/// The schema, one migration per version, applied in order inside one transaction each.
+const MIGRATIONS: &[&str] = &[
+    // 1: sessions, deliveries, the outbox, pending creates, the poll budget.
+    "CREATE TABLE sessions (
+         session_id TEXT PRIMARY KEY,
+         version INTEGER NOT NULL,
+         first_seen INTEGER NOT NULL,
+         next_poll INTEGER,
+         claimed_until INTEGER,
+         record TEXT NOT NULL
+     );
+     CREATE INDEX sessions_next_poll ON sessions (next_poll) WHERE next_poll IS NOT NULL;
+     CREATE INDEX sessions_first_seen ON sessions (first_seen);
+     CREATE TABLE deliveries (key TEXT PRIMARY KEY, received_at INTEGER NOT NULL);
+     CREATE INDEX deliveries_received_at ON deliveries (received_at);
+     CREATE TABLE verdicts (
+         key TEXT PRIMARY KEY,
+         sequence INTEGER NOT NULL UNIQUE,
+         record TEXT NOT NULL,
+         deliveries INTEGER NOT NULL DEFAULT 0,
+         claimed_until INTEGER,
+         acked_at INTEGER
+     );
+     CREATE INDEX verdicts_waiting ON verdicts (sequence) WHERE acked_at IS NULL;
+     CREATE TABLE pending_creates (
+         idempotency_key TEXT PRIMARY KEY,
+         started_at INTEGER NOT NULL,
+         record TEXT NOT NULL
+     );
+     CREATE TABLE budget (id INTEGER PRIMARY KEY CHECK (id = 1), next_free INTEGER NOT NULL);
+     INSERT INTO budget (id, next_free) VALUES (1, 0);",
+];
+
+/// The store in one SQLite file.
+pub struct SqliteStore {
+    connection: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+fn corrupt(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
+    move |e| StoreError::Corrupt {
+        what,
+        why: e.to_string(),
+    }
+}
+
+fn ms(t: SystemTime) -> i64 {
+    let millis = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    i64::try_from(millis).unwrap_or(i64::MAX)
+}
+
+fn from_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH
+        .checked_add(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
+        .unwrap_or(UNIX_EPOCH)
+}
+
+fn add(t: SystemTime, d: Duration) -> SystemTime {
+    t.checked_add(d).unwrap_or(t)
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) the store in the file at `path`, and brings its schema up to
+    /// date.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when the file cannot be opened or migrated.
+    pub fn open(path: impl AsRef<std::path::Path>) -> Result<Self, StoreError> {
+        let connection = Connection::open(path).map_err(db)?;
+        Self::with(connection)
+    }
+
+    /// A store in memory (gone with the value), with the same SQL as a file: for tests.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when SQLite fails.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::with(Connection::open_in_memory().map_err(db)?)
+    }
+
+    fn with(mut connection: Connection) -> Result<Self, StoreError> {
+        connection
+            .execute_batch(
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+            )
+            .map_err(db)?;
+        // Another process may hold the file for a moment (a restart overlapping the old one).
+        connection
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(db)?;
+        migrate(&mut connection)?;
+        Ok(Self {
+            connection: Mutex::new(connection),
+        })
+    }
+
+    fn connection(&self) -> MutexGuard<'_, Connection> {
+        self.connection
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Applies the migrations the file has not seen, each in its own transaction with the version it
+/// brings (`PRAGMA user_version`), so a crash mid-migration leaves the previous version whole.
+fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
+    loop {
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let version: i64 = tx
+            .query_row("PRAGMA user_version", [], |row| row.get(0))
+            .map_err(db)?;
+        let Some(step) = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+        else {
+            return Ok(());
+        };
+        tx.execute_batch(step).map_err(db)?;
+        tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))
+            .map_err(db)?;
+        tx.commit().map_err(db)?;
+    }
+}
+
+fn tracked(text: &str) -> Result<Tracked, StoreError> {
+    serde_json::from_str(text).map_err(corrupt("session record"))
+}
+
+fn verdict(text: &str, deliveries: i64) -> Result<VerdictRecord, StoreError> {
+    let mut record: VerdictRecord = serde_json::from_str(text).map_err(corrupt("verdict"))?;
+    record.deliveries = u32::try_from(deliveries).unwrap_or(u32::MAX);
+    Ok(record)
+}
+
+impl Store for SqliteStore {
+    fn load(&self, session: &SessionId) -> Result<Option<Tracked>, StoreError> {
+        let connection = self.connection();
+        let text: Option<String> = connection
+            .query_row(
+                "SELECT record FROM sessions WHERE session_id = ?1",
+                params![session.as_str()],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db)?;
+        text.as_deref().map(tracked).transpose()
+    }
+
+    fn commit(&self, commit: &Commit) -> Result<Committed, StoreError> {
+        let mut connection = self.connection();
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        if let Some(key) = &commit.delivery {
+            let at = ms(commit.at.unwrap_or(UNIX_EPOCH));
+            let inserted = tx
+                .execute(
+                    "INSERT INTO deliveries (key, received_at) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO NOTHING",
+                    params![key, at],
+                )
+                .map_err(db)?;
+            if inserted == 0 {
+                return Ok(Committed::Duplicate);
+            }
+        }
+        if let Some(record) = &commit.record {
+            let text = serde_json::to_string(record).map_err(corrupt("session record"))?;
+            let version = i64::try_from(record.version).unwrap_or(i64::MAX);
+            let next_poll = record.next_poll.map(ms);
+            let written = match commit.read_version {
+                None => tx
+                    .execute(
+                        "INSERT INTO sessions
+                             (session_id, version, first_seen, next_poll, claimed_until, record)
+                         VALUES (?1, ?2, ?3, ?4, NULL, ?5)
+                         ON CONFLICT (session_id) DO NOTHING",
+                        params![
+                            record.session_id.as_str(),
+                            version,
+                            ms(record.first_seen),
+                            next_poll,
+                            text
+                        ],
+                    )
+                    .map_err(db)?,
+                Some(read) => tx
+                    .execute(
+                        "UPDATE sessions
+                         SET version = ?2, next_poll = ?3, claimed_until = NULL, record = ?4
+                         WHERE session_id = ?1 AND version = ?5",
+                        params![
+                            record.session_id.as_str(),
+                            version,
+                            next_poll,
+                            text,
+                            i64::try_from(read).unwrap_or(i64::MAX)
+                        ],
+                    )
+                    .map_err(db)?,
+            };
+            if written == 0 {
+                // Dropping the transaction rolls back the delivery key too.
+                return Ok(Committed::Conflict);
+            }
+        }
+        if let Some(verdict) = &commit.verdict {
+            let text = serde_json::to_string(verdict).map_err(corrupt("verdict"))?;
+            tx.execute(
+                "INSERT INTO verdicts (key, sequence, record)
+                 VALUES (?1, (SELECT COALESCE(MAX(sequence), 0) + 1 FROM verdicts), ?2)
+                 ON CONFLICT (key) DO NOTHING",
+                params![verdict.key, text],
+            )
+            .map_err(db)?;
+        }
+        if let Some(key) = &commit.finish_create {
+            tx.execute(
+                "DELETE FROM pending_creates WHERE idempotency_key = ?1",
+                params![key],
+            )
+            .map_err(db)?;
+        }
+        tx.commit().map_err(db)?;
+        Ok(Committed::Done)
+    }
+
+    fn claim_due(
+        &self,
+        now: SystemTime,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<Tracked>, StoreError> {
+        let mut connection = self.connection();
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let rows: Vec<(String, String)> = {
+            let mut statement = tx
+                .prepare_cached(
+                    "SELECT session_id, record FROM sessions
+                     WHERE next_poll IS NOT NULL AND next_poll <= ?1
+                       AND (claimed_until IS NULL OR claimed_until <= ?1)
+                     ORDER BY next_poll LIMIT ?2",
+                )
+                .map_err(db)?;
+            let found = statement
+                .query_map(
+                    params![ms(now), i64::try_from(limit).unwrap_or(i64::MAX)],
+                    |row| Ok((row.get(0)?, row.get(1)?)),
+                )
+                .map_err(db)?;
+            found.collect::<Result<_, _>>().map_err(db)?
+        };
+        let until = ms(add(now, lease));
+        let mut out = Vec::with_capacity(rows.len());
+        for (id, text) in rows {
+            tx.execute(
+                "UPDATE sessions SET claimed_until = ?2 WHERE session_id = ?1",
+                params![id, until],
+            )
+            .map_err(db)?;
+            out.push(tracked(&text)?);
+        }
+        tx.commit().map_err(db)?;
+        Ok(out)
+    }
+
+    fn next_due(&self) -> Result<Option<SystemTime>, StoreError> {
+        let connection = self.connection();
+        let next: Option<i64> = connection
+            .query_row(
+                "SELECT MIN(next_poll) FROM sessions WHERE next_poll IS NOT NULL",
+                [],
+                |row| row.get(0),
+            )
+            .map_err(db)?;
+        Ok(next.map(from_ms))
+    }
+
+    fn take_poll(
+        &self,
+        now: SystemTime,
+        polls_per_minute: u32,
+    ) -> Result<Option<SystemTime>, StoreError> {
+        let mut connection = self.connection();
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let next_free: i64 = tx
+            .query_row("SELECT next_free FROM budget WHERE id = 1", [], |row| {
+                row.get(0)
+            })
+            .map_err(db)?;
+        let mut budget = PollBudget {
+            next_free: from_ms(next_free),
+        };
+        if !budget.take(now, polls_per_minute) {
+            return Ok(Some(budget.next_free));
+        }
+        tx.execute(
+            "UPDATE budget SET next_free = ?1 WHERE id = 1",
+            params![ms(budget.next_free)],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        Ok(None)
+    }
+
+    fn claim_verdicts(
+        &self,
+        now: SystemTime,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<VerdictRecord>, StoreError> {
+        let mut connection = self.connection();
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let rows: Vec<(String, String, i64)> = {
+            let mut statement = tx
+                .prepare_cached(
+                    "SELECT key, record, deliveries FROM verdicts
+                     WHERE acked_at IS NULL AND (claimed_until IS NULL OR claimed_until <= ?1)
+                     ORDER BY sequence LIMIT ?2",
+                )
+                .map_err(db)?;
+            let found = statement
+                .query_map(
+                    params![ms(now), i64::try_from(limit).unwrap_or(i64::MAX)],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .map_err(db)?;
+            found.collect::<Result<_, _>>().map_err(db)?
+        };
+        let until = ms(add(now, lease));
+        let mut out = Vec::with_capacity(rows.len());
+        for (key, text, deliveries) in rows {
+            tx.execute(
+                "UPDATE verdicts SET claimed_until = ?2, deliveries = deliveries + 1
+                 WHERE key = ?1",
+                params![key, until],
+            )
+            .map_err(db)?;
+            out.push(verdict(&text, deliveries.saturating_add(1))?);
+        }
+        tx.commit().map_err(db)?;
+        Ok(out)
+    }
+
+    fn ack(&self, key: &str, now: SystemTime) -> Result<bool, StoreError> {
+        let connection = self.connection();
+        let changed = connection
+            .execute(
+                "UPDATE verdicts SET acked_at = ?2 WHERE key = ?1 AND acked_at IS NULL",
+                params![key, ms(now)],
+            )
+            .map_err(db)?;
+        Ok(changed > 0)
+    }
+
+    fn verdicts(&self, limit: usize) -> Result<Vec<(VerdictRecord, bool)>, StoreError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT record, deliveries, acked_at IS NOT NULL FROM verdicts
+                 ORDER BY sequence LIMIT ?1",
+            )
+            .map_err(db)?;
+        let rows = statement
+            .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?,
+                    row.get::<_, bool>(2)?,
+                ))
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (text, deliveries, acked) = row.map_err(db)?;
+            out.push((verdict(&text, deliveries)?, acked));
+        }
+        Ok(out)
+    }
+
+    fn list(&self, limit: usize) -> Result<Vec<Tracked>, StoreError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare_cached(
+                "SELECT record FROM sessions ORDER BY first_seen DESC, session_id LIMIT ?1",
+            )
+            .map_err(db)?;
+        let rows = statement
+            .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+                row.get::<_, String>(0)
+            })
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(tracked(&row.map_err(db)?)?);
+        }
+        Ok(out)
+    }
+
+    fn put_pending_create(&self, create: &PendingCreate) -> Result<(), StoreError> {
+        let text = serde_json::to_string(create).map_err(corrupt("pending create"))?;
+        self.connection()
+            .execute(
+                "INSERT INTO pending_creates (idempotency_key, started_at, record)
+                 VALUES (?1, ?2, ?3)
+                 ON CONFLICT (idempotency_key) DO UPDATE SET record = excluded.record",
+                params![create.idempotency_key, ms(create.started_at), text],
+            )
+            .map_err(db)?;
+        Ok(())
+    }
+
+    fn pending_creates(&self) -> Result<Vec<PendingCreate>, StoreError> {
+        let connection = self.connection();
+        let mut statement = connection
+            .prepare_cached("SELECT record FROM pending_creates ORDER BY started_at")
+            .map_err(db)?;
+        let rows = statement
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(db)?;
+        let mut out = Vec::new();
+        for row in rows {
+            let text = row.map_err(db)?;
+            out.push(serde_json::from_str(&text).map_err(corrupt("pending create"))?);
+        }
+        Ok(out)
+    }
+
+    fn forget_deliveries(&self, before: SystemTime) -> Result<u64, StoreError> {
+        let removed = self
+            .connection()
+            .execute(
+                "DELETE FROM deliveries WHERE received_at < ?1",
+                params![ms(before)],
+            )
+            .map_err(db)?;
+        Ok(removed as u64)
+    }
+}
