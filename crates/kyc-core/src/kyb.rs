@@ -407,6 +407,29 @@ impl Serialize for CreateAdditionalSession {
     }
 }
 
+impl<'de> Deserialize<'de> for CreateAdditionalSession {
+    /// Reads the body [`Serialize`] writes (so a create can be stored and sent again).
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Data {
+            company_id: String,
+            user_id: String,
+            #[serde(default)]
+            personal_data: Option<PersonalData>,
+        }
+        let w = CreateWire::<Data>::deserialize(d)?;
+        Ok(Self {
+            flow_type: w.flow_type,
+            country: w.country,
+            integration_method: w.integration_method,
+            company_id: w.data.company_id,
+            user_id: w.data.user_id,
+            personal_data: w.data.personal_data,
+            key: None,
+        })
+    }
+}
+
 create_endpoint!(CreateAdditionalSession, |create| {
     let flow = &create.flow_type;
     let fits = flow.is_additional();

@@ -8,8 +8,16 @@
 //! This crate holds no rule of its own: what to write, what to poll and which verdict to hand
 //! over are kyc-core's pure decisions; the store writes them, atomically.
 
+mod create;
 mod store;
+mod tracker;
 
+pub use create::Create;
 pub use store::{
     Commit, Committed, MemoryStore, SqliteStore, Store, StoreError, VerdictRecord, open,
 };
+pub use tracker::{Ingested, TickReport, TrackError, Tracker, TrackerOptions};
+
+/// The tracking rules, re-exported: [`TrackSettings`](kyc_core::track::TrackSettings) and the
+/// record types.
+pub use kyc_core::track;

@@ -197,7 +197,10 @@ fn suite(store: &dyn Store) {
     // Pending creates: written before the request, gone with the create's commit.
     let pending = PendingCreate::new("key-1", "usr-9", serde_json::json!({"a": 1}), at(300));
     store.put_pending_create(&pending).unwrap();
-    assert_eq!(store.pending_creates().unwrap(), std::slice::from_ref(&pending));
+    assert_eq!(
+        store.pending_creates().unwrap(),
+        std::slice::from_ref(&pending)
+    );
     let made = followed("iss-made", at(301));
     let mut finish = Commit::default();
     finish.record = Some(made);

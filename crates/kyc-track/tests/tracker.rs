@@ -1,0 +1,182 @@
+//! The tracker against the simulator: a verdict found by polling when no webhook comes, handed
+//! to the application once acknowledged; creates resumed after a crash, under the same key or by
+//! search, never twice.
+
+// A panic in a test is a failed test: helpers may unwrap and index freely.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kyc_core::track::{PendingCreate, TrackSettings};
+use kyc_core::{
+    Config, Country, CreateSession, Credentials, DocumentType, Environment, IdempotencyKey,
+    SessionStatus, UploadFile,
+};
+use kyc_mock::{Alternative, MockConfig, MockServer};
+use kyc_track::{MemoryStore, SqliteStore, Store, Tracker};
+
+const JPEG: &[u8] = &[
+    0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1,
+];
+
+fn client(server: &MockServer) -> kyc_reqwest::Client {
+    let config = Config::builder(Environment::Sandbox)
+        .base_url(server.base_url())
+        .audience(server.audience())
+        .build()
+        .unwrap();
+    kyc_reqwest::Client::new(
+        config,
+        Credentials::new(server.client_id(), server.client_secret()),
+    )
+}
+
+fn fast() -> TrackSettings {
+    let mut settings = TrackSettings::default();
+    settings.quiet_period = Duration::from_millis(30);
+    settings.max_backoff = Duration::from_millis(200);
+    settings.polls_per_minute = 6000;
+    settings
+}
+
+async fn upload_documents(client: &kyc_reqwest::Client, session: &kyc_core::SessionId, user: &str) {
+    for document in [
+        DocumentType::Selfie,
+        DocumentType::IdentityCardFront,
+        DocumentType::IdentityCardBack,
+    ] {
+        let upload = UploadFile::new(session.clone(), user, document).file_name("doc.jpg");
+        client
+            .upload(&upload, kyc_reqwest::Source::bytes(JPEG))
+            .await
+            .unwrap();
+    }
+}
+
+/// Ticks until `tracker` has a verdict waiting, at most 200 times.
+async fn until_verdict(tracker: &Tracker) -> Vec<kyc_track::VerdictRecord> {
+    for _ in 0..200 {
+        tracker.tick().await.unwrap();
+        let verdicts = tracker.next_verdicts(10).await.unwrap();
+        if !verdicts.is_empty() {
+            return verdicts;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no verdict");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_any_webhook_the_verdict_is_found_by_polling_and_handed_over_until_acknowledged() {
+    let server = MockServer::start(MockConfig::new().processing_delay(Duration::ZERO)).unwrap();
+    let client = client(&server);
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let mut options = kyc_track::TrackerOptions::default();
+    options.verdict_lease = Duration::from_millis(100);
+    let tracker = Tracker::with_options(client.clone(), store.clone(), fast(), options);
+    let created = tracker
+        .create(CreateSession::new("usr-track-1", Country::Arg))
+        .await
+        .unwrap();
+    assert!(
+        store.pending_creates().unwrap().is_empty(),
+        "the create completed"
+    );
+    upload_documents(&client, &created.id, "usr-track-1").await;
+
+    let verdicts = until_verdict(&tracker).await;
+    assert_eq!(verdicts.len(), 1);
+    let verdict = &verdicts[0];
+    assert_eq!(verdict.key, created.id.as_str());
+    assert_eq!(verdict.verdict.status, SessionStatus::Validated);
+    assert_eq!(verdict.subject.as_deref(), Some("usr-track-1"));
+    // Not acknowledged: held for its lease, not handed to anyone else meanwhile...
+    assert!(tracker.next_verdicts(10).await.unwrap().is_empty());
+    // ...and acknowledged through the push form, which acknowledges only what succeeded.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let failed = tracker
+        .deliver(10, |_| async { Err::<(), &str>("database down") })
+        .await
+        .unwrap();
+    assert_eq!(failed, 0);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let mut seen = Vec::new();
+    let acked = tracker
+        .deliver(10, |v| {
+            seen.push(v.key.clone());
+            async { Ok::<(), &str>(()) }
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        (acked, seen.as_slice()),
+        (1, [created.id.as_str().to_owned()].as_slice())
+    );
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert!(
+        tracker.next_verdicts(10).await.unwrap().is_empty(),
+        "acknowledged: done"
+    );
+    assert_eq!(store.verdicts(10).unwrap()[0].0.deliveries, 3);
+    // Polling stopped with the verdict.
+    let record = store.load(&created.id).unwrap().unwrap();
+    assert!(record.next_poll.is_none());
+    assert!(record.polls >= 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_answer_was_lost_is_sent_again_under_its_key_or_found_by_search() {
+    // An account that honours idempotency keys: the same key returns the same session.
+    let server = MockServer::start(MockConfig::new().processing_delay(Duration::ZERO)).unwrap();
+    let client = client(&server);
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let key = IdempotencyKey::new("track-key-0000000000000000000001").unwrap();
+    let create = CreateSession::new("usr-crash", Country::Arg).idempotency_key(key.clone());
+    // The crash: the create was sent, its answer lost, the pending record left behind.
+    let first = client.execute(&create).await.unwrap();
+    let request =
+        serde_json::json!({"kind": "kyc", "body": serde_json::to_value(&create).unwrap()});
+    store
+        .put_pending_create(&PendingCreate::new(
+            key.as_str(),
+            "usr-crash",
+            request.clone(),
+            std::time::SystemTime::now(),
+        ))
+        .unwrap();
+    let tracker = Tracker::new(client.clone(), store.clone(), fast());
+    let resumed = tracker.resume_creates().await.unwrap();
+    assert_eq!(resumed, std::slice::from_ref(&first.id), "adopted: found by search");
+    assert!(store.pending_creates().unwrap().is_empty());
+    assert!(store.load(&first.id).unwrap().is_some());
+
+    // An account that ignores keys, and a crash before anything was sent: no session of the
+    // subject since the create started, so it is sent (once).
+    let server =
+        MockServer::start(MockConfig::new().alternative(Alternative::IgnoresIdempotencyKeys))
+            .unwrap();
+    let client = self::client(&server);
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let create = CreateSession::new("usr-unsent", Country::Arg).idempotency_key(key.clone());
+    let request =
+        serde_json::json!({"kind": "kyc", "body": serde_json::to_value(&create).unwrap()});
+    store
+        .put_pending_create(&PendingCreate::new(
+            key.as_str(),
+            "usr-unsent",
+            request,
+            std::time::SystemTime::now(),
+        ))
+        .unwrap();
+    let tracker = Tracker::new(client, store.clone(), fast());
+    let made = tracker.resume_creates().await.unwrap();
+    assert_eq!(made.len(), 1);
+    assert_eq!(tracker.resume_creates().await.unwrap(), []);
+    let creates = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/identity/v2/sessions")
+        .count();
+    assert_eq!(creates, 1, "created once");
+}
