@@ -41,6 +41,12 @@
 //! options (credentials, lifetimes, processing delay, default outcome, webhook URLs and key pair).
 //! It listens on loopback only unless `--allow-non-loopback` is given.
 //!
+//! Its options are defined once, as [`SimulatorArgs`] (a clap `Args` group, with
+//! [`SimulatorArgs::config`] for the [`MockConfig`] they describe): `kyc mock` flattens the same
+//! group, so both take the same options, and so may a program of yours. They need the `cli`
+//! feature (clap), on by default; a library user who only starts servers from Rust may leave it
+//! out with `default-features = false`.
+//!
 //! # What it serves
 //!
 //! | Route | Name (admin API) | Method and path |
@@ -197,6 +203,8 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+#[cfg(feature = "cli")]
+mod cli;
 mod clock;
 mod config;
 mod delivery;
@@ -220,6 +228,8 @@ mod state;
 mod subject;
 mod webhook;
 
+#[cfg(feature = "cli")]
+pub use cli::{ClientArgs, SecretFileError, SimulatorArgs};
 pub use config::{
     Alternative, DEFAULT_AUDIENCE, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PERSONAL_DATA_BYTES,

@@ -53,7 +53,7 @@ impl MockServer {
     /// # Errors
     /// [`StartError::InvalidConfig`] for an unusable setting (a non-loopback address without
     /// `danger_allow_non_loopback`, a webhook URL that is not `http://` on loopback, a webhook secret
-    /// that is not base64, a zero connection limit); [`StartError::Bind`] when the address cannot be
+    /// that is not base64 or is empty, a zero connection limit); [`StartError::Bind`] when the address cannot be
     /// bound; [`StartError::Runtime`] when the runtime or its thread cannot be created.
     pub fn start(config: MockConfig) -> Result<Self, StartError> {
         let allow_any = config.danger_allow_non_loopback;
@@ -73,6 +73,12 @@ impl MockServer {
             .decode(config.webhook_secret.trim())
             // The decoder names the offending symbol: never echo any part of a secret.
             .map_err(|_| invalid("webhook_secret", "not standard padded base64"))?;
+        if webhook_key.is_empty() {
+            return Err(invalid(
+                "webhook_secret",
+                "decodes to no bytes: no key to sign with",
+            ));
+        }
         let webhook_target = config
             .webhook_url
             .as_deref()
