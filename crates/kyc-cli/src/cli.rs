@@ -211,9 +211,9 @@ Examples:
     /// Run the local Pomelo Identity simulator until Ctrl-C or SIGTERM
     #[command(after_help = "\
 On start, prints one JSON line on stdout with base_url, audience, client_id, client_secret (the
-simulator's own test credentials), webhook_url and webhook_api_key (and webhook_secret when it
-is the default, Pomelo's published example), console_url and admin_token, then serves on
-127.0.0.1 until stopped. Open console_url in a browser on this machine to watch sessions arrive,
+simulator's own test credentials, unless given), webhook_url and webhook_api_key (and
+webhook_secret when it is the default, Pomelo's published example), console_url and admin_token,
+then serves on 127.0.0.1 (or --bind) until stopped. The kyc-mock program takes the same options. Open console_url in a browser on this machine to watch sessions arrive,
 decide their outcome, resend webhooks and queue faults; scripts in any language do the same over
 /_admin/ with the header x-admin-token.
 
@@ -601,59 +601,12 @@ pub(crate) struct SignArgs {
     pub(crate) body: Option<String>,
 }
 
-/// `kyc mock`.
+/// `kyc mock`: the simulator's options, defined once in kyc-mock (the `kyc-mock` program takes
+/// the same).
 #[derive(Debug, Args)]
 pub(crate) struct MockArgs {
-    /// Port to listen on, on 127.0.0.1 (default 0: any free port)
-    #[arg(long, value_name = "N", default_value_t = 0)]
-    pub(crate) port: u16,
-    /// Where session notifications are POSTed (http:// on loopback)
-    #[arg(long, value_name = "URL")]
-    pub(crate) webhook_url: Option<String>,
-    /// Webhook X-Api-Key (default: Pomelo's published example)
-    #[arg(long, value_name = "K")]
-    pub(crate) api_key: Option<String>,
-    /// Webhook signing secret, base64 (default: Pomelo's published example)
-    #[arg(
-        long,
-        value_name = "BASE64",
-        requires = "api_key",
-        conflicts_with = "secret_file"
-    )]
-    pub(crate) secret: Option<String>,
-    /// A file holding the webhook signing secret (off the command line)
-    #[arg(long, value_name = "FILE", requires = "api_key")]
-    pub(crate) secret_file: Option<PathBuf>,
-    /// Play a way a real Pomelo account may differ (repeatable): singular-get-path,
-    /// hex-signatures, one-based-pages, ignores-page-number, stuck-current-page,
-    /// ignores-idempotency-keys, fractional-sizes, more-formats
-    #[arg(long = "alternative", value_name = "NAME", value_parser = parse_alternative)]
-    pub(crate) alternatives: Vec<kyc_mock::Alternative>,
-    /// Answer this share of requests (0 to 1) with a random fault: 429 + Retry-After: 1, 503,
-    /// dropped connection, lost response, truncated body (for load tests)
-    #[arg(long, value_name = "RATE", value_parser = parse_rate)]
-    pub(crate) fault_rate: Option<f64>,
-    /// Leave every session (without a marker in its user id) in PROCESSING until you decide it
-    /// in the console or over /_admin/
-    #[arg(long)]
-    pub(crate) manual: bool,
-}
-
-fn parse_rate(text: &str) -> Result<f64, String> {
-    match text.parse::<f64>() {
-        Ok(rate) if (0.0..=1.0).contains(&rate) => Ok(rate),
-        _ => Err("expected a number from 0 to 1".to_owned()),
-    }
-}
-
-fn parse_alternative(text: &str) -> Result<kyc_mock::Alternative, String> {
-    kyc_mock::Alternative::parse(text).ok_or_else(|| {
-        let names: Vec<&str> = kyc_mock::Alternative::ALL
-            .iter()
-            .map(|a| a.name())
-            .collect();
-        format!("expected one of {}", names.join(", "))
-    })
+    #[command(flatten)]
+    pub(crate) simulator: kyc_mock::SimulatorArgs,
 }
 
 #[cfg(test)]

@@ -1,10 +1,8 @@
 //! `kyc mock`: the simulator in the foreground until Ctrl-C or SIGTERM.
 
 use std::io::Write as _;
-use std::net::{Ipv4Addr, SocketAddr};
 
-use kyc_core::webhook::WebhookSecret;
-use kyc_mock::{MockConfig, MockServer, StartError, StopSignals};
+use kyc_mock::{MockServer, StartError, StopSignals};
 use serde::Serialize;
 
 use crate::cli::MockArgs;
@@ -18,7 +16,10 @@ struct Started<'a> {
     /// The simulator's own test credentials (`kyc-mock-client` / `kyc-mock-secret`): printing
     /// them is the point, they open nothing else.
     client_id: &'a str,
-    client_secret: &'a str,
+    /// Printed only when it is the default; a secret given with `--client-secret` (or its file)
+    /// is never echoed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_secret: Option<&'a str>,
     webhook_url: Option<&'a str>,
     webhook_api_key: &'a str,
     /// Printed only when it is the default (Pomelo's published example pair); a secret given with
@@ -32,40 +33,21 @@ struct Started<'a> {
 }
 
 pub(crate) fn run(args: &MockArgs) -> Result<(), Failure> {
-    let mut config =
-        MockConfig::new().bind_addr(SocketAddr::new(Ipv4Addr::LOCALHOST.into(), args.port));
-    if let Some(url) = &args.webhook_url {
-        config = config.webhook_url(url.as_str());
-    }
-    for alternative in &args.alternatives {
-        config = config.alternative(*alternative);
-    }
-    if args.manual {
-        config = config.default_outcome(kyc_mock::Outcome::Manual);
-    }
-    if let Some(rate) = args.fault_rate {
-        config = config.random_faults(rate, kyc_mock::Fault::typical_mix());
-    }
-    let custom_secret =
-        args.api_key.is_some() || args.secret.is_some() || args.secret_file.is_some();
-    let secret = match (&args.secret, &args.secret_file) {
-        (Some(secret), _) => Some(secret.clone()),
-        (None, Some(path)) => Some(crate::webhook::read_secret_file("--secret-file", path)?),
-        (None, None) => None,
-    };
-    if args.api_key.is_some() != secret.is_some() {
+    let simulator = &args.simulator;
+    // Pomelo issues the key and the secret as a pair: one without the other is a mistake here.
+    // (The kyc-mock program, for tests, takes either alone.)
+    let custom_secret = simulator.secret.is_some() || simulator.secret_file.is_some();
+    if simulator.api_key.is_some() != custom_secret {
         return Err(Failure::invalid_input(
             "--api-key and --secret (or --secret-file) go together",
         ));
     }
-    if let (Some(api_key), Some(secret)) = (&args.api_key, &secret) {
-        // Checked here so that no message about it can quote it.
-        WebhookSecret::from_base64(secret)
-            .map_err(|e| Failure::invalid_input(format!("--secret: {e}")))?;
-        config = config
-            .webhook_api_key(api_key.as_str())
-            .webhook_secret(secret.as_str());
-    }
+    let custom_client_secret =
+        simulator.client.client_secret.is_some() || simulator.client.client_secret_file.is_some();
+    // The secrets are checked by the simulator's start, whose messages never quote them.
+    let config = simulator
+        .config()
+        .map_err(|e| Failure::invalid_input(e.to_string()))?;
     // Installed before the start line is printed, so a signal sent as soon as it appears is
     // handled.
     let signals = StopSignals::install().map_err(|e| Failure::io("cannot handle signals", &e))?;
@@ -80,7 +62,7 @@ pub(crate) fn run(args: &MockArgs) -> Result<(), Failure> {
         base_url: server.base_url(),
         audience: server.audience(),
         client_id: server.client_id(),
-        client_secret: server.client_secret(),
+        client_secret: (!custom_client_secret).then(|| server.client_secret()),
         webhook_url: server.webhook_url(),
         webhook_api_key: server.webhook_api_key(),
         webhook_secret: (!custom_secret).then(|| server.webhook_secret()),
@@ -105,4 +87,214 @@ pub(crate) fn run(args: &MockArgs) -> Result<(), Failure> {
     waited.map_err(|e| Failure::io("cannot wait for a stop signal", &e))?;
     eprintln!("kyc mock: stopped");
     Ok(())
+}
+
+/// Every option the documentation names for the simulator is taken by both of its entry points,
+/// `kyc mock` and the `kyc-mock` program (issue #28: the README named `--strict-audience`, which
+/// `kyc mock` refused), and every documented simulator command line parses in both.
+#[cfg(test)]
+mod tests {
+    // A panic in a test is a failed test.
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+    use std::collections::BTreeSet;
+
+    use clap::error::ErrorKind;
+    use clap::{Args as _, CommandFactory as _, FromArgMatches as _, Parser as _};
+    use kyc_mock::SimulatorArgs;
+
+    use crate::cli::Cli;
+
+    /// The documents that talk about the simulator, from the workspace's root.
+    const DOCUMENTS: [&str; 5] = [
+        "README.md",
+        "crates/kyc-mock/README.md",
+        "crates/kyc-mock/src/lib.rs",
+        "docs/wire-conventions.md",
+        "ARCHITECTURE.md",
+    ];
+
+    /// `kyc mock ARGS`, as `kyc` parses it.
+    fn kyc_mock(args: &[&str]) -> Result<(), ErrorKind> {
+        let argv = ["kyc", "mock"].into_iter().chain(args.iter().copied());
+        Cli::try_parse_from(argv).map(drop).map_err(|e| e.kind())
+    }
+
+    /// `kyc-mock ARGS`, as the program parses it (its `Program` flattens `SimulatorArgs` alone).
+    fn program(args: &[&str]) -> Result<(), ErrorKind> {
+        let command = SimulatorArgs::augment_args(clap::Command::new("kyc-mock").version("0"));
+        let argv = std::iter::once("kyc-mock").chain(args.iter().copied());
+        let matches = command.try_get_matches_from(argv).map_err(|e| e.kind())?;
+        SimulatorArgs::from_arg_matches(&matches)
+            .map(drop)
+            .map_err(|e| e.kind())
+    }
+
+    /// The text of a document, a Rust file's `//!` lines as Markdown.
+    fn document(path: &str) -> String {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let text = std::fs::read_to_string(root.join(path)).unwrap();
+        if !path.ends_with(".rs") {
+            return text;
+        }
+        text.lines()
+            .filter_map(|l| l.strip_prefix("//!"))
+            .map(|l| l.strip_prefix(' ').unwrap_or(l))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// Lines, a line whose inline code span goes on joined with the next (`` `kyc mock ``
+    /// ⏎ `` --alternative NAME` ``).
+    fn logical_lines(text: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        let mut current = String::new();
+        for line in text.lines() {
+            if !current.is_empty() {
+                current.push(' ');
+            }
+            current.push_str(line);
+            let fence = line.trim_start().starts_with("```");
+            if fence || current.matches('`').count() % 2 == 0 {
+                lines.push(std::mem::take(&mut current));
+            }
+        }
+        lines.push(current);
+        lines
+    }
+
+    /// The arguments after each `kyc mock`, `kyc-mock` or `kyc-mock --` on a line, up to the end
+    /// of its code span, comment or table cell.
+    fn command_lines(line: &str) -> Vec<Vec<String>> {
+        let mut found = Vec::new();
+        for start in ["kyc mock", "kyc-mock"] {
+            for (at, _) in line.match_indices(start) {
+                let rest = &line[at + start.len()..];
+                if !rest.is_empty() && !rest.starts_with(' ') {
+                    continue;
+                }
+                let end = rest.find(['`', '|', '#', ')']).unwrap_or(rest.len());
+                let args: Vec<String> = rest[..end]
+                    .split_whitespace()
+                    .skip_while(|a| *a == "--")
+                    .map(str::to_owned)
+                    .collect();
+                if args.first().is_some_and(|a| a.starts_with("--")) {
+                    found.push(args);
+                }
+            }
+        }
+        found
+    }
+
+    /// `--option` spellings in `text`.
+    fn options_in(text: &str) -> Vec<String> {
+        text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+            .filter(|w| w.len() > 2 && w.starts_with("--") && !w.starts_with("---"))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The options and command lines the documents name for the simulator: after `kyc mock` or
+    /// `kyc-mock`; in code spans under a heading about the simulator or its console; in a
+    /// table's "Simulator" column.
+    fn documented() -> (BTreeSet<String>, Vec<Vec<String>>) {
+        let mut options = BTreeSet::new();
+        let mut commands = Vec::new();
+        let help = Cli::command()
+            .find_subcommand_mut("mock")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        let texts = DOCUMENTS
+            .iter()
+            .map(|path| document(path))
+            .chain([format!("{help}\n")]);
+        for text in texts {
+            let mut simulator_section = false;
+            let mut simulator_column = None;
+            for line in logical_lines(&text) {
+                if line.starts_with('#') {
+                    let heading = line.to_lowercase();
+                    simulator_section = ["simulator", "console", "kyc-mock"]
+                        .iter()
+                        .any(|w| heading.contains(w));
+                }
+                let cells: Vec<&str> = line.split('|').collect();
+                if line.starts_with('|') {
+                    if let Some(column) = cells.iter().position(|c| c.contains("Simulator")) {
+                        simulator_column = Some(column);
+                    } else if let Some(cell) = simulator_column.and_then(|c| cells.get(c)) {
+                        options.extend(options_in(cell));
+                    }
+                } else {
+                    simulator_column = None;
+                }
+                for args in command_lines(&line) {
+                    options.extend(args.iter().filter(|a| a.starts_with("--")).cloned());
+                    commands.push(args);
+                }
+                if simulator_section {
+                    for span in line.split('`').skip(1).step_by(2) {
+                        options.extend(options_in(span));
+                    }
+                }
+            }
+        }
+        (options, commands)
+    }
+
+    #[test]
+    fn every_documented_simulator_option_is_taken_by_both_entry_points() {
+        let (options, commands) = documented();
+        for known in [
+            "--port",
+            "--manual",
+            "--webhook-url",
+            "--fault-rate",
+            "--strict-audience",
+            "--alternative",
+        ] {
+            assert!(options.contains(known), "{known} not found in {options:?}");
+        }
+        for option in &options {
+            // Without its value, an option is refused as incomplete, not as unknown.
+            for (entry, parse) in [
+                ("kyc mock", kyc_mock as fn(&[&str]) -> _),
+                ("kyc-mock", program),
+            ] {
+                assert_ne!(
+                    parse(&[option.as_str()]),
+                    Err(ErrorKind::UnknownArgument),
+                    "{entry} does not take {option}, which the documentation names"
+                );
+            }
+        }
+        // Documented command lines with real values (not placeholders such as NAME) parse.
+        let concrete = commands.iter().filter(|args| {
+            !args
+                .iter()
+                .any(|a| a.len() > 1 && a.chars().all(|c| c.is_ascii_uppercase()))
+        });
+        let mut parsed = 0;
+        for args in concrete {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            assert_eq!(kyc_mock(&args), Ok(()), "kyc mock {args:?}");
+            assert_eq!(program(&args), Ok(()), "kyc-mock {args:?}");
+            parsed += 1;
+        }
+        assert!(parsed >= 3, "{commands:?}");
+    }
+
+    #[test]
+    fn an_unknown_option_is_refused_by_both() {
+        assert_eq!(
+            kyc_mock(&["--no-such-option"]),
+            Err(ErrorKind::UnknownArgument)
+        );
+        assert_eq!(
+            program(&["--no-such-option"]),
+            Err(ErrorKind::UnknownArgument)
+        );
+    }
 }

@@ -21,12 +21,15 @@ use serde_json::{Map, Value, json};
 
 use crate::clock::rfc3339;
 use crate::config::Decision;
-use crate::faults::{Fault, Route};
+use crate::delivery::{dispatch, resend};
+use crate::faults::Fault;
 use crate::http::{ApiError, HttpResponse, data, with_body};
 use crate::lifecycle::{Refusal, decide_by_hand};
+use crate::routes::{Route, fault_options};
 use crate::session::Session;
 use crate::state::Shared;
-use crate::webhook::{WebhookDelivery, dispatch, resend};
+use crate::subject::Subject;
+use crate::webhook::WebhookDelivery;
 
 /// Largest admin request body.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -243,7 +246,10 @@ fn route(shared: &Arc<Shared>, parts: &Parts, body: &[u8]) -> Result<HttpRespons
         )),
         (false, ["_admin", "faults"]) => {
             let (route, fault, times) = fault(&object(body)?)?;
-            shared.lock().faults.push(route, fault, times);
+            shared
+                .lock()
+                .faults
+                .push(route.fault_target(), fault, times);
             Ok(data(
                 StatusCode::OK,
                 json!({ "pending": shared.lock().faults.pending() }),
@@ -284,13 +290,19 @@ fn route(shared: &Arc<Shared>, parts: &Parts, body: &[u8]) -> Result<HttpRespons
 }
 
 fn page(shared: &Shared) -> HttpResponse {
-    // The token is alphanumeric: safe inside the attribute values it goes into.
-    let html = CONSOLE_HTML.replace("{{TOKEN}}", &shared.admin_token);
     with_body(
         StatusCode::OK,
         "text/html; charset=utf-8",
-        html.into_bytes(),
+        console_html(&shared.admin_token).into_bytes(),
     )
+}
+
+/// The console's page, with its token and the route table's fault menu.
+fn console_html(token: &str) -> String {
+    // The token is alphanumeric, the route names snake case: safe where they go.
+    CONSOLE_HTML
+        .replace("{{TOKEN}}", token)
+        .replace("{{FAULT_ROUTES}}", &fault_options())
 }
 
 fn asset(content_type: &'static str, text: &'static str) -> HttpResponse {
@@ -329,18 +341,10 @@ fn index(shared: &Shared) -> Value {
     })
 }
 
-fn kind(session: &Session) -> &'static str {
-    match (&session.kyb, &session.company_id) {
-        (Some(_), _) => "kyb",
-        (None, Some(_)) => "additional",
-        (None, None) => "kyc",
-    }
-}
-
 fn overview(session: &Session) -> Value {
     let mut view = json!({
         "id": session.id,
-        "kind": kind(session),
+        "kind": session.subject.kind(),
         "status": session.status.as_str(),
         "reason": session.reason,
         "country": session.country,
@@ -351,7 +355,7 @@ fn overview(session: &Session) -> Value {
         "required_again": session.required_again,
     });
     if let Some(map) = view.as_object_mut() {
-        map.extend(session.subject());
+        map.extend(session.subject.members());
     }
     view
 }
@@ -397,12 +401,12 @@ fn session(shared: &Shared, id: &str) -> Result<Value, ApiError> {
             .map(|f| state.previews.has(&f.id))
             .collect();
         if let Some(map) = view.as_object_mut() {
-            map.insert("kind".into(), json!(kind(session)));
+            map.insert("kind".into(), json!(session.subject.kind()));
             map.insert("timeline".into(), json!(timeline));
             map.insert("required_again".into(), json!(session.required_again));
-            if let Some(kyb) = &session.kyb {
-                map.insert("company".into(), Value::Object(kyb.company.clone()));
-                map.insert("partners".into(), json!(kyb.partners));
+            if let Subject::Company(company) = &session.subject {
+                map.insert("company".into(), Value::Object(company.data.clone()));
+                map.insert("partners".into(), json!(company.partners));
             }
             if let Some(Value::Array(files)) = map.get_mut("files") {
                 for (file, preview) in files.iter_mut().zip(previews) {
@@ -542,23 +546,6 @@ pub(crate) fn resend_webhook(shared: &Arc<Shared>, event_id: &str) -> Result<(),
     }
 }
 
-/// The route names of the admin API (`create_session`…), as `Route` values.
-fn route_named(name: &str) -> Option<Route> {
-    Some(match name {
-        "token" => Route::Token,
-        "revoke" => Route::Revoke,
-        "create_session" => Route::CreateSession,
-        "upload_file" => Route::UploadFile,
-        "get_session" => Route::GetSession,
-        "cancel_session" => Route::CancelSession,
-        "session_report" => Route::SessionReport,
-        "search_sessions" => Route::SearchSessions,
-        "clean_validations" => Route::CleanValidations,
-        "any" => Route::Any,
-        _ => return None,
-    })
-}
-
 /// Reads a fault body: `{"route": "upload_file", "kind": "status", "status": 503,
 /// "retry_after": 2, "times": 1}`; kinds `status`, `delay` (`delay_ms`), `trickle`
 /// (`head_after_ms`, `body_over_ms`), `drop_connection`,
@@ -568,14 +555,10 @@ fn fault(map: &Map<String, Value>) -> Result<(Route, Fault, usize), ApiError> {
     let route = map
         .get("route")
         .and_then(Value::as_str)
-        .and_then(route_named)
+        .and_then(Route::named)
         .ok_or_else(|| {
-            bad(
-                "`route` must be one of token, revoke, create_session, upload_file, \
-                 get_session, cancel_session, session_report, search_sessions, \
-                 clean_validations, any"
-                    .to_owned(),
-            )
+            let names: Vec<&str> = Route::names().collect();
+            bad(format!("`route` must be one of {}", names.join(", ")))
         })?;
     let number = |name: &str| map.get(name).and_then(Value::as_u64);
     let status = number("status")
@@ -659,6 +642,18 @@ mod tests {
             "0.0.0.0",
         ] {
             assert!(!is_loopback_host(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_console_offers_every_route_for_a_fault() {
+        let html = console_html("T0K3N");
+        assert!(!html.contains("{{"), "a placeholder is left");
+        for name in Route::names() {
+            assert!(
+                html.contains(&format!("<option value=\"{name}\">")),
+                "{name}"
+            );
         }
     }
 

@@ -1,40 +1,8 @@
-//! Fault injection: make the next N requests to a route fail in a chosen way.
+//! Fault injection: make the next N requests to a route fail in a chosen way. Routes are named as
+//! in the route table (`routes.rs`, `Route::name`), `None` standing for every request.
 
 use std::collections::VecDeque;
 use std::time::Duration;
-
-/// The simulator's routes, for [`MockServer::inject_fault`](crate::MockServer::inject_fault).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Route {
-    /// `POST /oauth/token`
-    Token,
-    /// `POST /oauth/token/revoke`
-    Revoke,
-    /// `POST /identity/v2/sessions`
-    CreateSession,
-    /// `POST /identity/v1/sessions/{id}/entities/{entity_id}/files/{type_document}`
-    UploadFile,
-    /// `GET /identity/v1/sessions/{id}`
-    GetSession,
-    /// `DELETE /identity/v1/sessions/{id}`
-    CancelSession,
-    /// `GET /identity/v1/sessions/{id}/report`
-    SessionReport,
-    /// `GET /identity/v1/sessions`
-    SearchSessions,
-    /// `POST /clean_validations`
-    CleanValidations,
-    /// Every request, including ones that match no route.
-    Any,
-}
-
-impl Route {
-    /// Whether a fault registered for `self` applies to a request on `actual`.
-    fn matches(self, actual: Option<Route>) -> bool {
-        self == Route::Any || Some(self) == actual
-    }
-}
 
 /// What an injected fault does instead of (or before) the normal answer.
 ///
@@ -135,9 +103,12 @@ impl RandomFaults {
     }
 }
 
+/// A route's name, or `None` for every request (`Route::Any`).
+pub(crate) type Target = Option<&'static str>;
+
 #[derive(Debug)]
 struct Entry {
-    route: Route,
+    target: Target,
     fault: Fault,
     remaining: usize,
 }
@@ -149,10 +120,10 @@ pub(crate) struct FaultQueue {
 }
 
 impl FaultQueue {
-    pub(crate) fn push(&mut self, route: Route, fault: Fault, times: usize) {
+    pub(crate) fn push(&mut self, target: Target, fault: Fault, times: usize) {
         if times > 0 {
             self.entries.push_back(Entry {
-                route,
+                target,
                 fault,
                 remaining: times,
             });
@@ -167,9 +138,13 @@ impl FaultQueue {
         self.entries.iter().map(|e| e.remaining).sum()
     }
 
-    /// Takes one use of the oldest fault that matches `route`.
-    pub(crate) fn take(&mut self, route: Option<Route>) -> Option<Fault> {
-        let index = self.entries.iter().position(|e| e.route.matches(route))?;
+    /// Takes one use of the oldest fault for `route` (a route's name; `None` for a request that
+    /// matches no route) or for every request.
+    pub(crate) fn take(&mut self, route: Option<&str>) -> Option<Fault> {
+        let index = self
+            .entries
+            .iter()
+            .position(|e| e.target.is_none() || e.target == route)?;
         let entry = self.entries.get_mut(index)?;
         entry.remaining = entry.remaining.saturating_sub(1);
         let fault = entry.fault.clone();
@@ -187,17 +162,18 @@ mod tests {
     #[test]
     fn faults_are_taken_in_order_and_counted() {
         let mut q = FaultQueue::default();
-        q.push(Route::CreateSession, Fault::status(500), 2);
-        q.push(Route::Any, Fault::DropConnection, 1);
-        q.push(Route::CreateSession, Fault::status(503), 1);
+        q.push(Some("create_session"), Fault::status(500), 2);
+        q.push(None, Fault::DropConnection, 1);
+        q.push(Some("create_session"), Fault::status(503), 1);
         assert_eq!(q.pending(), 4);
-        assert_eq!(q.take(Some(Route::Token)), Some(Fault::DropConnection));
-        assert_eq!(q.take(Some(Route::CreateSession)), Some(Fault::status(500)));
-        assert_eq!(q.take(Some(Route::CreateSession)), Some(Fault::status(500)));
-        assert_eq!(q.take(Some(Route::Token)), None);
-        assert_eq!(q.take(Some(Route::CreateSession)), Some(Fault::status(503)));
-        assert_eq!(q.take(Some(Route::CreateSession)), None);
-        q.push(Route::Any, Fault::TruncatedBody, 0);
+        assert_eq!(q.take(Some("token")), Some(Fault::DropConnection));
+        assert_eq!(q.take(Some("create_session")), Some(Fault::status(500)));
+        assert_eq!(q.take(Some("create_session")), Some(Fault::status(500)));
+        assert_eq!(q.take(Some("token")), None);
+        assert_eq!(q.take(None), None);
+        assert_eq!(q.take(Some("create_session")), Some(Fault::status(503)));
+        assert_eq!(q.take(Some("create_session")), None);
+        q.push(None, Fault::TruncatedBody, 0);
         assert_eq!(q.pending(), 0);
     }
 

@@ -219,6 +219,15 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, "invalid_state", detail)
     }
 
+    /// `413`: an uploaded file over the limit.
+    pub(crate) fn file_too_large(max: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("files may be at most {max} bytes"),
+        )
+    }
+
     pub(crate) fn into_response(self) -> HttpResponse {
         let details: Vec<Value> = self
             .details

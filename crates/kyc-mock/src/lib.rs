@@ -41,19 +41,25 @@
 //! options (credentials, lifetimes, processing delay, default outcome, webhook URLs and key pair).
 //! It listens on loopback only unless `--allow-non-loopback` is given.
 //!
+//! Its options are defined once, as [`SimulatorArgs`] (a clap `Args` group, with
+//! [`SimulatorArgs::config`] for the [`MockConfig`] they describe): `kyc mock` flattens the same
+//! group, so both take the same options, and so may a program of yours. They need the `cli`
+//! feature (clap), on by default; a library user who only starts servers from Rust may leave it
+//! out with `default-features = false`.
+//!
 //! # What it serves
 //!
-//! | Route | Method and path |
-//! |---|---|
-//! | [`Route::Token`] | `POST /oauth/token` |
-//! | [`Route::Revoke`] | `POST /oauth/token/revoke` |
-//! | [`Route::CreateSession`] | `POST /identity/v2/sessions` |
-//! | [`Route::UploadFile`] | `POST /identity/v1/sessions/{id}/entities/{entity_id}/files/{type_document}` |
-//! | [`Route::GetSession`] | `GET /identity/v1/sessions/{id}` |
-//! | [`Route::CancelSession`] | `DELETE /identity/v1/sessions/{id}` |
-//! | [`Route::SessionReport`] | `GET /identity/v1/sessions/{id}/report` |
-//! | [`Route::SearchSessions`] | `GET /identity/v1/sessions` |
-//! | [`Route::CleanValidations`] | `POST /clean_validations` |
+//! | Route | Name (admin API) | Method and path |
+//! |---|---|---|
+//! | [`Route::Token`] | `token` | `POST /oauth/token` |
+//! | [`Route::Revoke`] | `revoke` | `POST /oauth/token/revoke` |
+//! | [`Route::CreateSession`] | `create_session` | `POST /identity/v2/sessions` |
+//! | [`Route::UploadFile`] | `upload_file` | `POST /identity/v1/sessions/{id}/entities/{entity_id}/files/{type_document}` |
+//! | [`Route::GetSession`] | `get_session` | `GET /identity/v1/sessions/{id}` (`/identity/v1/session/{id}` with `singular-get-path`) |
+//! | [`Route::CancelSession`] | `cancel_session` | `DELETE /identity/v1/sessions/{id}` |
+//! | [`Route::SessionReport`] | `session_report` | `GET /identity/v1/sessions/{id}/report` |
+//! | [`Route::SearchSessions`] | `search_sessions` | `GET /identity/v1/sessions` |
+//! | [`Route::CleanValidations`] | `clean_validations` | `POST /clean_validations` |
 //!
 //! Statuses, error bodies and object shapes are those of `docs/wire-conventions.md`. Every answer
 //! the simulator writes carries `x-request-id`; malformed HTTP that hyper itself refuses (bad
@@ -147,7 +153,7 @@
 //! | `GET /_admin/webhooks` | the 200 newest logged deliveries, with each attempt's headers, status or error |
 //! | `POST /_admin/webhooks/{event_id}/resend` | delivers it again (`202`), signed anew |
 //! | `GET /_admin/faults` | `{"pending": n}` |
-//! | `POST /_admin/faults` | `{"route": "upload_file", "kind": "status", "status": 503, "retry_after": 2, "times": 1}`; kinds `status`, `delay` (`delay_ms`), `trickle` (`head_after_ms`, `body_over_ms`), `drop_connection`, `lose_response`, `truncated_body`, `non_json_body`, `html_error_page`; routes as [`Route`] in snake case, or `any` |
+//! | `POST /_admin/faults` | `{"route": "upload_file", "kind": "status", "status": 503, "retry_after": 2, "times": 1}`; kinds `status`, `delay` (`delay_ms`), `trickle` (`head_after_ms`, `body_over_ms`), `drop_connection`, `lose_response`, `truncated_body`, `non_json_body`, `html_error_page`; `route` is a name from the table above, or `any` |
 //! | `POST /_admin/faults/clear` | removes every pending fault |
 //! | `POST /_admin/clock` | `{"advance_seconds": n}` moves the clock as [`MockServer::advance_clock`] |
 //!
@@ -197,31 +203,42 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+#[cfg(feature = "cli")]
+mod cli;
 mod clock;
 mod config;
+mod delivery;
 mod faults;
 mod handlers;
 mod http;
 mod ids;
+mod json;
 mod kyb;
 mod lifecycle;
 mod multipart;
 mod record;
+mod report;
 mod router;
+mod routes;
 mod server;
 mod session;
 mod signals;
+mod signature;
 mod state;
+mod subject;
 mod webhook;
 
+#[cfg(feature = "cli")]
+pub use cli::{ClientArgs, SecretFileError, SimulatorArgs};
 pub use config::{
     Alternative, DEFAULT_AUDIENCE, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PERSONAL_DATA_BYTES,
     DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_WEBHOOK_API_KEY, DEFAULT_WEBHOOK_SECRET, Decision,
     KNOWN_AUDIENCES, MockConfig, Outcome, StartError,
 };
-pub use faults::{Fault, Route};
+pub use faults::Fault;
 pub use record::RecordedRequest;
+pub use routes::Route;
 pub use server::{AdminError, MockServer};
 pub use signals::StopSignals;
 pub use state::MockStats;

@@ -12,10 +12,11 @@
 use std::sync::Arc;
 
 use crate::config::{Decision, Outcome};
-use crate::kyb::session_documents;
+use crate::delivery::dispatch;
 use crate::session::{Session, Status, StepStatus};
 use crate::state::{Shared, State};
-use crate::webhook::{Notification, dispatch};
+use crate::subject::Subject;
+use crate::webhook::Notification;
 
 /// Reason given with the required-file notification.
 const REQUIRED_FILE_REASON: &str = "ILLEGIBLE_DOCUMENT";
@@ -25,12 +26,13 @@ const MISMATCH_REASON: &str = "DOCUMENT_MISMATCH";
 /// What the rule decides for a session whose processing ends: a decision, or (with
 /// [`Outcome::Manual`]) none yet.
 fn decide(session: &Session, default: &Outcome) -> Option<Decision> {
-    if session.user_id.contains("needs-file") && !session.required_file_sent {
+    let marked = |marker| session.subject.id().contains(marker);
+    if marked("needs-file") && !session.required_file_sent {
         Some(Decision::RequireFiles {
             documents: vec![session.back_document().to_owned()],
             reason: REQUIRED_FILE_REASON.to_owned(),
         })
-    } else if session.user_id.contains("not-validated") {
+    } else if marked("not-validated") {
         Some(Decision::NotValidated {
             reason: MISMATCH_REASON.to_owned(),
         })
@@ -168,7 +170,7 @@ pub(crate) fn decide_by_hand(
     }
     if let Decision::RequireFiles { documents, .. } = decision {
         // Only what an upload to this session can bring: otherwise it never completes.
-        let allowed = session_documents(session);
+        let allowed = session.uploadable_documents();
         if let Some(other) = documents.iter().find(|d| !allowed.contains(&d.as_str())) {
             return Err(Refusal::Invalid(format!(
                 "`{other}` cannot be uploaded to this session; it takes {}",
@@ -197,15 +199,19 @@ fn apply(
             session.required_again = documents.clone();
             session.required_file_sent = true;
             session.set_steps(&[StepStatus::Processing], StepStatus::Pending);
-            if let Some(kyb) = &mut session.kyb {
-                kyb.requests.push((reason.clone(), now));
+            if let Subject::Company(company) = &mut session.subject {
+                company.requests.push((reason.clone(), now));
             }
             session.note(
                 now,
                 format!("{by}: documents required again ({})", documents.join(", ")),
             );
             vec![Notification::required_file(
-                shared, session, documents, reason,
+                session,
+                documents,
+                reason,
+                event_id(shared),
+                now,
             )]
         }
         Decision::Validated => {
@@ -217,7 +223,7 @@ fn apply(
                 StepStatus::Success,
             );
             session.note(now, format!("{by}: VALIDATED"));
-            vec![Notification::status_changed(shared, session)]
+            vec![Notification::status_changed(session, event_id(shared), now)]
         }
         Decision::NotValidated { reason } => {
             let failing = if reason == MISMATCH_REASON {
@@ -236,7 +242,12 @@ fn apply(
             session.reason = Some(reason.clone());
             session.required_again.clear();
             session.note(now, format!("{by}: NOT_VALIDATED ({reason})"));
-            vec![Notification::status_changed(shared, session)]
+            vec![Notification::status_changed(session, event_id(shared), now)]
         }
     }
+}
+
+/// A new webhook event id.
+fn event_id(shared: &Shared) -> String {
+    shared.ids.id("evt-", 27)
 }

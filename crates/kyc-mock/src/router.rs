@@ -1,6 +1,6 @@
-//! The hand-written router: matches method and path segments, authenticates from the head, reads
-//! the body with a bound and a deadline, records the request, applies injected faults, and calls
-//! the handler.
+//! The way of an API request: matches it in the route table (`routes.rs`), authenticates from
+//! the head, reads the body with a bound and a deadline, records the request, applies injected
+//! faults, calls the row's handler, and notes the answer in the session's timeline.
 
 use std::sync::Arc;
 
@@ -11,12 +11,12 @@ use http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use crate::config::Alternative;
-use crate::faults::{Fault, Route};
-use crate::handlers::upload::{UploadTarget, too_large, upload};
-use crate::handlers::{auth, no_query, search, sessions};
+use crate::faults::Fault;
+use crate::handlers::auth;
+use crate::handlers::request::{Call, Noted, RequestId, no_query};
 use crate::http::{ApiError, HttpResponse, truncated_json, with_body};
 use crate::record::RecordedRequest;
+use crate::routes::{Matched, Row, find};
 use crate::state::Shared;
 
 /// Body limit for the JSON endpoints.
@@ -37,124 +37,6 @@ impl std::fmt::Display for DropConnection {
 }
 
 impl std::error::Error for DropConnection {}
-
-/// A matched route and its path parameters.
-enum Matched<'a> {
-    Found(Route, Vec<&'a str>),
-    MethodNotAllowed(&'static str),
-    NotFound,
-}
-
-fn match_route<'a>(method: &Method, path: &'a str, singular_get: bool) -> Matched<'a> {
-    let Some(rest) = path.strip_prefix('/') else {
-        return Matched::NotFound;
-    };
-    let segments: Vec<&str> = rest.split('/').collect();
-    if segments.iter().any(|s| s.is_empty()) {
-        return Matched::NotFound;
-    }
-    let m = method.as_str();
-    let (route, allow, params) = match segments.as_slice() {
-        ["oauth", "token"] => (
-            if m == "POST" {
-                Some(Route::Token)
-            } else {
-                None
-            },
-            "POST",
-            vec![],
-        ),
-        ["oauth", "token", "revoke"] => (
-            if m == "POST" {
-                Some(Route::Revoke)
-            } else {
-                None
-            },
-            "POST",
-            vec![],
-        ),
-        ["identity", "v2", "sessions"] => (
-            if m == "POST" {
-                Some(Route::CreateSession)
-            } else {
-                None
-            },
-            "POST",
-            vec![],
-        ),
-        ["identity", "v1", "sessions"] => (
-            if m == "GET" {
-                Some(Route::SearchSessions)
-            } else {
-                None
-            },
-            "GET",
-            vec![],
-        ),
-        // Alternative::SingularGetPath: get answers on the singular spelling only.
-        ["identity", "v1", "session", id] if singular_get => (
-            if m == "GET" {
-                Some(Route::GetSession)
-            } else {
-                None
-            },
-            "GET",
-            vec![*id],
-        ),
-        ["identity", "v1", "sessions", _] if singular_get && m == "GET" => {
-            return Matched::NotFound;
-        }
-        ["identity", "v1", "sessions", id] => {
-            let route = match m {
-                "GET" => Some(Route::GetSession),
-                "DELETE" => Some(Route::CancelSession),
-                _ => None,
-            };
-            (route, "GET, DELETE", vec![*id])
-        }
-        ["identity", "v1", "sessions", id, "report"] => (
-            if m == "GET" {
-                Some(Route::SessionReport)
-            } else {
-                None
-            },
-            "GET",
-            vec![*id],
-        ),
-        [
-            "identity",
-            "v1",
-            "sessions",
-            id,
-            "entities",
-            entity,
-            "files",
-            document,
-        ] => (
-            if m == "POST" {
-                Some(Route::UploadFile)
-            } else {
-                None
-            },
-            "POST",
-            vec![*id, *entity, *document],
-        ),
-        ["clean_validations"] => (
-            if m == "POST" {
-                Some(Route::CleanValidations)
-            } else {
-                None
-            },
-            "POST",
-            vec![],
-        ),
-        _ => return Matched::NotFound,
-    };
-    match route {
-        Some(route) => Matched::Found(route, params),
-        None => Matched::MethodNotAllowed(allow),
-    }
-}
 
 enum BodyRead {
     Complete(Bytes),
@@ -186,11 +68,6 @@ fn may_have_body(parts: &Parts) -> bool {
             .headers
             .get(CONTENT_LENGTH)
             .is_some_and(|v| v.as_bytes() != b"0")
-}
-
-/// Routes that need an access token; the others are the token endpoints themselves.
-fn needs_token(route: Route) -> bool {
-    !matches!(route, Route::Token | Route::Revoke)
 }
 
 /// Throws away, as it arrives and without keeping any of it, the body of a request answered from
@@ -274,27 +151,18 @@ fn record(shared: &Shared, request_id: &str, parts: &Parts, body: &[u8]) {
     });
 }
 
-/// hyper's service: one request in, one response out (or a dropped connection).
+/// One API request in, one response out (or a dropped connection).
 pub(crate) async fn serve(
     shared: Arc<Shared>,
-    peer: std::net::SocketAddr,
     request: Request<Incoming>,
 ) -> Result<HttpResponse, DropConnection> {
     let (mut parts, body) = request.into_parts();
-    // The console and the admin API: outside faults, the request log and the statistics.
-    if crate::admin::is_admin_path(parts.uri.path()) {
-        return Ok(crate::admin::serve(&shared, peer, parts, body).await);
-    }
     let request_id = shared.ids.id("req-", 20);
     parts.extensions.insert(RequestId(request_id.clone()));
     let path = parts.uri.path().to_owned();
-    let singular_get = shared.config.plays(Alternative::SingularGetPath);
-    let matched = match_route(&parts.method, &path, singular_get);
-    let route = match &matched {
-        Matched::Found(route, _) => Some(*route),
-        _ => None,
-    };
-    let limit = if route == Some(Route::UploadFile) {
+    let matched = find(parts.method.as_str(), &path, &shared.config);
+    let row = matched.row();
+    let limit = if row.is_some_and(|row| row.rules.file_body) {
         shared
             .config
             .max_upload_bytes
@@ -306,7 +174,7 @@ pub(crate) async fn serve(
     let fault = {
         let mut state = shared.lock();
         state.stats.requests += 1;
-        let fault = state.faults.take(route).or_else(|| {
+        let fault = state.faults.take(row.map(|row| row.name)).or_else(|| {
             let random = shared.config.random_faults.as_ref()?;
             random.pick(shared.ids.next_u64(), shared.ids.next_u64())
         });
@@ -316,8 +184,8 @@ pub(crate) async fn serve(
         fault
     };
     // Authenticate from the head: without a valid token, no byte of the body is read.
-    let denied = match route {
-        Some(route) if fault.is_none() && needs_token(route) => {
+    let denied = match row {
+        Some(row) if fault.is_none() && row.rules.bearer => {
             auth::authorize(&shared, &parts.headers).err()
         }
         _ => None,
@@ -338,6 +206,13 @@ pub(crate) async fn serve(
     record(&shared, &request_id, &parts, recorded);
 
     let close = body.leaves_connection_unusable(&parts);
+    let session_id = match &matched {
+        Matched::Found(_, params) => params
+            .iter()
+            .find(|(name, _)| *name == "id")
+            .map(|(_, id)| (*id).to_owned()),
+        _ => None,
+    };
     let mut response = match (fault, denied) {
         (Some(Fault::DropConnection), _) => return Err(DropConnection),
         (Some(Fault::LoseResponse), _) => {
@@ -376,14 +251,16 @@ pub(crate) async fn serve(
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }
-    note(
-        &shared,
-        route,
-        &path,
-        &parts.method,
-        response.status(),
-        &request_id,
-    );
+    if let Some(id) = session_id.filter(|_| response.extensions().get::<Noted>().is_none()) {
+        note(
+            &shared,
+            &id,
+            &path,
+            &parts.method,
+            response.status(),
+            &request_id,
+        );
+    }
     // The simulator's own clock (advance_clock moves it), so a client can measure its skew.
     if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(shared.clock.now())) {
         response.headers_mut().insert(http::header::DATE, date);
@@ -391,37 +268,20 @@ pub(crate) async fn serve(
     Ok(response)
 }
 
-/// The request's id, for handlers that note it in a session's timeline.
-#[derive(Clone, Debug)]
-pub(crate) struct RequestId(pub(crate) String);
-
-/// Adds a request on one session (get, cancel, report, upload) to its timeline. (A create and a
-/// stored upload are noted by their handlers: the create knows the new id, and the upload comes
-/// before the processing it may start.)
+/// Adds a request on one session (a route with an `{id}` parameter) to the session's timeline,
+/// unless its handler did (the upload that stores a file, before the processing it may start).
 fn note(
     shared: &Shared,
-    route: Option<Route>,
+    id: &str,
     path: &str,
     method: &Method,
     status: StatusCode,
     request_id: &str,
 ) {
-    let noted_by_handler = route == Some(Route::UploadFile) && status == StatusCode::CREATED;
     // Only authenticated requests: anyone may reach the port, not everyone may write here.
-    if noted_by_handler
-        || status == StatusCode::UNAUTHORIZED
-        || !matches!(
-            route,
-            Some(
-                Route::GetSession | Route::CancelSession | Route::SessionReport | Route::UploadFile
-            )
-        )
-    {
+    if status == StatusCode::UNAUTHORIZED {
         return;
     }
-    let Some(id) = path.split('/').nth(4) else {
-        return;
-    };
     let now = shared.clock.now();
     if let Some(session) = shared.lock().sessions.get_mut(id) {
         session.note(
@@ -498,70 +358,50 @@ fn respond(
     parts: &Parts,
     body: BodyRead,
 ) -> HttpResponse {
-    match dispatch(shared, matched, parts, body) {
-        Ok(response) => response,
-        Err((error, allow)) => {
-            let mut response = error.into_response();
-            if let Some(allow) = allow {
-                response
-                    .headers_mut()
-                    .insert(ALLOW, HeaderValue::from_static(allow));
-            }
-            response
-        }
-    }
-}
-
-fn dispatch(
-    shared: &Arc<Shared>,
-    matched: Matched<'_>,
-    parts: &Parts,
-    body: BodyRead,
-) -> Result<HttpResponse, (ApiError, Option<&'static str>)> {
-    let (route, params) = match matched {
-        Matched::Found(route, params) => (route, params),
+    let (row, params) = match matched {
+        Matched::Found(row, params) => (row, params),
         Matched::MethodNotAllowed(allow) => {
-            return Err((
-                ApiError::new(
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "method_not_allowed",
-                    format!("use {allow} on {}", parts.uri.path()),
-                ),
-                Some(allow),
-            ));
+            let mut response = ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("use {allow} on {}", parts.uri.path()),
+            )
+            .into_response();
+            if let Ok(allow) = HeaderValue::from_str(&allow) {
+                response.headers_mut().insert(ALLOW, allow);
+            }
+            return response;
         }
         Matched::NotFound => {
-            return Err((
-                ApiError::not_found(format!(
-                    "no route for {} {}",
-                    parts.method,
-                    parts.uri.path()
-                )),
-                None,
-            ));
+            return ApiError::not_found(format!(
+                "no route for {} {}",
+                parts.method,
+                parts.uri.path()
+            ))
+            .into_response();
         }
     };
-    handle(shared, route, &params, parts, body).map_err(|e| (e, None))
+    handle(shared, row, &params, parts, body).unwrap_or_else(ApiError::into_response)
 }
 
+/// Checks what the row's rules ask for, then calls its handler.
 fn handle(
     shared: &Arc<Shared>,
-    route: Route,
-    params: &[&str],
+    row: &Row,
+    params: &[(&'static str, &str)],
     parts: &Parts,
     body: BodyRead,
 ) -> Result<HttpResponse, ApiError> {
-    let query = parts.uri.query();
-    if route != Route::SearchSessions {
-        no_query(query)?;
+    if !row.rules.query {
+        no_query(parts.uri.query())?;
     }
-    if !matches!(route, Route::Token | Route::Revoke) {
+    if row.rules.bearer {
         auth::authorize(shared, &parts.headers)?;
     }
     let body = match body {
         BodyRead::Complete(bytes) => bytes,
-        BodyRead::TooLarge if route == Route::UploadFile => {
-            return Err(too_large(shared.config.max_upload_bytes));
+        BodyRead::TooLarge if row.rules.file_body => {
+            return Err(ApiError::file_too_large(shared.config.max_upload_bytes));
         }
         BodyRead::Broken | BodyRead::TimedOut | BodyRead::Unread => return Err(unreadable(&body)),
         BodyRead::TooLarge => {
@@ -572,24 +412,12 @@ fn handle(
             ));
         }
     };
-    let id = params.first().copied().unwrap_or_default();
-    match route {
-        Route::Token => auth::token(shared, &parts.headers, &body),
-        Route::Revoke => auth::revoke(shared, &parts.headers, &body),
-        Route::CreateSession => sessions::create(shared, parts, &body),
-        Route::GetSession => sessions::get(shared, id),
-        Route::CancelSession => sessions::cancel(shared, id),
-        Route::SessionReport => sessions::report(shared, id),
-        Route::SearchSessions => search::search(shared, query),
-        Route::CleanValidations => sessions::clean(shared, parts, &body),
-        Route::UploadFile => {
-            let target = UploadTarget {
-                session_id: id,
-                entity_id: params.get(1).copied().unwrap_or_default(),
-                type_document: params.get(2).copied().unwrap_or_default(),
-            };
-            upload(shared, parts, &body, &target)
-        }
-        Route::Any => Err(ApiError::not_found("no such route")),
-    }
+    (row.handler)(
+        shared,
+        &Call {
+            parts,
+            params,
+            body: &body,
+        },
+    )
 }

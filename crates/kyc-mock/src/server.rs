@@ -14,9 +14,10 @@ use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 
 use crate::config::{MockConfig, Outcome, StartError};
-use crate::faults::{Fault, Route};
+use crate::faults::Fault;
 use crate::record::RecordedRequest;
-use crate::router::serve;
+use crate::router::DropConnection;
+use crate::routes::Route;
 use crate::state::{MockStats, Shared};
 use crate::webhook::{WebhookDelivery, WebhookTarget};
 
@@ -52,7 +53,7 @@ impl MockServer {
     /// # Errors
     /// [`StartError::InvalidConfig`] for an unusable setting (a non-loopback address without
     /// `danger_allow_non_loopback`, a webhook URL that is not `http://` on loopback, a webhook secret
-    /// that is not base64, a zero connection limit); [`StartError::Bind`] when the address cannot be
+    /// that is not base64 or is empty, a zero connection limit); [`StartError::Bind`] when the address cannot be
     /// bound; [`StartError::Runtime`] when the runtime or its thread cannot be created.
     pub fn start(config: MockConfig) -> Result<Self, StartError> {
         let allow_any = config.danger_allow_non_loopback;
@@ -72,6 +73,12 @@ impl MockServer {
             .decode(config.webhook_secret.trim())
             // The decoder names the offending symbol: never echo any part of a secret.
             .map_err(|_| invalid("webhook_secret", "not standard padded base64"))?;
+        if webhook_key.is_empty() {
+            return Err(invalid(
+                "webhook_secret",
+                "decodes to no bytes: no key to sign with",
+            ));
+        }
         let webhook_target = config
             .webhook_url
             .as_deref()
@@ -211,7 +218,10 @@ impl MockServer {
     /// Makes the next `times` requests on `route` ([`Route::Any`]: on any route) answer with `fault`.
     /// Faults are used first-in first-out among those matching a request.
     pub fn inject_fault(&self, route: Route, fault: Fault, times: usize) {
-        self.shared.lock().faults.push(route, fault, times);
+        self.shared
+            .lock()
+            .faults
+            .push(route.fault_target(), fault, times);
     }
 
     /// Removes every pending fault.
@@ -378,6 +388,20 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
             drop(permit);
         });
     }
+}
+
+/// hyper's service: one request in, one response out (or a dropped connection). The console and
+/// the admin API are served apart, outside faults, the request log and the statistics.
+async fn serve(
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+    request: http::Request<hyper::body::Incoming>,
+) -> Result<crate::http::HttpResponse, DropConnection> {
+    if crate::admin::is_admin_path(request.uri().path()) {
+        let (parts, body) = request.into_parts();
+        return Ok(crate::admin::serve(&shared, peer, parts, body).await);
+    }
+    crate::router::serve(shared, request).await
 }
 
 /// Why a decision or a resend by hand was refused.

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use serde_json::{Value, json};
 
 use crate::clock::rfc3339;
-use crate::kyb::{COMPANY_DOCUMENT, Kyb};
+use crate::subject::Subject;
 
 /// Countries a session may be created for.
 pub(crate) const COUNTRIES: [&str; 6] = ["ARG", "BRA", "CHL", "MEX", "COL", "PER"];
@@ -25,6 +25,8 @@ pub(crate) const ID_FRONT: &str = "identity-card-front";
 pub(crate) const ID_BACK: &str = "identity-card-back";
 pub(crate) const DL_FRONT: &str = "driver-license-front";
 pub(crate) const DL_BACK: &str = "driver-license-back";
+/// The company's document type, the only one a KYB company's entity takes.
+pub(crate) const COMPANY_DOCUMENT: &str = "company-document";
 
 /// Document types (`type_document`) accepted for a country (reference §7; CHL/MEX/COL/PER follow ARG).
 pub(crate) fn allowed_documents(country: &str) -> &'static [&'static str] {
@@ -161,17 +163,11 @@ pub(crate) struct Session {
     pub(crate) id: String,
     /// Creation order, to break ties between equal timestamps.
     pub(crate) seq: u64,
-    /// The entity the outcome markers are read from: the person (KYC, additional) or, for KYB,
-    /// the company's id.
-    pub(crate) user_id: String,
-    /// KYB: the company and partners sent.
-    pub(crate) kyb: Option<Kyb>,
-    /// Additional session: the validated company the person works for.
-    pub(crate) company_id: Option<String>,
+    /// Who the session is about: a person, a company, an employee.
+    pub(crate) subject: Subject,
     pub(crate) flow_type: String,
     pub(crate) country: String,
     pub(crate) integration_method: String,
-    pub(crate) personal_data: Option<Value>,
     pub(crate) status: Status,
     pub(crate) reason: Option<String>,
     pub(crate) created_at: SystemTime,
@@ -259,32 +255,65 @@ impl Session {
         has(SELFIE) && (id_pair || dl_pair)
     }
 
-    /// Every document is in (the person's, or for KYB the company's and each partner's), and
-    /// none is awaited again.
+    /// Every document is in (the person's, or a company's and each of its partners'), and none
+    /// is awaited again.
     pub(crate) fn documents_complete(&self) -> bool {
         self.required_again.is_empty()
-            && match &self.kyb {
-                Some(kyb) => crate::kyb::documents_complete(self, kyb),
-                None => self.person_documents_complete(&self.user_id),
+            && match &self.subject {
+                Subject::Person(person) | Subject::Employee { person, .. } => {
+                    self.person_documents_complete(&person.user_id)
+                }
+                Subject::Company(company) => {
+                    self.has_file_of(company.id(), COMPANY_DOCUMENT)
+                        && company
+                            .partner_ids()
+                            .all(|partner| self.person_documents_complete(partner))
+                }
             }
     }
 
-    /// The document the required-file notification asks for again: for KYB the company's
-    /// document; otherwise the back of the document pair the user sent.
-    pub(crate) fn back_document(&self) -> &'static str {
-        let has = |t| self.has_file_of(&self.user_id, t);
-        if self.kyb.is_some() {
-            COMPANY_DOCUMENT
-        } else if has(ID_FRONT) && has(ID_BACK) {
-            ID_BACK
-        } else if has(DL_BACK) {
-            DL_BACK
-        } else {
-            ID_BACK
+    /// The document types `entity` may upload, or why it may not upload at all.
+    pub(crate) fn documents_for(&self, entity: &str) -> Result<Vec<&'static str>, String> {
+        let person = allowed_documents(&self.country).to_vec();
+        match &self.subject {
+            Subject::Company(company) if entity == company.id() => Ok(vec![COMPANY_DOCUMENT]),
+            Subject::Company(company) if company.is_partner(entity) => Ok(person),
+            Subject::Company(_) => Err(format!(
+                "entity `{entity}` is neither the session's company nor one of its partners"
+            )),
+            Subject::Person(p) | Subject::Employee { person: p, .. } if entity == p.user_id => {
+                Ok(person)
+            }
+            Subject::Person(p) | Subject::Employee { person: p, .. } => Err(format!(
+                "entity `{entity}` is not the session's user `{}`",
+                p.user_id
+            )),
         }
     }
 
-    fn steps_json(&self) -> Value {
+    /// Every document type some entity of the session may upload (what a required-file request
+    /// may ask for): a person's documents of its country, and a company's document for KYB.
+    pub(crate) fn uploadable_documents(&self) -> Vec<&'static str> {
+        let mut all = allowed_documents(&self.country).to_vec();
+        if let Subject::Company(_) = self.subject {
+            all.push(COMPANY_DOCUMENT);
+        }
+        all
+    }
+
+    /// The document the required-file notification asks for again: a company's document, or the
+    /// back of the document pair the person sent.
+    pub(crate) fn back_document(&self) -> &'static str {
+        let has = |t| self.has_file_of(self.subject.id(), t);
+        match self.subject {
+            Subject::Company(_) => COMPANY_DOCUMENT,
+            _ if has(ID_FRONT) && has(ID_BACK) => ID_BACK,
+            _ if has(DL_BACK) => DL_BACK,
+            _ => ID_BACK,
+        }
+    }
+
+    pub(crate) fn steps_json(&self) -> Value {
         Value::Array(
             self.steps
                 .iter()
@@ -293,7 +322,7 @@ impl Session {
         )
     }
 
-    fn files_json(&self) -> Value {
+    pub(crate) fn files_json(&self) -> Value {
         Value::Array(self.files.iter().map(FileRecord::to_json).collect())
     }
 
@@ -315,48 +344,8 @@ impl Session {
             "files": self.files_json(),
         });
         if let Some(map) = session.as_object_mut() {
-            map.extend(self.subject());
+            map.extend(self.subject.members());
         }
         session
-    }
-
-    /// `user_id` and `company_id` as they apply to this session.
-    pub(crate) fn subject(&self) -> Vec<(String, Value)> {
-        match (&self.kyb, &self.company_id) {
-            (Some(kyb), _) => vec![("company_id".into(), json!(kyb.company_id()))],
-            (None, Some(company)) => vec![
-                ("user_id".into(), json!(self.user_id)),
-                ("company_id".into(), json!(company)),
-            ],
-            (None, None) => vec![("user_id".into(), json!(self.user_id))],
-        }
-    }
-
-    /// The report object of docs/wire-conventions.md; for KYB, the shape of Pomelo's documented
-    /// KYB report.
-    pub(crate) fn report_json(&self, base_url: &str) -> Value {
-        if let Some(kyb) = &self.kyb {
-            return crate::kyb::report_json(base_url, self, kyb);
-        }
-        let mut report = json!({
-            "id": self.id,
-            "status": self.status.as_str(),
-            "reason": self.reason,
-            "personal_data": self.personal_data.clone().unwrap_or_else(|| json!({})),
-            "steps": self.steps_json(),
-            "files": self.files_json(),
-        });
-        if let Some(map) = report.as_object_mut() {
-            map.extend(self.subject());
-        }
-        report
-    }
-
-    /// `personal_data.document_number`, used by clean_validations.
-    pub(crate) fn document_number(&self) -> Option<&str> {
-        self.personal_data
-            .as_ref()?
-            .get("document_number")?
-            .as_str()
     }
 }

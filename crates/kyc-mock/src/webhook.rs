@@ -1,22 +1,15 @@
-//! Webhooks the simulator sends: payloads of docs/wire-conventions.md, the reference's §8.3
-//! signature, delivery over plain HTTP/1.1 with a timeout and bounded retries, and the delivery log.
+//! Webhooks the simulator sends: their targets, their payloads (docs/wire-conventions.md) and the
+//! log of finished deliveries. Signing is `signature.rs`'s, the attempts and retries
+//! `delivery.rs`'s.
 
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::time::SystemTime;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
-use bytes::Bytes;
-use hmac::{Hmac, KeyInit, Mac};
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
-use sha2::Sha256;
 use url::{Host, Url};
 
-use crate::clock::{rfc3339, unix_seconds};
+use crate::clock::rfc3339;
 use crate::session::Session;
-use crate::state::Shared;
 
 /// Which of Pomelo's two identity notifications a delivery carried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -93,9 +86,9 @@ impl WebhookDelivery {
 #[derive(Clone, Debug)]
 pub(crate) struct WebhookTarget {
     pub(crate) url: String,
-    connect_host: String,
-    port: u16,
-    host_header: String,
+    pub(crate) connect_host: String,
+    pub(crate) port: u16,
+    pub(crate) host_header: String,
     pub(crate) endpoint: String,
 }
 
@@ -140,54 +133,22 @@ impl WebhookTarget {
     }
 }
 
-/// `"hmac-sha256 " + base64(HMAC-SHA256(key, timestamp ‖ endpoint ‖ body))` (reference §8.3).
-#[cfg(test)]
-pub(crate) fn sign(key: &[u8], timestamp: &str, endpoint: &str, body: &[u8]) -> String {
-    sign_as(key, timestamp, endpoint, body, false)
-}
-
-/// As [`sign`], with the digest in lowercase hex when `hex` (`Alternative::HexSignatures`).
-pub(crate) fn sign_as(
-    key: &[u8],
-    timestamp: &str,
-    endpoint: &str,
-    body: &[u8],
-    hex: bool,
-) -> String {
-    // HMAC takes keys of any length, so this cannot fail; an empty MAC would only fail verification.
-    let Ok(mac) = Hmac::<Sha256>::new_from_slice(key) else {
-        return "hmac-sha256 ".to_owned();
-    };
-    let tag = mac
-        .chain_update(timestamp.as_bytes())
-        .chain_update(endpoint.as_bytes())
-        .chain_update(body)
-        .finalize()
-        .into_bytes();
-    if hex {
-        let digits: String = tag.iter().map(|b| format!("{b:02x}")).collect();
-        return format!("hmac-sha256 {digits}");
-    }
-    format!("hmac-sha256 {}", STANDARD.encode(tag))
-}
-
 /// A notification waiting to be delivered.
 #[derive(Debug)]
 pub(crate) struct Notification {
-    kind: WebhookKind,
-    session_id: String,
-    event_id: String,
-    body: Vec<u8>,
+    pub(crate) kind: WebhookKind,
+    pub(crate) session_id: String,
+    pub(crate) event_id: String,
+    pub(crate) body: Vec<u8>,
 }
 
 impl Notification {
     /// Validation session notification for the session's current status.
-    pub(crate) fn status_changed(shared: &Shared, session: &Session) -> Self {
-        let event_id = shared.ids.id("evt-", 27);
+    pub(crate) fn status_changed(session: &Session, event_id: String, now: SystemTime) -> Self {
         let mut body = json!({
             "event_id": event_id,
             "event_type": "identity.session.status_changed",
-            "created_at": rfc3339(shared.clock.now()),
+            "created_at": rfc3339(now),
             "data": {
                 "session_id": session.id,
                 "status": session.status.as_str(),
@@ -197,7 +158,7 @@ impl Notification {
             }
         });
         if let Some(data) = body.get_mut("data").and_then(Value::as_object_mut) {
-            data.extend(session.subject());
+            data.extend(session.subject.members());
         }
         Self {
             kind: WebhookKind::SessionStatus,
@@ -209,25 +170,25 @@ impl Notification {
 
     /// Required file notification asking for `documents` again.
     pub(crate) fn required_file(
-        shared: &Shared,
         session: &Session,
         documents: &[String],
         reason: &str,
+        event_id: String,
+        now: SystemTime,
     ) -> Self {
-        let event_id = shared.ids.id("evt-", 27);
         let mut body = json!({
             "event_id": event_id,
             "event_type": "identity.session.required_file",
-            "created_at": rfc3339(shared.clock.now()),
+            "created_at": rfc3339(now),
             "data": {
                 "session_id": session.id,
-                "entity_id": session.user_id,
+                "entity_id": session.subject.id(),
                 "required_documents": documents,
                 "reason": reason,
             }
         });
         if let Some(data) = body.get_mut("data").and_then(Value::as_object_mut) {
-            data.extend(session.subject());
+            data.extend(session.subject.members());
         }
         Self {
             kind: WebhookKind::RequiredFile,
@@ -238,161 +199,9 @@ impl Notification {
     }
 }
 
-/// Starts delivering `notifications` in the background (only those with a configured URL).
-pub(crate) fn dispatch(shared: &Arc<Shared>, notifications: Vec<Notification>) {
-    for n in notifications {
-        let target = match n.kind {
-            WebhookKind::SessionStatus => shared.webhook_target.clone(),
-            WebhookKind::RequiredFile => shared.required_file_target.clone(),
-        };
-        if let Some(target) = target {
-            tokio::spawn(deliver(Arc::clone(shared), target, n));
-        }
-    }
-}
-
-/// Delivers a logged delivery's notification again (same event id and body, newly signed), as
-/// Pomelo would redeliver it. Returns whether a target is configured for its kind.
-pub(crate) fn resend(shared: &Arc<Shared>, delivery: &WebhookDelivery) -> bool {
-    let target = match delivery.kind {
-        WebhookKind::SessionStatus => shared.webhook_target.clone(),
-        WebhookKind::RequiredFile => shared.required_file_target.clone(),
-    };
-    let Some(target) = target else {
-        return false;
-    };
-    let notification = Notification {
-        kind: delivery.kind,
-        session_id: delivery.session_id.clone(),
-        event_id: delivery.event_id.clone(),
-        body: delivery.body.clone(),
-    };
-    tokio::spawn(deliver(Arc::clone(shared), target, notification));
-    true
-}
-
-async fn deliver(shared: Arc<Shared>, target: WebhookTarget, n: Notification) {
-    let config = &shared.config;
-    let attempts_allowed = config.webhook_max_attempts.max(1);
-    let mut attempts = Vec::new();
-    let mut wait = config.webhook_retry_delay;
-    for attempt in 0..attempts_allowed {
-        if attempt > 0 {
-            tokio::time::sleep(wait).await;
-            wait = wait.saturating_mul(2);
-        }
-        let timestamp = unix_seconds(shared.clock.now()).to_string();
-        let hex = shared
-            .config
-            .plays(crate::config::Alternative::HexSignatures);
-        let signature = sign_as(
-            &shared.webhook_key,
-            &timestamp,
-            &target.endpoint,
-            &n.body,
-            hex,
-        );
-        let headers = vec![
-            ("content-type".to_owned(), "application/json".to_owned()),
-            ("x-api-key".to_owned(), config.webhook_api_key.clone()),
-            ("x-signature".to_owned(), signature),
-            ("x-timestamp".to_owned(), timestamp),
-            ("x-endpoint".to_owned(), target.endpoint.clone()),
-        ];
-        let outcome =
-            tokio::time::timeout(config.webhook_timeout, post(&target, &headers, &n.body)).await;
-        let (status, error) = match outcome {
-            Ok(Ok(status)) => (Some(status), None),
-            Ok(Err(e)) => (None, Some(e)),
-            Err(_) => (
-                None,
-                Some(format!("no answer within {:?}", config.webhook_timeout)),
-            ),
-        };
-        let success = status.is_some_and(|s| (200..300).contains(&s));
-        attempts.push(DeliveryAttempt {
-            headers,
-            status,
-            error,
-        });
-        if success {
-            break;
-        }
-    }
-    shared.record_delivery(WebhookDelivery {
-        kind: n.kind,
-        url: target.url.clone(),
-        endpoint: target.endpoint.clone(),
-        session_id: n.session_id,
-        event_id: n.event_id,
-        body: n.body,
-        attempts,
-    });
-}
-
-/// One POST; the status code, or why there is none.
-async fn post(
-    target: &WebhookTarget,
-    headers: &[(String, String)],
-    body: &[u8],
-) -> Result<u16, String> {
-    let stream = tokio::net::TcpStream::connect((target.connect_host.as_str(), target.port))
-        .await
-        .map_err(|e| format!("connect: {e}"))?;
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-        .await
-        .map_err(|e| format!("handshake: {e}"))?;
-    let driver = tokio::spawn(connection);
-    let mut request = http::Request::builder()
-        .method(http::Method::POST)
-        .uri(target.endpoint.as_str())
-        .header(http::header::HOST, target.host_header.as_str());
-    for (name, value) in headers {
-        request = request.header(name.as_str(), value.as_str());
-    }
-    let request = request
-        .body(Full::new(Bytes::copy_from_slice(body)))
-        .map_err(|e| format!("request: {e}"))?;
-    let result = async {
-        let response = sender
-            .send_request(request)
-            .await
-            .map_err(|e| format!("send: {e}"))?;
-        let status = response.status().as_u16();
-        // Read (and discard) a bounded amount of the answer so the exchange completes.
-        let _ = Limited::new(response.into_body(), 64 * 1024)
-            .collect()
-            .await;
-        Ok(status)
-    }
-    .await;
-    driver.abort();
-    result
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signs_the_reference_vectors() {
-        let key = STANDARD
-            .decode("uC8fVXzXMyaw1PseV452i6ozQwIIa4olcSpjuvn5E4E=")
-            .unwrap();
-        assert_eq!(
-            sign(
-                &key,
-                "1700000000",
-                "/webhooks/identity/sessions",
-                br#"{"id":"iss-123","status":"VALIDATED"}"#
-            ),
-            "hmac-sha256 JoGyuWrhnlXQTCenRej5MVnolkroEtek63ESCjDEXdg="
-        );
-        assert_eq!(
-            sign(&key, "1700000000", "/transactions/adjustments/credit", b""),
-            "hmac-sha256 GrPfZok+HlPRG+QxLSuAKbMpRR65vJzPHU8llD2ImEY="
-        );
-    }
 
     #[test]
     fn targets_must_be_plain_http_on_loopback() {

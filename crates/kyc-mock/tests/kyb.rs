@@ -307,3 +307,35 @@ fn an_additional_session_needs_a_validated_company() {
         400
     );
 }
+
+#[test]
+fn an_employees_report_has_both_ids_and_the_persons_data() {
+    let server = instant_server();
+    let client = Client::new(&server);
+    let token = client.token(&server);
+    let company = "cmp-r3p0rtx0n9USSNwSkP5G0gY1I2TO";
+    let kyb = create(&client, &token, &kyb_body(company));
+    assert_eq!(
+        upload(&client, &token, &kyb, company, "company-document"),
+        201
+    );
+    upload_partner(&client, &token, &kyb);
+    let personal_data = json!({"full_name": "Ana Souza", "document_number": "123.456.789-10"});
+    let employee = json!({
+        "flow_type": "kyb-cards-additional", "country": "BRA", "integration_method": "API",
+        "data": {"company_id": company, "user_id": "usr-employee-2", "personal_data": personal_data}
+    });
+    let reply = client.post_json("/identity/v2/sessions", Some(&token), &employee);
+    assert_eq!(reply.status, 201);
+    let id = reply.json()["data"]["id"].as_str().unwrap().to_owned();
+    client.upload_all(&token, &id, "usr-employee-2");
+    let report = client.get(&format!("/identity/v1/sessions/{id}/report"), &token);
+    assert_eq!(report.status, 200);
+    let data = &report.json()["data"];
+    assert_eq!(data["user_id"], "usr-employee-2");
+    assert_eq!(data["company_id"], company);
+    assert_eq!(data["personal_data"], personal_data);
+    assert_eq!(data["status"], "VALIDATED");
+    // A person's report, not a company's.
+    assert!(data.get("company_data").is_none(), "{data}");
+}

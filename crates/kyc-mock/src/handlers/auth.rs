@@ -1,5 +1,7 @@
 //! `POST /oauth/token`, `POST /oauth/token/revoke`, and the bearer check of identity calls.
 
+use std::sync::Arc;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
@@ -8,9 +10,10 @@ use http::{HeaderMap, StatusCode};
 use serde_json::json;
 use sha2::Sha256;
 
-use super::{json_object, required_string, unknown_members};
+use super::request::{Call, json_object};
 use crate::clock::unix_seconds;
 use crate::http::{ApiError, HandlerResult, json};
+use crate::json::{required_string, unknown_members};
 use crate::state::{IssuedToken, Shared};
 
 /// Scopes written into issued tokens (Pomelo's identity scope names are not known).
@@ -69,8 +72,8 @@ fn check_client(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Result<(),
 }
 
 /// `POST /oauth/token`: the current token while it is usable, else a new one.
-pub(crate) fn token(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> HandlerResult {
-    check_client(shared, headers, body)?;
+pub(crate) fn token(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
+    check_client(shared, &call.parts.headers, call.body)?;
     let now = shared.clock.now();
     let mut state = shared.lock();
     state.stats.tokens_issued += 1;
@@ -97,8 +100,8 @@ pub(crate) fn token(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Handle
 }
 
 /// `POST /oauth/token/revoke`: the cached token stops working; the next token request gets a new one.
-pub(crate) fn revoke(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> HandlerResult {
-    check_client(shared, headers, body)?;
+pub(crate) fn revoke(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
+    check_client(shared, &call.parts.headers, call.body)?;
     if let Some(token) = shared.lock().token.as_mut() {
         token.revoked = true;
     }

@@ -1,11 +1,13 @@
 //! `GET /identity/v1/sessions` with `filter[...]`, `page[size]`, `page[number]` (0-based) and `sort`.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use http::StatusCode;
 use serde_json::{Value, json};
 use url::form_urlencoded;
 
+use super::request::Call;
 use crate::clock::{day_number, parse_date};
 use crate::config::Alternative;
 use crate::http::{ApiError, HandlerResult, json};
@@ -39,7 +41,7 @@ impl SortKey {
             Self::CreatedAt => (a.created_at, a.seq).cmp(&(b.created_at, b.seq)),
             Self::UpdatedAt => a.updated_at.cmp(&b.updated_at),
             Self::Status => a.status.as_str().cmp(b.status.as_str()),
-            Self::UserId => a.user_id.cmp(&b.user_id),
+            Self::UserId => a.subject.id().cmp(b.subject.id()),
         }
     }
 }
@@ -153,7 +155,9 @@ fn parse(raw: Option<&str>) -> Result<Query, ApiError> {
 fn matches(q: &Query, s: &Session) -> bool {
     let day = day_number(s.created_at);
     q.statuses.as_ref().is_none_or(|v| v.contains(&s.status))
-        && q.user_ids.as_ref().is_none_or(|v| v.contains(&s.user_id))
+        && q.user_ids
+            .as_ref()
+            .is_none_or(|v| v.iter().any(|u| u == s.subject.id()))
         && q.countries.as_ref().is_none_or(|v| v.contains(&s.country))
         && q.flow_types
             .as_ref()
@@ -163,8 +167,8 @@ fn matches(q: &Query, s: &Session) -> bool {
 }
 
 /// `GET /identity/v1/sessions`.
-pub(crate) fn search(shared: &Shared, raw_query: Option<&str>) -> HandlerResult {
-    let q = parse(raw_query)?;
+pub(crate) fn search(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
+    let q = parse(call.parts.uri.query())?;
     let sort = q
         .sort
         .clone()

@@ -1,52 +1,29 @@
 //! Create, get, cancel, report and clean_validations.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use http::StatusCode;
-use http::request::Parts;
 use serde_json::{Map, Value, json};
 
-use super::{idempotency_key, json_object, required_string, unknown_members};
-use crate::http::{ApiError, HandlerResult, data};
-use crate::kyb::{KYB_COUNTRIES, Kind, Kyb, check_additional_data, check_kyb_data};
+use super::request::{Call, Idempotency, json_object};
+use crate::http::{ApiError, HandlerResult, data, with_body};
+use crate::json::{one_of, required_string, unknown_members};
+use crate::kyb::{KYB_COUNTRIES, Kind, check_additional_data, check_company_data};
 use crate::session::{COUNTRIES, FLOW_TYPES, INTEGRATION_METHODS, Session, Status};
-use crate::state::{Replay, Shared, fingerprint};
+use crate::state::Shared;
+use crate::subject::{Person, Subject};
 
-/// Checks a create-session body; the fields of the new session, or every problem found.
+/// The fields of a new session, from a checked create body.
 struct NewSession {
     flow_type: String,
     country: String,
     integration_method: String,
-    /// The person, or for KYB the company (the entity the outcome markers are read from).
-    user_id: String,
-    personal_data: Option<Value>,
+    subject: Subject,
     terms_data: Option<Value>,
-    kyb: Option<Kyb>,
-    /// Additional session: the company the person works for.
-    company_id: Option<String>,
 }
 
-fn one_of(
-    map: &Map<String, Value>,
-    name: &str,
-    allowed: &[&str],
-    problems: &mut Vec<String>,
-) -> String {
-    match required_string(map, name, "") {
-        Ok(v) if allowed.contains(&v) => v.to_owned(),
-        Ok(v) => {
-            problems.push(format!(
-                "`{name}` must be one of {}, got `{v}`",
-                allowed.join(", ")
-            ));
-            String::new()
-        }
-        Err(p) => {
-            problems.push(p);
-            String::new()
-        }
-    }
-}
-
+/// Checks a create-session body: the new session's fields, or every problem found.
 fn validate_create(map: &Map<String, Value>) -> Result<NewSession, Vec<String>> {
     let mut problems = unknown_members(
         map,
@@ -55,38 +32,20 @@ fn validate_create(map: &Map<String, Value>) -> Result<NewSession, Vec<String>> 
     );
     let flow_type = one_of(map, "flow_type", &FLOW_TYPES, &mut problems);
     let kind = Kind::of(&flow_type);
-    let countries: &[&str] = match kind {
-        Kind::Kyc => &COUNTRIES,
-        Kind::Kyb | Kind::Additional => &KYB_COUNTRIES,
+    let (countries, methods): (&[&str], &[&str]) = match kind {
+        Kind::Kyc => (&COUNTRIES, &INTEGRATION_METHODS),
+        Kind::Kyb | Kind::Additional => (&KYB_COUNTRIES, &["API"]),
     };
     let country = one_of(map, "country", countries, &mut problems);
-    let methods: &[&str] = match kind {
-        Kind::Kyc => &INTEGRATION_METHODS,
-        Kind::Kyb | Kind::Additional => &["API"],
-    };
     let integration_method = one_of(map, "integration_method", methods, &mut problems);
-    let mut new = NewSession {
-        flow_type,
-        country,
-        integration_method,
-        user_id: String::new(),
-        personal_data: None,
-        terms_data: None,
-        kyb: None,
-        company_id: None,
-    };
-    match map.get("data") {
+    let checked = match map.get("data") {
         Some(Value::Object(data)) => match kind {
-            Kind::Kyb => {
-                new.kyb = check_kyb_data(data, &mut problems);
-                if let Some(kyb) = &new.kyb {
-                    new.user_id = kyb.company_id().to_owned();
-                }
-                new.terms_data = data.get("terms_data").cloned();
-            }
+            Kind::Kyb => check_company_data(data, &mut problems)
+                .map(|company| (Subject::Company(company), data.get("terms_data").cloned())),
             Kind::Additional => {
-                new.company_id = Some(check_additional_data(data, &mut problems));
-                person(data, &mut new, &mut problems);
+                let company_id = check_additional_data(data, &mut problems);
+                let (person, _) = person(data, &mut problems);
+                Some((Subject::Employee { person, company_id }, None))
             }
             Kind::Kyc => {
                 problems.extend(unknown_members(
@@ -94,83 +53,77 @@ fn validate_create(map: &Map<String, Value>) -> Result<NewSession, Vec<String>> 
                     &["user_id", "personal_data", "terms_data"],
                     "data.",
                 ));
-                person(data, &mut new, &mut problems);
+                let (person, terms) = person(data, &mut problems);
+                Some((Subject::Person(person), terms))
             }
         },
-        Some(_) => problems.push("`data` must be an object".to_owned()),
-        None => problems.push("`data` is required".to_owned()),
-    }
-    if problems.is_empty() {
-        Ok(new)
-    } else {
-        Err(problems)
+        Some(_) => {
+            problems.push("`data` must be an object".to_owned());
+            None
+        }
+        None => {
+            problems.push("`data` is required".to_owned());
+            None
+        }
+    };
+    match checked {
+        Some((subject, terms_data)) if problems.is_empty() => Ok(NewSession {
+            flow_type,
+            country,
+            integration_method,
+            subject,
+            terms_data,
+        }),
+        _ => Err(problems),
     }
 }
 
-/// `data.user_id`, `data.personal_data` and `data.terms_data` of a person's session.
-fn person(data: &Map<String, Value>, new: &mut NewSession, problems: &mut Vec<String>) {
-    match required_string(data, "user_id", "data.") {
-        Ok(u) => new.user_id = u.to_owned(),
-        Err(p) => problems.push(p),
-    }
-    for (name, slot) in [
-        ("personal_data", &mut new.personal_data),
-        ("terms_data", &mut new.terms_data),
-    ] {
-        match data.get(name) {
-            None => {}
-            Some(v @ Value::Object(_)) => *slot = Some(v.clone()),
-            Some(_) => problems.push(format!("`data.{name}` must be an object")),
+/// `data.user_id` and `data.personal_data` of a person's session, and `data.terms_data`.
+fn person(data: &Map<String, Value>, problems: &mut Vec<String>) -> (Person, Option<Value>) {
+    let user_id = required_string(data, "user_id", "data.")
+        .map_err(|p| problems.push(p))
+        .unwrap_or_default()
+        .to_owned();
+    let mut object = |name: &str| match data.get(name) {
+        None => None,
+        Some(v @ Value::Object(_)) => Some(v.clone()),
+        Some(_) => {
+            problems.push(format!("`data.{name}` must be an object"));
+            None
         }
-    }
+    };
+    let personal_data = object("personal_data");
+    let terms = object("terms_data");
+    (
+        Person {
+            user_id,
+            personal_data,
+        },
+        terms,
+    )
 }
 
-/// `POST /identity/v2/sessions`.
-pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResult {
-    let key = idempotency_key(&parts.headers)?.filter(|_| {
-        !shared
-            .config
-            .plays(crate::config::Alternative::IgnoresIdempotencyKeys)
-    });
-    let print = fingerprint(parts.method.as_str(), parts.uri.path(), body);
-    if let Some(key) = &key {
-        let seen = shared.lock().idempotency.check(key, &print);
-        match seen {
-            Replay::Fresh => {}
-            Replay::Same(stored) => {
-                shared.lock().stats.idempotent_replays += 1;
-                return Ok(super::replay(stored));
-            }
-            Replay::Conflict => return Err(idempotency_conflict()),
-        }
-    }
-    let map = json_object(&parts.headers, body)?;
-    let new = validate_create(&map).map_err(|problems| {
-        ApiError::many(
-            StatusCode::BAD_REQUEST,
-            "invalid_body",
-            "the session request body is invalid",
-            problems,
-        )
-    })?;
+/// Refuses what a session may not store: each entity's data (a person, or a company and each of
+/// its partners) within the configured size.
+fn check_size(
+    shared: &Shared,
+    map: &Map<String, Value>,
+    subject: &Subject,
+) -> Result<(), ApiError> {
     let json_len = |v: &Value| serde_json::to_vec(v).map_or(usize::MAX, |b| b.len());
-    // A person's data, or for KYB the company's and every partner's: the limit applies to each
-    // of them (the company and up to 50 partners each as much as a person).
-    let (stored, limit, what) = match &new.kyb {
-        Some(kyb) => {
-            let parts = 1 + kyb.partners.len();
-            (
-                map.get("data").map_or(0, json_len),
-                shared.config.max_personal_data_bytes.saturating_mul(parts),
-                format!(
-                    "`data` of a KYB create with {} partner(s)",
-                    kyb.partners.len()
-                ),
-            )
-        }
-        None => (
-            new.user_id.len() + new.personal_data.as_ref().map_or(0, json_len),
-            shared.config.max_personal_data_bytes,
+    let max = shared.config.max_personal_data_bytes;
+    let (stored, limit, what) = match subject {
+        Subject::Company(company) => (
+            map.get("data").map_or(0, json_len),
+            max.saturating_mul(1 + company.partners.len()),
+            format!(
+                "`data` of a KYB create with {} partner(s)",
+                company.partners.len()
+            ),
+        ),
+        Subject::Person(person) | Subject::Employee { person, .. } => (
+            person.user_id.len() + person.personal_data.as_ref().map_or(0, json_len),
+            max,
             "`data.user_id` and `data.personal_data`".to_owned(),
         ),
     };
@@ -181,29 +134,41 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
             format!("{what} may take at most {limit} bytes of JSON here"),
         ));
     }
+    Ok(())
+}
+
+/// `POST /identity/v2/sessions`.
+pub(crate) fn create(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
+    let idempotency = Idempotency::of(shared, call)?;
+    if let Some(replay) = idempotency.replayed(&mut shared.lock())? {
+        return Ok(replay);
+    }
+    let map = json_object(&call.parts.headers, call.body)?;
+    let new = validate_create(&map).map_err(|problems| {
+        ApiError::many(
+            StatusCode::BAD_REQUEST,
+            "invalid_body",
+            "the session request body is invalid",
+            problems,
+        )
+    })?;
+    check_size(shared, &map, &new.subject)?;
 
     let now = shared.clock.now();
     let mut state = shared.lock();
     // Re-check under the same lock as the insert, so two concurrent requests with one key
     // cannot both create a session.
-    if let Some(key) = &key {
-        match state.idempotency.check(key, &print) {
-            Replay::Fresh => {}
-            Replay::Same(stored) => {
-                state.stats.idempotent_replays += 1;
-                return Ok(super::replay(stored));
-            }
-            Replay::Conflict => return Err(idempotency_conflict()),
-        }
+    if let Some(replay) = idempotency.replayed(&mut state)? {
+        return Ok(replay);
     }
-    if let Some(company) = &new.company_id {
+    if let Subject::Employee { company_id, .. } = &new.subject {
         let validated = state.sessions.values().any(|s| {
             s.status == Status::Validated
-                && s.kyb.as_ref().is_some_and(|k| k.company_id() == company)
+                && matches!(&s.subject, Subject::Company(c) if c.id() == company_id)
         });
         if !validated {
             return Err(ApiError::invalid_state(format!(
-                "company `{company}` has no VALIDATED KYB session; validate the company first"
+                "company `{company_id}` has no VALIDATED KYB session; validate the company first"
             )));
         }
     }
@@ -223,24 +188,24 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
         .unwrap_or(now);
     let seq = state.next_seq;
     state.next_seq += 1;
-    let kyb = new.kyb.is_some();
+    // KYB runs through the API only: no web-flow URL. The form is done when the create brought
+    // the person's data, or the company's.
+    let (url, form_done) = match &new.subject {
+        Subject::Company(_) => (String::new(), true),
+        Subject::Person(person) | Subject::Employee { person, .. } => (
+            format!("{}/identity/web/sessions/{id}", shared.base_url),
+            person.personal_data.is_some(),
+        ),
+    };
     let mut session = Session {
-        // KYB runs through the API only: no web-flow URL.
-        url: if kyb {
-            String::new()
-        } else {
-            format!("{}/identity/web/sessions/{id}", shared.base_url)
-        },
-        kyb: new.kyb,
-        company_id: new.company_id,
+        url,
+        subject: new.subject,
         id: id.clone(),
         seq,
-        steps: Session::initial_steps(new.terms_data.is_some(), new.personal_data.is_some() || kyb),
-        user_id: new.user_id,
+        steps: Session::initial_steps(new.terms_data.is_some(), form_done),
         flow_type: new.flow_type,
         country: new.country,
         integration_method: new.integration_method,
-        personal_data: new.personal_data,
         status: Status::InProgress,
         reason: None,
         created_at: now,
@@ -257,7 +222,7 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
         "created_at": crate::clock::rfc3339(session.created_at),
         "expiration_at": crate::clock::rfc3339(session.expiration_at),
     });
-    if let (false, Some(map)) = (kyb, created.as_object_mut()) {
+    if let (false, Some(map)) = (session.url.is_empty(), created.as_object_mut()) {
         map.insert("url".to_owned(), json!(session.url));
     }
     let payload = json!({ "data": created });
@@ -271,24 +236,12 @@ pub(crate) fn create(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResu
     state.sessions.insert(id, session);
     state.stats.creates_applied += 1;
     let bytes = Bytes::from(serde_json::to_vec(&payload).unwrap_or_default());
-    if let Some(key) = &key {
-        state
-            .idempotency
-            .remember(key, print, StatusCode::CREATED, bytes.clone());
-    }
-    Ok(crate::http::with_body(
+    idempotency.remember(&mut state, StatusCode::CREATED, bytes.clone());
+    Ok(with_body(
         StatusCode::CREATED,
         "application/json",
         bytes.to_vec(),
     ))
-}
-
-pub(crate) fn idempotency_conflict() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "idempotency_conflict",
-        "this x-idempotency-key was already used with a different request",
-    )
 }
 
 /// Looks a session up (after applying expiry) and maps it with `f`.
@@ -308,21 +261,26 @@ fn with_session<T>(
 }
 
 /// `GET /identity/v1/sessions/{id}`.
-pub(crate) fn get(shared: &Shared, id: &str) -> HandlerResult {
-    with_session(shared, id, |s| Ok(data(StatusCode::OK, s.to_json())))
+pub(crate) fn get(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
+    with_session(shared, call.param("id"), |s| {
+        Ok(data(StatusCode::OK, s.to_json()))
+    })
 }
 
 /// `GET /identity/v1/sessions/{id}/report`.
-pub(crate) fn report(shared: &Shared, id: &str) -> HandlerResult {
-    with_session(shared, id, |s| {
-        Ok(data(StatusCode::OK, s.report_json(&shared.base_url)))
+pub(crate) fn report(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
+    with_session(shared, call.param("id"), |s| {
+        Ok(data(
+            StatusCode::OK,
+            crate::report::report_json(&shared.base_url, s),
+        ))
     })
 }
 
 /// `DELETE /identity/v1/sessions/{id}`.
-pub(crate) fn cancel(shared: &Shared, id: &str) -> HandlerResult {
+pub(crate) fn cancel(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
     let now = shared.clock.now();
-    with_session(shared, id, |s| {
+    with_session(shared, call.param("id"), |s| {
         if s.status.is_final() {
             return Err(ApiError::invalid_state(format!(
                 "the session is {} and cannot be cancelled",
@@ -340,8 +298,8 @@ pub(crate) fn cancel(shared: &Shared, id: &str) -> HandlerResult {
 
 /// `POST /clean_validations`: deletes a user's sessions, by `user_id` or else by the
 /// `personal_data.document_number` stored with them.
-pub(crate) fn clean(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResult {
-    let map = json_object(&parts.headers, body)?;
+pub(crate) fn clean(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
+    let map = json_object(&call.parts.headers, call.body)?;
     let mut problems = unknown_members(&map, &["user_id", "document_number"], "");
     let user_id = map
         .get("user_id")
@@ -368,10 +326,10 @@ pub(crate) fn clean(shared: &Shared, parts: &Parts, body: &[u8]) -> HandlerResul
     let mut state = shared.lock();
     let before = state.sessions.len();
     match (user_id, document) {
-        (Some(Ok(user)), _) => state.sessions.retain(|_, s| s.user_id != user),
+        (Some(Ok(user)), _) => state.sessions.retain(|_, s| s.subject.id() != user),
         (None, Some(Ok(number))) => state
             .sessions
-            .retain(|_, s| s.document_number() != Some(number)),
+            .retain(|_, s| s.subject.document_number() != Some(number)),
         _ => {}
     }
     let deleted = before - state.sessions.len();

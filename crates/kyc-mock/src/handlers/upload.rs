@@ -5,16 +5,15 @@ use std::sync::Arc;
 use bytes::Bytes;
 use http::StatusCode;
 use http::header::CONTENT_TYPE;
-use http::request::Parts;
 use serde_json::json;
 
-use super::{idempotency_key, replay};
+use super::request::{Call, Idempotency, Noted};
 use crate::config::Alternative;
 use crate::http::{ApiError, HandlerResult, with_body};
 use crate::lifecycle::{after_upload, schedule};
 use crate::multipart::{FilePart, boundary, parse_single_file};
 use crate::session::{FileRecord, Status};
-use crate::state::{Replay, Shared, fingerprint};
+use crate::state::Shared;
 
 /// Accepted file types and their leading bytes (reference decision 3).
 const MAGIC: [(&str, &[u8]); 3] = [
@@ -25,13 +24,6 @@ const MAGIC: [(&str, &[u8]); 3] = [
     ),
     ("application/pdf", b"%PDF-"),
 ];
-
-/// Path parameters of the upload route.
-pub(crate) struct UploadTarget<'a> {
-    pub(crate) session_id: &'a str,
-    pub(crate) entity_id: &'a str,
-    pub(crate) type_document: &'a str,
-}
 
 fn invalid_file(detail: impl Into<String>) -> ApiError {
     ApiError::bad_request("invalid_file", detail)
@@ -67,7 +59,7 @@ fn check_file(
             return Err(invalid_file("the file is empty"));
         }
         if part.data.len() > max {
-            return Err(too_large(max));
+            return Err(ApiError::file_too_large(max));
         }
         if !matches(part.data) {
             return Err(invalid_file(format!(
@@ -86,7 +78,7 @@ fn check_file(
         return Err(invalid_file("the file is empty"));
     }
     if part.data.len() > max {
-        return Err(too_large(max));
+        return Err(ApiError::file_too_large(max));
     }
     if !part.data.starts_with(magic) {
         return Err(invalid_file(format!(
@@ -96,33 +88,17 @@ fn check_file(
     Ok(content_type)
 }
 
-pub(crate) fn too_large(max: usize) -> ApiError {
-    ApiError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "payload_too_large",
-        format!("files may be at most {max} bytes"),
-    )
-}
-
-pub(crate) fn upload(
-    shared: &Arc<Shared>,
-    parts: &Parts,
-    body: &[u8],
-    target: &UploadTarget<'_>,
-) -> HandlerResult {
-    let key = idempotency_key(&parts.headers)?
-        .filter(|_| !shared.config.plays(Alternative::IgnoresIdempotencyKeys));
-    let print = fingerprint(parts.method.as_str(), parts.uri.path(), body);
-    if let Some(key) = &key {
-        let seen = shared.lock().idempotency.check(key, &print);
-        match seen {
-            Replay::Fresh => {}
-            Replay::Same(stored) => {
-                shared.lock().stats.idempotent_replays += 1;
-                return Ok(replay(stored));
-            }
-            Replay::Conflict => return Err(super::sessions::idempotency_conflict()),
-        }
+/// `POST /identity/v1/sessions/{id}/entities/{entity_id}/files/{type_document}`.
+pub(crate) fn upload(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
+    let (session_id, entity_id, type_document) = (
+        call.param("id"),
+        call.param("entity_id"),
+        call.param("type_document"),
+    );
+    let parts = call.parts;
+    let idempotency = Idempotency::of(shared, call)?;
+    if let Some(replay) = idempotency.replayed(&mut shared.lock())? {
+        return Ok(replay);
     }
     let content_type = parts
         .headers
@@ -136,24 +112,17 @@ pub(crate) fn upload(
             e,
         )
     })?;
-    let part = parse_single_file(body, &boundary);
+    let part = parse_single_file(call.body, &boundary);
 
     let now = shared.clock.now();
     let mut state = shared.lock();
-    if let Some(key) = &key {
-        match state.idempotency.check(key, &print) {
-            Replay::Fresh => {}
-            Replay::Same(stored) => {
-                state.stats.idempotent_replays += 1;
-                return Ok(replay(stored));
-            }
-            Replay::Conflict => return Err(super::sessions::idempotency_conflict()),
-        }
+    if let Some(replay) = idempotency.replayed(&mut state)? {
+        return Ok(replay);
     }
     let session = state
         .sessions
-        .get_mut(target.session_id)
-        .ok_or_else(|| ApiError::not_found(format!("no session `{}`", target.session_id)))?;
+        .get_mut(session_id)
+        .ok_or_else(|| ApiError::not_found(format!("no session `{session_id}`")))?;
     session.refresh(now);
     if session.status != Status::InProgress {
         return Err(ApiError::invalid_state(format!(
@@ -161,15 +130,16 @@ pub(crate) fn upload(
             session.status.as_str()
         )));
     }
-    let allowed = crate::kyb::documents_for(session, target.entity_id)
+    let allowed = session
+        .documents_for(entity_id)
         .map_err(|why| ApiError::bad_request("invalid_entity", why))?;
-    if !allowed.contains(&target.type_document) {
+    if !allowed.contains(&type_document) {
         return Err(ApiError::bad_request(
             "invalid_document_type",
             format!(
                 "document type `{}` is not accepted for entity `{}` in {}; accepted: {}",
-                target.type_document,
-                target.entity_id,
+                type_document,
+                entity_id,
                 session.country,
                 allowed.join(", ")
             ),
@@ -181,8 +151,8 @@ pub(crate) fn upload(
 
     let file = FileRecord {
         id: shared.ids.id("fil-", 27),
-        entity_id: target.entity_id.to_owned(),
-        type_document: target.type_document.to_owned(),
+        entity_id: entity_id.to_owned(),
+        type_document: type_document.to_owned(),
         file_name: part.file_name.clone(),
         content_type,
         size: part.data.len(),
@@ -191,17 +161,13 @@ pub(crate) fn upload(
     };
     session
         .files
-        .retain(|f| f.entity_id != target.entity_id || f.type_document != target.type_document);
+        .retain(|f| f.entity_id != entity_id || f.type_document != type_document);
     session.files.push(file.clone());
     session.updated_at = now;
-    session.required_again.retain(|d| d != target.type_document);
-    let request_id = parts
-        .extensions
-        .get::<crate::router::RequestId>()
-        .map_or("", |r| r.0.as_str());
+    session.required_again.retain(|d| d != type_document);
     session.note(
         now,
-        format!("POST {} → 201 ({request_id})", parts.uri.path()),
+        format!("POST {} → 201 ({})", parts.uri.path(), call.request_id()),
     );
     state.stats.uploads_applied += 1;
     if content_type.starts_with("image/") {
@@ -213,20 +179,15 @@ pub(crate) fn upload(
     }
     let mut payload = file.to_json();
     if let Some(obj) = payload.as_object_mut() {
-        obj.insert("session_id".to_owned(), json!(target.session_id));
+        obj.insert("session_id".to_owned(), json!(session_id));
     }
     let bytes = Bytes::from(serde_json::to_vec(&json!({ "data": payload })).unwrap_or_default());
-    if let Some(key) = &key {
-        state
-            .idempotency
-            .remember(key, print, StatusCode::CREATED, bytes.clone());
-    }
-    let (notifications, later) = after_upload(shared, &mut state, target.session_id);
+    idempotency.remember(&mut state, StatusCode::CREATED, bytes.clone());
+    let (notifications, later) = after_upload(shared, &mut state, session_id);
     drop(state);
-    schedule(shared, target.session_id.to_owned(), notifications, later);
-    Ok(with_body(
-        StatusCode::CREATED,
-        "application/json",
-        bytes.to_vec(),
-    ))
+    schedule(shared, session_id.to_owned(), notifications, later);
+    let mut response = with_body(StatusCode::CREATED, "application/json", bytes.to_vec());
+    // Noted above, before the processing it may have started and finished.
+    response.extensions_mut().insert(Noted);
+    Ok(response)
 }
