@@ -147,7 +147,11 @@ async fn a_create_whose_answer_was_lost_is_sent_again_under_its_key_or_found_by_
         .unwrap();
     let tracker = Tracker::new(client.clone(), store.clone(), fast());
     let resumed = tracker.resume_creates().await.unwrap();
-    assert_eq!(resumed, std::slice::from_ref(&first.id), "adopted: found by search");
+    assert_eq!(
+        resumed,
+        std::slice::from_ref(&first.id),
+        "adopted: found by search"
+    );
     assert!(store.pending_creates().unwrap().is_empty());
     assert!(store.load(&first.id).unwrap().is_some());
 
