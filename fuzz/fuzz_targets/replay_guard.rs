@@ -21,28 +21,25 @@ use libfuzzer_sys::fuzz_target;
 struct Model {
     window: Duration,
     capacity: usize,
-    /// (key, remembered until, arrival order)
-    entries: Vec<(String, SystemTime, u64)>,
+    /// (key, remembered until (`None`: past the last instant `SystemTime` holds), arrival order)
+    entries: Vec<(String, Option<SystemTime>, u64)>,
     order: u64,
     evicted_early: u64,
 }
 
 impl Model {
     fn check(&mut self, key: &str, signed_at: SystemTime, now: SystemTime) -> Delivery {
-        self.entries.retain(|(_, until, _)| *until >= now);
+        self.entries.retain(|(_, until, _)| until.is_none_or(|u| u >= now));
         if self.entries.iter().any(|(k, _, _)| k == key) {
             return Delivery::Repeated;
         }
-        let until = signed_at
-            .max(now)
-            .checked_add(self.window)
-            .unwrap_or(signed_at);
+        let until = signed_at.max(now).checked_add(self.window);
         while self.entries.len() >= self.capacity {
             let first = self
                 .entries
                 .iter()
                 .enumerate()
-                .min_by_key(|(_, (_, until, order))| (*until, *order))
+                .min_by_key(|(_, (_, until, order))| (until.is_none(), *until, *order))
                 .map(|(i, _)| i);
             let Some(first) = first else { break };
             self.entries.remove(first);

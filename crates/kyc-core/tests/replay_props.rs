@@ -90,3 +90,23 @@ fn a_delivery_is_known_by_its_event_id_or_else_its_signature() {
         Delivery::First
     );
 }
+
+#[test]
+fn a_window_too_large_to_add_remembers_instead_of_forgetting_at_once() {
+    // `Duration::MAX` added to any instant overflows `SystemTime`: the delivery is remembered as
+    // long as the capacity allows, not forgotten on the next call.
+    let mut guard = ReplayGuard::new(Duration::MAX, 10);
+    assert_eq!(
+        guard.check_key("k".to_owned(), at(0), at(5)),
+        Delivery::First
+    );
+    assert_eq!(
+        guard.check_key("k".to_owned(), at(0), at(6)),
+        Delivery::Repeated
+    );
+    assert_eq!(
+        guard.check_key("k".to_owned(), at(0), at(1_000_000_000)),
+        Delivery::Repeated
+    );
+    assert_eq!(guard.len(), 1);
+}

@@ -20,6 +20,14 @@ pub enum Delivery {
     Repeated,
 }
 
+/// When an entry may be forgotten: an instant, or never (a window that reaches past the last
+/// instant `SystemTime` can hold). Ordered: every instant comes before `End`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
+enum Until {
+    At(SystemTime),
+    End,
+}
+
 /// What a receiver accepted, remembered for the verifier's window and no longer: after it, the
 /// verifier refuses the delivery as stale anyway. Bounded: at most `capacity` deliveries are kept;
 /// when more arrive within one window, the one that would be forgotten first is forgotten now
@@ -47,9 +55,9 @@ pub struct ReplayGuard {
     window: Duration,
     capacity: usize,
     /// When each key may be forgotten.
-    until: HashMap<String, SystemTime>,
+    until: HashMap<String, Until>,
     /// The same entries by expiry (with a sequence number to keep equal times apart).
-    by_expiry: BTreeMap<(SystemTime, u64), String>,
+    by_expiry: BTreeMap<(Until, u64), String>,
     sequence: u64,
     evicted_early: u64,
 }
@@ -121,11 +129,12 @@ impl ReplayGuard {
         if self.until.contains_key(&key) {
             return Delivery::Repeated;
         }
-        // Kept until the verifier would refuse the delivery anyway (its window, both ways).
+        // Kept until the verifier would refuse the delivery anyway (its window, both ways). A
+        // window too large to add to that instant saturates: kept while the capacity allows.
         let until = signed_at
             .max(now)
             .checked_add(self.window)
-            .unwrap_or(signed_at);
+            .map_or(Until::End, Until::At);
         while self.until.len() >= self.capacity {
             let Some(((_, _), oldest)) = self.by_expiry.pop_first() else {
                 break;
@@ -142,7 +151,7 @@ impl ReplayGuard {
     fn forget_expired(&mut self, now: SystemTime) {
         while let Some(((until, _), _)) = self.by_expiry.first_key_value() {
             // Kept through the window's last instant: the verifier accepts |now − t| <= window.
-            if *until >= now {
+            if *until >= Until::At(now) {
                 break;
             }
             if let Some((_, key)) = self.by_expiry.pop_first() {
