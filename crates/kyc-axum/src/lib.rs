@@ -37,6 +37,46 @@
 //!
 //! With a larger state, implement `FromRef<YourState> for WebhookReceiver` (or derive it with
 //! axum's `FromRef`); the extractor finds the receiver there.
+//!
+//! # In front of the receiver: a timeout and a concurrency limit
+//!
+//! The extractor refuses a request that cannot be authentic from its headers alone (a missing or
+//! malformed signature header, a timestamp outside the window, another endpoint, an unknown api
+//! key: [`Verifier::check_headers`]) before it reads a byte of the body, and reads at most
+//! [`WebhookReceiver::body_limit`] bytes of the others. What it cannot bound is time and number:
+//! the api key travels in every delivery and is no secret, so a client that passes the header
+//! checks can still send a body slowly, from many connections at once. Bound both in front of the
+//! route, with tower-http's timeout (the whole request, handler included, answered `408`) and
+//! tower's concurrency limit:
+//!
+//! ```toml
+//! [dependencies]
+//! tower = { version = "0.5", features = ["limit"] }
+//! tower-http = { version = "0.6.7", features = ["timeout"] }
+//! ```
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use axum::{Router, http::StatusCode, routing::post};
+//! use kyc_axum::{VerifiedEvent, WebhookReceiver};
+//! use tower::limit::GlobalConcurrencyLimitLayer;
+//! use tower_http::timeout::TimeoutLayer;
+//!
+//! # async fn identity(VerifiedEvent(_event): VerifiedEvent) -> StatusCode { StatusCode::NO_CONTENT }
+//! # fn app(receiver: WebhookReceiver) -> Router {
+//! Router::new()
+//!     .route("/webhooks/identity", post(identity))
+//!     // Layers wrap what is above them: the limit admits 64 requests at a time (one count
+//!     // for every route), each of which gets 10 s, from its first byte to its answer.
+//!     .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(10)))
+//!     .layer(GlobalConcurrencyLimitLayer::new(64))
+//!     .with_state(receiver)
+//! # }
+//! ```
+//!
+//! Pomelo's notifications are a few hundred bytes and come from a handful of addresses (reference
+//! §2): a body limit of a few KiB ([`WebhookReceiver::body_limit`]) and a firewall rule admitting
+//! only those addresses bound the rest.
 
 #![forbid(unsafe_code)]
 
@@ -184,6 +224,13 @@ where
         let receiver = WebhookReceiver::from_ref(state);
         let limit = receiver.inner.body_limit;
         let (parts, body) = request.into_parts();
+        // What needs only the headers comes first: a request that cannot be authentic is
+        // refused before its body is read, so it holds no buffer.
+        receiver
+            .inner
+            .verifier
+            .check_headers(&parts.headers, (receiver.inner.clock)())
+            .map_err(Rejection::Unauthenticated)?;
         let declared = parts
             .headers
             .get(header::CONTENT_LENGTH)

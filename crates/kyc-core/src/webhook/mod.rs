@@ -94,7 +94,11 @@
 //!   not JSON is `InvalidJson`, never a signature error. A JSON body of an unknown shape is not an
 //!   error at all: it becomes [`Event::Other`].
 //!
-//! Limits are the caller's: cap the body size in your server before buffering it.
+//! Checks 1–7 need only the headers and the time: [`Verifier::check_headers`] runs them alone,
+//! so a receiver can refuse a request that cannot be authentic before reading its body.
+//!
+//! Limits are the caller's: run [`Verifier::check_headers`] first, then cap the body size in your
+//! server before buffering it.
 
 mod capture;
 mod error;
