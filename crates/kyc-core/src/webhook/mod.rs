@@ -111,7 +111,7 @@ mod verify;
 pub use capture::{Capture, CaptureError};
 pub use error::{InvalidHeaderText, WebhookError};
 pub use event::{Event, OtherEvent, RequiredFileNotification, SessionNotification};
-pub use replay::{Delivery, ReplayGuard};
+pub use replay::{Begin, DeliveryKey, ReplayGuard, Ticket};
 pub use secret::{InvalidWebhookSecret, WebhookKeys, WebhookSecret};
 pub use sign::{SignedHeaders, sign};
 pub use verify::Verifier;
