@@ -45,6 +45,11 @@
 //! non-`2xx` status (e.g. `401`) for every [`WebhookError`]; log [`WebhookError::kind`], do not
 //! send it back.
 //!
+//! A copy of a delivery (Pomelo's redelivery, or a capture replayed within the window) verifies
+//! like the first. [`ReplayGuard`] tells them apart, by [`DeliveryKey`] (the `event_id`, else the
+//! api key, endpoint and body), and counts a delivery as handled only once its [`Ticket`] is
+//! committed, so a handler that failed loses nothing: the redelivery reaches it again.
+//!
 //! # Algorithm
 //!
 //! Headers: `X-Api-Key` (which secret), `X-Signature`, `X-Timestamp` (Unix seconds) and
