@@ -6,6 +6,7 @@
 // A panic in a test is a failed test: helpers may unwrap and index freely.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
+use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -14,11 +15,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::{FromRef, Request, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::post;
 use base64::Engine as _;
 use kyc_axum::{ReceiptLayer, VerifiedEvent, WebhookReceiver};
 use kyc_core::webhook::{Verifier, WebhookKeys, WebhookSecret, sign};
 use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
 use tower::ServiceExt as _;
 
 const API_KEY: &str = "receipt-key";
@@ -119,6 +122,20 @@ impl Harness {
     fn calls(&self) -> usize {
         self.calls.load(Ordering::SeqCst)
     }
+
+    /// Sends a delivery in a task of its own (as hyper serves a connection) and returns once its
+    /// handler started (the script's first act must be `Act::Wait`).
+    async fn first_in_flight(&mut self) -> JoinHandle<Result<Response, Infallible>> {
+        let router = self.router.clone();
+        let first = tokio::spawn(async move { router.oneshot(delivery()).await });
+        self.entered.recv().await.unwrap();
+        first
+    }
+
+    /// Lets the waiting handler answer `status`.
+    fn release(&mut self, status: StatusCode) {
+        self.release.take().unwrap().send(status).unwrap();
+    }
 }
 
 fn delivery() -> Request {
@@ -191,9 +208,7 @@ async fn a_panicking_handler_leaves_the_delivery_unseen() {
 #[tokio::test]
 async fn a_cancelled_request_leaves_the_delivery_unseen() {
     let mut harness = Harness::new(vec![Act::Wait, NO_CONTENT]);
-    let router = harness.router.clone();
-    let first = tokio::spawn(async move { router.oneshot(delivery()).await });
-    harness.entered.recv().await.unwrap();
+    let first = harness.first_in_flight().await;
     // A timeout layer firing, or the client going away: the request's future is dropped.
     first.abort();
     assert!(first.await.unwrap_err().is_cancelled());
@@ -204,9 +219,7 @@ async fn a_cancelled_request_leaves_the_delivery_unseen() {
 #[tokio::test]
 async fn a_copy_arriving_while_the_first_is_handled_is_not_answered_2xx() {
     let mut harness = Harness::new(vec![Act::Wait, NO_CONTENT]);
-    let router = harness.router.clone();
-    let first = tokio::spawn(async move { router.oneshot(delivery()).await });
-    harness.entered.recv().await.unwrap();
+    let first = harness.first_in_flight().await;
 
     // The first copy's outcome is not known: the second is told to come back.
     let response = harness.router.clone().oneshot(delivery()).await.unwrap();
@@ -215,12 +228,7 @@ async fn a_copy_arriving_while_the_first_is_handled_is_not_answered_2xx() {
     assert_eq!(harness.calls(), 1, "the copy did not reach the handler");
 
     // The first succeeds; only now is a copy answered 200, unhandled.
-    harness
-        .release
-        .take()
-        .unwrap()
-        .send(StatusCode::NO_CONTENT)
-        .unwrap();
+    harness.release(StatusCode::NO_CONTENT);
     assert_eq!(
         first.await.unwrap().unwrap().status(),
         StatusCode::NO_CONTENT
@@ -232,16 +240,9 @@ async fn a_copy_arriving_while_the_first_is_handled_is_not_answered_2xx() {
 #[tokio::test]
 async fn a_copy_that_was_told_to_come_back_is_handled_when_the_first_failed() {
     let mut harness = Harness::new(vec![Act::Wait, NO_CONTENT]);
-    let router = harness.router.clone();
-    let first = tokio::spawn(async move { router.oneshot(delivery()).await });
-    harness.entered.recv().await.unwrap();
+    let first = harness.first_in_flight().await;
     assert_eq!(harness.send(delivery()).await, 409);
-    harness
-        .release
-        .take()
-        .unwrap()
-        .send(StatusCode::SERVICE_UNAVAILABLE)
-        .unwrap();
+    harness.release(StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(
         first.await.unwrap().unwrap().status(),
         StatusCode::SERVICE_UNAVAILABLE
