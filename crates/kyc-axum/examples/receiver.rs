@@ -11,7 +11,7 @@
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::post;
-use kyc_axum::{VerifiedEvent, WebhookReceiver};
+use kyc_axum::{ReceiptLayer, VerifiedEvent, WebhookReceiver};
 use kyc_core::webhook::{Event, Verifier, WebhookKeys, WebhookSecret};
 
 /// The path Pomelo is told to call; signatures cover it.
@@ -68,6 +68,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let verifier = Verifier::new(keys()?).expected_endpoint(PATH);
     let app = Router::new()
         .route(PATH, post(identity))
+        // A delivery counts as received once `identity` answered 2xx; otherwise Pomelo's
+        // redelivery reaches it again.
+        .layer(ReceiptLayer::new())
         .with_state(WebhookReceiver::new(verifier));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     println!("listening on http://{}{PATH}", listener.local_addr()?);

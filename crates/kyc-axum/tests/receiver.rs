@@ -12,7 +12,7 @@ use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use kyc_axum::{VerifiedEvent, WebhookReceiver};
+use kyc_axum::{ReceiptLayer, VerifiedEvent, WebhookReceiver};
 use kyc_core::webhook::{Event, Verifier, WebhookKeys, WebhookSecret};
 use kyc_core::{
     Config, Country, CreateSession, Credentials, DocumentType, Environment, UploadFile,
@@ -53,7 +53,10 @@ fn serve(app: App) -> String {
             .unwrap();
         runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let router = Router::new().route(PATH, post(identity)).with_state(app);
+            let router = Router::new()
+                .route(PATH, post(identity))
+                .layer(ReceiptLayer::new())
+                .with_state(app);
             axum::serve(listener, router).await.unwrap();
         });
     });

@@ -210,7 +210,17 @@ pub struct Session {
     /// The company's id (`cmp-…`), for a KYB session.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company_id: Option<String>,
-    /// The session status.
+    /// The session status, if the answer carried one.
+    ///
+    /// An `Option` on purpose, although a webhook's
+    /// [`SessionNotification::status`](crate::webhook::SessionNotification::status) is a plain
+    /// value: Pomelo publishes no schema for a session read (reference §5.3; its Android demo
+    /// reads only `user_id` and `operation_country`), and the same type reads search results,
+    /// where a page may list sessions by their ids alone. A tolerant reader requires only what
+    /// the operation cannot work without, the `id`, so a read without a status still succeeds and
+    /// shows everything else. A notification, on the other hand, *is* a status change: a body
+    /// without a status is not classified as one (it becomes
+    /// [`Event::Other`](crate::webhook::Event::Other)), so the field is always there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<SessionStatus>,
     /// Why the session was not validated, when it was not.

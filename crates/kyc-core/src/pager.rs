@@ -159,16 +159,17 @@ impl Pager {
         // On the first page only, the server's numbering is learnt: when the request let the
         // server choose its first page, its number (0 or 1) is taken; otherwise a server one
         // ahead of ours (1-based, answering `0` as `1`) is followed. Later pages follow ours.
-        let mut numbered = asked;
+        // In `u64`: a server one ahead of the last `u32` page number is a number past `u32`.
+        let mut numbered = u64::from(asked);
         if self.pages == 1 {
             match pagination.current_page() {
                 Some(current @ (0 | 1)) if self.first_implicit => {
                     // That request sent no number: it stands for the server's, not ours.
-                    numbered = current as u32;
+                    numbered = current;
                     self.requested.remove(&asked);
-                    self.requested.insert(numbered);
+                    self.requested.insert(current as u32);
                 }
-                Some(current) if current == u64::from(asked) + 1 => numbered = asked + 1,
+                Some(current) if current == numbered + 1 => numbered = current,
                 _ => {}
             }
         }
@@ -179,8 +180,9 @@ impl Pager {
                 size.is_some_and(|s| received >= s)
             }
         };
-        match numbered.checked_add(1) {
-            Some(next) if more => self.next = next,
+        // The page after the last `u32` number cannot be asked for: the walk ends there.
+        match u32::try_from(numbered + 1) {
+            Ok(next) if more => self.next = next,
             _ => self.end = Some(PagerStep::Done),
         }
         fresh

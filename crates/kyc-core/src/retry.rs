@@ -82,7 +82,8 @@ impl RetryPolicy {
         self
     }
 
-    /// Sets the base and maximum back-off delay.
+    /// Sets the base and maximum back-off delay. Any durations are accepted, `Duration::MAX`
+    /// included: a delay never exceeds `max`.
     #[must_use]
     pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
         self.base_delay = base;
@@ -163,12 +164,12 @@ impl RetryPolicy {
             0.0
         };
         let exponent = attempt.saturating_sub(1).min(31);
-        let backoff = self
+        let capped = self
             .base_delay
             .checked_mul(1u32 << exponent)
             .unwrap_or(self.max_delay)
-            .min(self.max_delay)
-            .mul_f64(0.5 + jitter / 2.0);
+            .min(self.max_delay);
+        let backoff = scale(capped, 0.5 + jitter / 2.0);
         let delay = match retry_after {
             Some(server) => server
                 .min(self.max_retry_after)
@@ -177,6 +178,15 @@ impl RetryPolicy {
         };
         RetryDecision::RetryAfter(delay)
     }
+}
+
+/// `delay × factor` for a `factor` in `[0.5, 1]`, never more than `delay`: `Duration::mul_f64`
+/// computes through `f64` seconds, which round up past `Duration::MAX` (a panic) and, for large
+/// delays, past the delay itself. The same arithmetic, saturated.
+fn scale(delay: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(delay.as_secs_f64() * factor)
+        .unwrap_or(Duration::MAX)
+        .min(delay)
 }
 
 /// Whether `method` may be replayed without changing the outcome (RFC 9110 §9.2.2).
@@ -233,6 +243,30 @@ mod tests {
         assert_eq!(delays, vec![ms(250), ms(500), ms(1000), ms(2000), ms(4000)]);
         assert_eq!(p.decide(true, out, 9, 1.0, NOW), ms(8000));
         assert_eq!(p.decide(true, out, 1, 0.0, NOW), ms(125));
+    }
+
+    #[test]
+    fn the_largest_backoff_saturates_instead_of_panicking() {
+        // `Duration::MAX` scaled by 1.0 through `f64` rounds up past `Duration::MAX`.
+        let p = RetryPolicy::default()
+            .max_attempts(10)
+            .backoff(Duration::MAX, Duration::MAX);
+        let h = headers(None);
+        let out = Outcome::Response {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            headers: &h,
+        };
+        assert_eq!(
+            p.decide(true, out, 1, 1.0, NOW),
+            RetryDecision::RetryAfter(Duration::MAX)
+        );
+        let RetryDecision::RetryAfter(half) = p.decide(true, out, 3, 0.0, NOW) else {
+            panic!("a retry");
+        };
+        assert!(
+            half <= Duration::MAX / 2 + Duration::from_secs(1),
+            "{half:?}"
+        );
     }
 
     #[test]
@@ -305,6 +339,24 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn any_backoff_setting_and_jitter_give_a_delay_within_the_maximum(
+            base in any::<(u64, u32)>(),
+            max in any::<(u64, u32)>(),
+            attempt in 1u32..40,
+            jitter in any::<f64>(),
+        ) {
+            let duration = |(secs, nanos): (u64, u32)| Duration::new(secs, nanos % 1_000_000_000);
+            let p = RetryPolicy::default()
+                .max_attempts(50)
+                .backoff(duration(base), duration(max));
+            let out = Outcome::Transport { may_have_reached_server: false };
+            match p.decide(true, out, attempt, jitter, NOW) {
+                RetryDecision::RetryAfter(delay) => prop_assert!(delay <= p.max_delay),
+                RetryDecision::Stop => prop_assert!(false, "a transport failure is retried"),
+            }
+        }
+
         #[test]
         fn decisions_respect_the_rules(
             method in method(),

@@ -130,7 +130,50 @@ fn no_metadata_means_one_page() {
     assert_eq!((ids.len(), end), (1, PagerStep::Done));
 }
 
+#[test]
+fn a_server_one_ahead_of_the_last_page_number_ends_the_walk_without_overflow() {
+    // A search started at the last `u32` page, answered as if the server counted from 1: the
+    // page after it has no number to ask for. Panicked in a debug build (`asked + 1`).
+    let search = SearchSessions::new().page_size(1).page_number(u32::MAX);
+    let mut pager = Pager::new(&config(0, 100), search);
+    let (ids, asked, end) = walk(&mut pager, |_| {
+        page(&[1], Some(u64::from(u32::MAX) + 1), Some(u64::MAX), Some(1))
+    });
+    assert_eq!(ids, ["iss-1"]);
+    assert_eq!(asked, [Some(u32::MAX)]);
+    assert_eq!(end, PagerStep::Done);
+}
+
 proptest! {
+    #[test]
+    fn any_server_near_the_last_page_number_ends_without_asking_twice(
+        start in prop_oneof![Just(None), (0u32..3).prop_map(Some), (u32::MAX - 3..=u32::MAX).prop_map(Some)],
+        pages in proptest::collection::vec((
+            proptest::collection::vec(0u64..40, 0..6),
+            proptest::option::of(0u64..4),
+            proptest::option::of(0u64..50),
+        ), 1..20),
+    ) {
+        // `current_page` within a few of the page asked for: the first page's metadata is where
+        // the pager learns the server's numbering, and must never overflow doing it.
+        let mut search = SearchSessions::new().page_size(2);
+        if let Some(start) = start {
+            search = search.page_number(start);
+        }
+        let base = u64::from(start.unwrap_or(0));
+        let mut pager = Pager::new(&config(0, 30), search);
+        let mut script = pages.into_iter().cycle();
+        let (ids, asked, end) = walk(&mut pager, |_| {
+            let (ids, ahead, total) = script.next().unwrap();
+            page(&ids, ahead.map(|a| base + a), total, Some(2))
+        });
+        let numbers: HashSet<_> = asked.iter().collect();
+        prop_assert_eq!(numbers.len(), asked.len(), "a page asked twice: {:?}", asked);
+        let unique: HashSet<_> = ids.iter().collect();
+        prop_assert_eq!(unique.len(), ids.len(), "a session yielded twice");
+        prop_assert!(!matches!(end, PagerStep::Fetch(_)));
+    }
+
     #[test]
     fn honest_servers_are_walked_exactly_once(n in 0u64..60, size in 1u64..9, base in 0u64..2, first in 0u32..2) {
         let search = SearchSessions::new().page_size(size as u32);

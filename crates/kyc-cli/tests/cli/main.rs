@@ -13,5 +13,6 @@ mod errors;
 mod kyb;
 mod mock_demo;
 mod support;
+mod terminal;
 mod usage;
 mod webhook;

@@ -45,6 +45,11 @@
 //! non-`2xx` status (e.g. `401`) for every [`WebhookError`]; log [`WebhookError::kind`], do not
 //! send it back.
 //!
+//! A copy of a delivery (Pomelo's redelivery, or a capture replayed within the window) verifies
+//! like the first. [`ReplayGuard`] tells them apart, by [`DeliveryKey`] (the `event_id`, else the
+//! api key, endpoint and body), and counts a delivery as handled only once its [`Ticket`] is
+//! committed, so a handler that failed loses nothing: the redelivery reaches it again.
+//!
 //! # Algorithm
 //!
 //! Headers: `X-Api-Key` (which secret), `X-Signature`, `X-Timestamp` (Unix seconds) and
@@ -94,7 +99,11 @@
 //!   not JSON is `InvalidJson`, never a signature error. A JSON body of an unknown shape is not an
 //!   error at all: it becomes [`Event::Other`].
 //!
-//! Limits are the caller's: cap the body size in your server before buffering it.
+//! Checks 1–7 need only the headers and the time: [`Verifier::check_headers`] runs them alone,
+//! so a receiver can refuse a request that cannot be authentic before reading its body.
+//!
+//! Limits are the caller's: run [`Verifier::check_headers`] first, then cap the body size in your
+//! server before buffering it.
 
 mod error;
 mod event;
@@ -105,7 +114,7 @@ mod verify;
 
 pub use error::{InvalidHeaderText, WebhookError};
 pub use event::{Event, OtherEvent, RequiredFileNotification, SessionNotification};
-pub use replay::{Delivery, ReplayGuard};
+pub use replay::{Begin, DeliveryKey, ReplayGuard, Ticket};
 pub use secret::{InvalidWebhookSecret, WebhookKeys, WebhookSecret};
 pub use sign::{SignedHeaders, sign};
 pub use verify::Verifier;

@@ -9,7 +9,7 @@ use http::{HeaderMap, Request};
 
 use super::error::WebhookError;
 use super::event::Event;
-use super::secret::WebhookKeys;
+use super::secret::{WebhookKeys, WebhookSecret};
 use super::{ALGORITHM, WebhookHeader};
 
 /// Length of the base64 text of a 32-byte MAC, padding included.
@@ -144,6 +144,68 @@ impl Verifier {
         body: &[u8],
         now: SystemTime,
     ) -> Result<(), WebhookError> {
+        let signed = self.signed_parts(headers, now)?;
+        // Every secret is tried, without stopping at the first match, so neither the result nor
+        // the time taken depends on the order of the secrets or on which one matched. Each
+        // comparison is constant-time (`Mac::verify_slice`).
+        let matched = signed.secrets.iter().fold(false, |matched, secret| {
+            let ok = secret
+                .mac(signed.timestamp, signed.endpoint, body)
+                .verify_slice(&signed.mac)
+                .is_ok();
+            matched | ok
+        });
+        if matched {
+            Ok(())
+        } else {
+            Err(WebhookError::SignatureMismatch)
+        }
+    }
+
+    /// The checks that need only the headers and the time (checks 1–7 of the
+    /// [module documentation](crate::webhook#check-order)): the four headers are present, the
+    /// signature is well formed, the timestamp is fresh, the endpoint is the expected one and a
+    /// secret is configured for the api key. What a receiver runs *before* reading the body, so
+    /// that a request that cannot be authentic is refused without holding a buffer for its body.
+    ///
+    /// A pure function of its arguments, like every check here: [`Verifier::verify`] and
+    /// [`Verifier::verify_signature`] run the same checks again, with the `now` they are given,
+    /// before the MAC.
+    ///
+    /// ```
+    /// use std::time::{Duration, UNIX_EPOCH};
+    /// use kyc_core::webhook::{sign, Verifier, WebhookError, WebhookKeys, WebhookSecret};
+    ///
+    /// let secret = WebhookSecret::from_base64("uC8fVXzXMyaw1PseV452i6ozQwIIa4olcSpjuvn5E4E=")?;
+    /// let verifier = Verifier::new(WebhookKeys::new().with("my-api-key", secret.clone()));
+    /// let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    ///
+    /// let headers = sign("my-api-key", &secret, "/hooks", 1_700_000_000, b"{}").to_header_map()?;
+    /// assert_eq!(verifier.check_headers(&headers, now), Ok(())); // now read the body, then verify
+    ///
+    /// let unknown = sign("someone-else", &secret, "/hooks", 1_700_000_000, b"{}").to_header_map()?;
+    /// assert_eq!(verifier.check_headers(&unknown, now), Err(WebhookError::UnknownApiKey));
+    /// assert!(matches!(
+    ///     verifier.check_headers(&http::HeaderMap::new(), now),
+    ///     Err(WebhookError::MissingHeader { name: "X-Api-Key" })
+    /// ));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`Verifier::verify_signature`], without
+    /// [`SignatureMismatch`](WebhookError::SignatureMismatch) (that needs the body).
+    pub fn check_headers(&self, headers: &HeaderMap, now: SystemTime) -> Result<(), WebhookError> {
+        self.signed_parts(headers, now).map(|_| ())
+    }
+
+    /// Checks 1–7 over the headers; what the MAC check needs from them.
+    fn signed_parts<'a>(
+        &'a self,
+        headers: &'a HeaderMap,
+        now: SystemTime,
+    ) -> Result<SignedParts<'a>, WebhookError> {
         let api_key = header(headers, WebhookHeader::ApiKey)?;
         let signature = header(headers, WebhookHeader::Signature)?;
         let timestamp = header(headers, WebhookHeader::Timestamp)?;
@@ -161,22 +223,21 @@ impl Verifier {
             .keys
             .secrets_for(api_key)
             .ok_or(WebhookError::UnknownApiKey)?;
-        // Every secret is tried, without stopping at the first match, so neither the result nor
-        // the time taken depends on the order of the secrets or on which one matched. Each
-        // comparison is constant-time (`Mac::verify_slice`).
-        let matched = secrets.iter().fold(false, |matched, secret| {
-            let ok = secret
-                .mac(timestamp, endpoint, body)
-                .verify_slice(&mac)
-                .is_ok();
-            matched | ok
-        });
-        if matched {
-            Ok(())
-        } else {
-            Err(WebhookError::SignatureMismatch)
-        }
+        Ok(SignedParts {
+            secrets,
+            mac,
+            timestamp,
+            endpoint,
+        })
     }
+}
+
+/// What the headers of a delivery that passed checks 1–7 give the MAC check.
+struct SignedParts<'a> {
+    secrets: &'a [WebhookSecret],
+    mac: [u8; MAC_LEN],
+    timestamp: &'a [u8],
+    endpoint: &'a [u8],
 }
 
 /// The first value of a required header, as raw bytes (values need not be UTF-8).
