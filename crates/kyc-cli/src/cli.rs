@@ -139,6 +139,18 @@ fn parse_environment(text: &str) -> Result<Environment, String> {
     Environment::from_name(text).ok_or_else(|| "expected production, sandbox or stage".to_owned())
 }
 
+/// A number of seconds, fractions allowed, zero allowed.
+fn parse_seconds(text: &str) -> Result<Duration, String> {
+    let seconds: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| "expected a number of seconds".to_owned())?;
+    if seconds.is_nan() || seconds < 0.0 {
+        return Err("expected a number of seconds, 0 or more".to_owned());
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| "too many seconds".to_owned())
+}
+
 fn parse_timeout(text: &str) -> Result<Duration, String> {
     let seconds: f64 = text
         .trim()
@@ -246,6 +258,23 @@ Examples:
   kyc doctor --webhook-file delivery.http --secret-file secrets.txt --env-file pomelo.env
   set -a; . ./pomelo.env; set +a    # then every kyc command and from_env uses the settings")]
     Doctor(DoctorArgs),
+    /// Follow sessions to their verdicts, once: receive webhooks, poll what goes quiet, hand
+    /// each verdict over until acknowledged
+    #[command(
+        subcommand,
+        after_help = "\
+State lives in --db (POMELO_TRACK_DB; default sqlite:kyc-track.db in this folder): one SQLite
+file, so `serve` and the other commands can run side by side. Every verdict has a stable key
+(the session id): act on it once, then acknowledge it (`verdicts --ack`).
+
+Examples:
+  kyc track serve --listen 127.0.0.1:9000 --secret-file secrets.txt
+  kyc track add iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR
+  kyc track list
+  kyc track show iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR
+  kyc track verdicts --follow --ack | while read -r line; do ...; done"
+    )]
+    Track(TrackCommand),
     /// Print a shell completion script for kyc
     #[command(after_help = "\
 Examples:
@@ -599,6 +628,164 @@ pub(crate) struct SignArgs {
     /// The raw body, from FILE or from stdin with -
     #[arg(long, value_name = "FILE|-")]
     pub(crate) body: Option<String>,
+}
+
+/// `kyc track`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum TrackCommand {
+    /// Receive webhooks and poll sessions until stopped (Ctrl-C or SIGTERM)
+    #[command(after_help = "\
+Prints one JSON line on start (listen, webhook_path, db), then serves until stopped. A webhook
+is answered 2xx only once its effect is committed (5xx when the database fails, so that Pomelo
+sends it again); a redelivery, however re-spelled or re-signed, is recognised by its content.
+Sessions not heard of for the quiet period are polled, within the poll budget.
+
+Example:
+  kyc track serve --listen 127.0.0.1:9000 --webhook-path /webhooks/identity \\
+      --secret \"$API_KEY:$API_SECRET\" --quiet-period 600")]
+    Serve(Box<TrackServeArgs>),
+    /// Start following existing sessions (created elsewhere)
+    #[command(after_help = "\
+Prints {\"following\": [...]}. Each is polled after the quiet period unless a webhook comes.
+
+Example:
+  kyc track add iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fS")]
+    Add(TrackAddArgs),
+    /// List tracked sessions, newest first
+    #[command(after_help = "\
+Prints a JSON array: each session's id, subject, status, verdict, polls and next poll.
+
+Example:
+  kyc track list --limit 20")]
+    List(TrackListArgs),
+    /// Show one tracked session: its state, where each change came from, polls, conflicts
+    #[command(after_help = "\
+Prints the session's record as JSON; error[invalid_input] (exit 2) when it is not tracked.
+
+Example:
+  kyc track show iss-2lG0Yvy1fqyFX1ghT6kiAhrc2fR")]
+    Show(TrackShowArgs),
+    /// Print the verdicts waiting for the application, one JSON line each, with its key
+    #[command(after_help = "\
+Without --ack, prints the verdicts not acknowledged yet and changes nothing. With --ack, takes
+each (no other consumer gets it meanwhile), prints it, flushes, then acknowledges it: a consumer
+that dies before the line is read gets it again after the lease. --follow keeps waiting for new
+ones until stopped.
+
+Examples:
+  kyc track verdicts
+  kyc track verdicts --ack --follow")]
+    Verdicts(TrackVerdictsArgs),
+}
+
+/// Where a tracker keeps its state, and the tracking rules (every one a guess where Pomelo
+/// publishes nothing, so every one a setting).
+#[derive(Debug, Args)]
+pub(crate) struct TrackStoreArgs {
+    /// The tracker's database: sqlite:PATH (default sqlite:kyc-track.db)
+    #[arg(
+        long,
+        env = "POMELO_TRACK_DB",
+        value_name = "URL",
+        default_value = "sqlite:kyc-track.db"
+    )]
+    pub(crate) db: String,
+}
+
+/// The tracking rules.
+#[derive(Debug, Args)]
+pub(crate) struct TrackRuleArgs {
+    /// Statuses that end a session, comma-separated (default
+    /// VALIDATED,NOT_VALIDATED,REJECTED,EXPIRED,CANCELLED)
+    #[arg(long, env = "POMELO_FINAL_STATUSES", value_name = "LIST")]
+    pub(crate) final_statuses: Option<String>,
+    /// Seconds a session may go unheard of before it is polled (default 600)
+    #[arg(long, env = "POMELO_TRACK_QUIET_PERIOD", value_name = "SECONDS", value_parser = parse_seconds)]
+    pub(crate) quiet_period: Option<Duration>,
+    /// Longest wait between two polls of one session, seconds (default 21600)
+    #[arg(long, env = "POMELO_TRACK_MAX_BACKOFF", value_name = "SECONDS", value_parser = parse_seconds)]
+    pub(crate) max_backoff: Option<Duration>,
+    /// Most polls of one session (default 40)
+    #[arg(long, env = "POMELO_TRACK_MAX_POLLS", value_name = "N")]
+    pub(crate) max_polls: Option<u32>,
+    /// Seconds after which a session is no longer polled (default 604800)
+    #[arg(long, env = "POMELO_TRACK_GIVE_UP_AFTER", value_name = "SECONDS", value_parser = parse_seconds)]
+    pub(crate) give_up_after: Option<Duration>,
+    /// Seconds after a session's expiry before its last poll (default 300)
+    #[arg(long, env = "POMELO_TRACK_EXPIRY_GRACE", value_name = "SECONDS", value_parser = parse_seconds)]
+    pub(crate) expiry_grace: Option<Duration>,
+    /// Polls a minute for every session together (default 60)
+    #[arg(long, env = "POMELO_TRACK_POLLS_PER_MINUTE", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) polls_per_minute: Option<u32>,
+}
+
+/// `kyc track serve`.
+#[derive(Debug, Args)]
+pub(crate) struct TrackServeArgs {
+    #[command(flatten)]
+    pub(crate) store: TrackStoreArgs,
+    #[command(flatten)]
+    pub(crate) rules: TrackRuleArgs,
+    /// Where to receive webhooks (default 127.0.0.1:0: any free port, printed on start)
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:0")]
+    pub(crate) listen: std::net::SocketAddr,
+    /// The path webhooks are posted to (and signed for: X-Endpoint must match)
+    #[arg(long, value_name = "PATH", default_value = "/webhooks/identity")]
+    pub(crate) webhook_path: String,
+    #[command(flatten)]
+    pub(crate) secrets: SecretArgs,
+    /// Longest idle wait of the polling loop, seconds (default 5)
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "5")]
+    pub(crate) idle: Duration,
+}
+
+/// `kyc track add`.
+#[derive(Debug, Args)]
+pub(crate) struct TrackAddArgs {
+    #[command(flatten)]
+    pub(crate) store: TrackStoreArgs,
+    /// The sessions to follow
+    #[arg(value_name = "ID", required = true)]
+    pub(crate) ids: Vec<String>,
+}
+
+/// `kyc track list`.
+#[derive(Debug, Args)]
+pub(crate) struct TrackListArgs {
+    #[command(flatten)]
+    pub(crate) store: TrackStoreArgs,
+    /// The most sessions to list
+    #[arg(long, value_name = "N", default_value = "100")]
+    pub(crate) limit: usize,
+}
+
+/// `kyc track show`.
+#[derive(Debug, Args)]
+pub(crate) struct TrackShowArgs {
+    #[command(flatten)]
+    pub(crate) store: TrackStoreArgs,
+    /// The session
+    #[arg(value_name = "ID")]
+    pub(crate) id: String,
+}
+
+/// `kyc track verdicts`.
+#[derive(Debug, Args)]
+pub(crate) struct TrackVerdictsArgs {
+    #[command(flatten)]
+    pub(crate) store: TrackStoreArgs,
+    /// Take each verdict and acknowledge it once printed
+    #[arg(long)]
+    pub(crate) ack: bool,
+    /// Keep waiting for new verdicts until stopped
+    #[arg(long)]
+    pub(crate) follow: bool,
+    /// The most verdicts to print (per round with --follow)
+    #[arg(long, value_name = "N", default_value = "100")]
+    pub(crate) limit: usize,
+    /// How long a taken verdict is held before another consumer gets it, seconds (default 60)
+    #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "60")]
+    pub(crate) lease: Duration,
 }
 
 /// `kyc mock`: the simulator's options, defined once in kyc-mock (the `kyc-mock` program takes

@@ -34,6 +34,7 @@ mod mock;
 mod output;
 mod progress;
 mod time;
+mod track;
 mod webhook;
 
 use std::process::ExitCode;
@@ -41,7 +42,7 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use kyc_core::{CancelSession, GetReport, GetSession};
 
-use crate::cli::{Cli, Command, SessionCommand, WebhookCommand};
+use crate::cli::{Cli, Command, SessionCommand, TrackCommand, WebhookCommand};
 use crate::failure::Failure;
 
 fn main() -> ExitCode {
@@ -76,6 +77,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Mock(args) => mock::run(&args),
         Command::Demo => demo::run(),
         Command::Doctor(args) => doctor::run(&global, &args),
+        Command::Track(command) => match command {
+            TrackCommand::Serve(args) => track::serve(&global, &args),
+            TrackCommand::Add(args) => track::add(&args),
+            TrackCommand::List(args) => track::list(&args),
+            TrackCommand::Show(args) => track::show(&args),
+            TrackCommand::Verdicts(args) => track::verdicts(&args),
+        },
         Command::Completions(args) => {
             use clap::CommandFactory as _;
             let mut command = Cli::command();

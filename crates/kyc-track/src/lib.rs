@@ -9,14 +9,16 @@
 //! over are kyc-core's pure decisions; the store writes them, atomically.
 
 mod create;
+mod receiver;
 mod store;
 mod tracker;
 
 pub use create::Create;
+pub use receiver::{DEFAULT_BODY_LIMIT, serve};
 pub use store::{
     Commit, Committed, MemoryStore, SqliteStore, Store, StoreError, VerdictRecord, open,
 };
-pub use tracker::{Ingested, TickReport, TrackError, Tracker, TrackerOptions};
+pub use tracker::{Ingested, TickReport, TrackError, Tracker, TrackerOptions, apply};
 
 /// The tracking rules, re-exported: [`TrackSettings`](kyc_core::track::TrackSettings) and the
 /// record types.

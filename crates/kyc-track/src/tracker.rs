@@ -182,30 +182,12 @@ impl Tracker {
         finish_create: Option<String>,
     ) -> Result<(Committed, Decision), TrackError> {
         let settings = self.settings.clone();
-        self.on_store(move |store| {
-            for _ in 0..COMMIT_ATTEMPTS {
-                let current = store.load(input.session_id())?;
-                let at = now();
-                let decision = decide(current.as_ref(), &input, at, &settings);
-                let mut commit = Commit::default();
-                commit.delivery.clone_from(&delivery);
-                commit.finish_create.clone_from(&finish_create);
-                commit.at = Some(at);
-                commit.read_version = current.as_ref().map(|c| c.version);
-                if decision.changed {
-                    commit.record.clone_from(&decision.record);
-                }
-                if let (Some(record), Some(verdict)) = (&decision.record, &decision.verdict) {
-                    commit.verdict = Some(VerdictRecord::of(record, verdict.clone()));
-                }
-                match store.commit(&commit)? {
-                    Committed::Conflict => continue,
-                    done => return Ok(Ok((done, decision))),
-                }
-            }
-            Ok(Err(TrackError::Contended(input.session_id().clone())))
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || {
+            apply(&*store, &input, &settings, delivery, finish_create, now)
         })
-        .await?
+        .await
+        .map_err(|_| TrackError::Interrupted)?
     }
 
     /// Creates a session and tracks it, so that its verdict reaches the application even if
@@ -517,6 +499,46 @@ impl Tracker {
             }
         }
     }
+}
+
+/// Applies `input` to the store, blocking: reads the session's record, decides with kyc-core's
+/// rules at `clock()`, and commits the decision with `delivery` and `finish_create`, in one
+/// transaction; reads and decides again while the record moves under it (at most 16 times). What
+/// a [`Tracker`] does for every input, for programs that drive a store themselves (`kyc track
+/// add`).
+///
+/// # Errors
+///
+/// [`TrackError::Store`] or [`TrackError::Contended`]: nothing was written.
+pub fn apply(
+    store: &dyn Store,
+    input: &Input,
+    settings: &TrackSettings,
+    delivery: Option<String>,
+    finish_create: Option<String>,
+    clock: impl Fn() -> SystemTime,
+) -> Result<(Committed, Decision), TrackError> {
+    for _ in 0..COMMIT_ATTEMPTS {
+        let current = store.load(input.session_id())?;
+        let at = clock();
+        let decision = decide(current.as_ref(), input, at, settings);
+        let mut commit = Commit::default();
+        commit.delivery.clone_from(&delivery);
+        commit.finish_create.clone_from(&finish_create);
+        commit.at = Some(at);
+        commit.read_version = current.as_ref().map(|c| c.version);
+        if decision.changed {
+            commit.record.clone_from(&decision.record);
+        }
+        if let (Some(record), Some(verdict)) = (&decision.record, &decision.verdict) {
+            commit.verdict = Some(VerdictRecord::of(record, verdict.clone()));
+        }
+        match store.commit(&commit)? {
+            Committed::Conflict => continue,
+            done => return Ok((done, decision)),
+        }
+    }
+    Err(TrackError::Contended(input.session_id().clone()))
 }
 
 /// Whether a create's failure means Pomelo answered and created nothing (a `4xx` other than
