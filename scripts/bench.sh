@@ -319,8 +319,20 @@ load6() {
     echo "| L6. kyc-mock get-session req/s, 64 keep-alive connections, vs bare hyper with the same bytes | report | $(field "$out" mock) vs $(field "$out" bare) req/s | $(field "$out" ratio)× | reported |"
 }
 
+# The tracker (issue #25): ingestion vs a bare insert, a tick's store work at 1k–1M sessions,
+# the delay from a dropped webhook to its verdict.
+tracker() {
+    local sessions=1000,100000,1000000 deliveries=5000
+    [ "$QUICK" = 1 ] && sessions=1000,10000 deliveries=500
+    log "track ($sessions sessions)"
+    nice -n "$NICE" cargo build --release --locked -q -p kyc-bench --bin track >&2
+    nice -n "$NICE" "$TARGET_DIR/release/track" --sessions "$sessions" --deliveries "$deliveries" \
+        | tail -n +3
+}
+
 load_build
 rows=$(load1; load2; load3; load4; load6)
+track_rows=$(tracker)
 cat <<TABLE
 
 Under load (issue #13), $RUNS run(s) where repeated:
@@ -328,4 +340,10 @@ Under load (issue #13), $RUNS run(s) where repeated:
 | target | goal | measured | ratio: median (min–max) | result |
 |---|---|---|---|---|
 $rows
+
+The tracker (issue #25), from the same run:
+
+| figure | goal | measured | ratio |
+|---|---|---|---|
+$track_rows
 TABLE

@@ -30,7 +30,7 @@ pub enum TrackError {
     #[error(transparent)]
     Call(#[from] kyc_core::CallError),
     /// A record kept changing under the input: written by others faster than it could be
-    /// decided ([`COMMIT_ATTEMPTS`] times).
+    /// decided (16 times).
     #[error("the session {0} kept changing; the input was not applied")]
     Contended(SessionId),
     /// A stored pending create could not be read back.

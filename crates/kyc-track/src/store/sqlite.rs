@@ -118,6 +118,44 @@ impl SqliteStore {
         })
     }
 
+    /// Writes `records` (sessions not tracked yet) in one transaction: the import of another
+    /// tracker's state, or a benchmark's population. A record already tracked is left as it is.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Database`] when SQLite fails (nothing was written).
+    pub fn insert_many(&self, records: &[Tracked]) -> Result<usize, StoreError> {
+        let mut connection = self.connection();
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let mut written = 0;
+        {
+            let mut statement = tx
+                .prepare_cached(
+                    "INSERT INTO sessions
+                         (session_id, version, first_seen, next_poll, claimed_until, record)
+                     VALUES (?1, ?2, ?3, ?4, NULL, ?5)
+                     ON CONFLICT (session_id) DO NOTHING",
+                )
+                .map_err(db)?;
+            for record in records {
+                let text = serde_json::to_string(record).map_err(corrupt("session record"))?;
+                written += statement
+                    .execute(params![
+                        record.session_id.as_str(),
+                        i64::try_from(record.version).unwrap_or(i64::MAX),
+                        ms(record.first_seen),
+                        record.next_poll.map(ms),
+                        text
+                    ])
+                    .map_err(db)?;
+            }
+        }
+        tx.commit().map_err(db)?;
+        Ok(written)
+    }
+
     fn connection(&self) -> MutexGuard<'_, Connection> {
         self.connection
             .lock()
