@@ -20,7 +20,12 @@ struct Started<'a> {
     /// is never echoed.
     #[serde(skip_serializing_if = "Option::is_none")]
     client_secret: Option<&'a str>,
+    /// The first of `webhook_urls`, or none.
     webhook_url: Option<&'a str>,
+    /// Every webhook target, taken in turn.
+    webhook_urls: &'a [String],
+    /// The seed of the webhook chaos's random choices: `--webhook-seed` replays them.
+    webhook_seed: u64,
     webhook_api_key: &'a str,
     /// Printed only when it is the default (Pomelo's published example pair); a secret given with
     /// `--secret` is never echoed.
@@ -64,6 +69,8 @@ pub(crate) fn run(args: &MockArgs) -> Result<(), Failure> {
         client_id: server.client_id(),
         client_secret: (!custom_client_secret).then(|| server.client_secret()),
         webhook_url: server.webhook_url(),
+        webhook_urls: server.webhook_urls(),
+        webhook_seed: server.webhook_seed(),
         webhook_api_key: server.webhook_api_key(),
         webhook_secret: (!custom_secret).then(|| server.webhook_secret()),
         console_url: server.console_url(),
@@ -254,6 +261,16 @@ mod tests {
             "--fault-rate",
             "--strict-audience",
             "--alternative",
+            // Issue #25: the webhook chaos.
+            "--notify-processing",
+            "--webhook-seed",
+            "--webhook-drop-rate",
+            "--webhook-duplicate-rate",
+            "--webhook-max-duplicates",
+            "--webhook-max-delay-ms",
+            "--webhook-keep-signature",
+            "--webhook-omit-event-id",
+            "--webhook-max-pending",
         ] {
             assert!(options.contains(known), "{known} not found in {options:?}");
         }

@@ -19,7 +19,8 @@ use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
 
-use crate::clock::rfc3339;
+use crate::chaos::WebhookChaos;
+use crate::clock::{millis, rfc3339};
 use crate::config::Decision;
 use crate::delivery::{dispatch, resend};
 use crate::faults::Fault;
@@ -27,9 +28,9 @@ use crate::http::{ApiError, HttpResponse, data, with_body};
 use crate::lifecycle::{Refusal, decide_by_hand};
 use crate::routes::{Route, fault_options};
 use crate::session::Session;
-use crate::state::Shared;
+use crate::state::{MAX_DELIVERIES, Shared};
 use crate::subject::Subject;
-use crate::webhook::WebhookDelivery;
+use crate::webhook::{DeliveryOrigin, DropReason, WebhookDelivery};
 
 /// Largest admin request body.
 const BODY_LIMIT: usize = 64 * 1024;
@@ -38,7 +39,7 @@ const MAX_ADVANCE: Duration = Duration::from_secs(10 * 365 * 86_400);
 /// Sessions `GET /_admin/sessions` lists by default (the newest), and at most.
 const DEFAULT_LIMIT: usize = 200;
 const MAX_LIMIT: usize = 10_000;
-/// Webhook deliveries the admin API lists (the newest).
+/// Webhook deliveries the admin API lists by default (the newest).
 const DELIVERIES_LISTED: usize = 200;
 /// Most faults queued by one request.
 const MAX_TIMES: usize = 1_000;
@@ -213,19 +214,7 @@ fn route(shared: &Arc<Shared>, parts: &Parts, body: &[u8]) -> Result<HttpRespons
         (true, ["_console", "style.css"]) => Ok(asset("text/css; charset=utf-8", CONSOLE_CSS)),
         (true, ["_admin"]) => Ok(data(StatusCode::OK, index(shared))),
         (true, ["_admin", "sessions"]) => {
-            let limit = match query_param(parts.uri.query(), "limit") {
-                None => DEFAULT_LIMIT,
-                Some(n) => n
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| {
-                        ApiError::bad_request(
-                            "invalid_parameter",
-                            format!("`limit` must be 1 to {MAX_LIMIT}"),
-                        )
-                    })?,
-            };
+            let limit = limit(parts, DEFAULT_LIMIT, MAX_LIMIT)?;
             Ok(data(StatusCode::OK, sessions(shared, limit)))
         }
         (true, ["_admin", "sessions", id]) => session(shared, id).map(|v| data(StatusCode::OK, v)),
@@ -235,7 +224,16 @@ fn route(shared: &Arc<Shared>, parts: &Parts, body: &[u8]) -> Result<HttpRespons
             decide(shared, id, &decision)?;
             session(shared, id).map(|v| data(StatusCode::OK, v))
         }
-        (true, ["_admin", "webhooks"]) => Ok(data(StatusCode::OK, webhooks(shared, None))),
+        (true, ["_admin", "webhooks"]) => {
+            let limit = limit(parts, DELIVERIES_LISTED, MAX_DELIVERIES)?;
+            Ok(data(StatusCode::OK, webhooks(shared, None, limit)))
+        }
+        (true, ["_admin", "webhooks", "chaos"]) => Ok(data(StatusCode::OK, chaos_view(shared))),
+        (false, ["_admin", "webhooks", "chaos"]) => {
+            let current = shared.lock().chaos.clone();
+            set_webhook_chaos(shared, chaos(&object(body)?, current)?)?;
+            Ok(data(StatusCode::OK, chaos_view(shared)))
+        }
         (false, ["_admin", "webhooks", event, "resend"]) => {
             resend_webhook(shared, event)?;
             Ok(data(StatusCode::ACCEPTED, json!({ "event_id": event })))
@@ -289,6 +287,20 @@ fn route(shared: &Arc<Shared>, parts: &Parts, body: &[u8]) -> Result<HttpRespons
     }
 }
 
+/// `?limit=`: `default` without one, else 1 to `max`.
+fn limit(parts: &Parts, default: usize, max: usize) -> Result<usize, ApiError> {
+    match query_param(parts.uri.query(), "limit") {
+        None => Ok(default),
+        Some(n) => n
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request("invalid_parameter", format!("`limit` must be 1 to {max}"))
+            }),
+    }
+}
+
 fn page(shared: &Shared) -> HttpResponse {
     with_body(
         StatusCode::OK,
@@ -333,6 +345,8 @@ fn index(shared: &Shared) -> Value {
             "POST /_admin/sessions/{id}/outcome",
             "GET /_admin/webhooks",
             "POST /_admin/webhooks/{event_id}/resend",
+            "GET /_admin/webhooks/chaos",
+            "POST /_admin/webhooks/chaos",
             "GET /_admin/faults",
             "POST /_admin/faults",
             "POST /_admin/faults/clear",
@@ -419,7 +433,10 @@ fn session(shared: &Shared, id: &str) -> Result<Value, ApiError> {
         view
     };
     if let Some(map) = view.as_object_mut() {
-        map.insert("webhooks".into(), webhooks(shared, Some(id)));
+        map.insert(
+            "webhooks".into(),
+            webhooks(shared, Some(id), DELIVERIES_LISTED),
+        );
     }
     Ok(view)
 }
@@ -448,13 +465,21 @@ fn delivery_view(d: &WebhookDelivery) -> Value {
                 .iter()
                 .map(|(k, v)| (k.clone(), json!(v)))
                 .collect();
-            json!({ "status": a.status, "error": a.error, "headers": headers })
+            json!({ "url": a.url, "status": a.status, "error": a.error, "headers": headers })
         })
         .collect();
     json!({
         "event_id": d.event_id,
         "kind": d.kind.as_str(),
         "session_id": d.session_id,
+        "notification": d.notification,
+        "origin": d.origin.as_str(),
+        "duplicate": match d.origin {
+            DeliveryOrigin::Duplicate(n) => Some(n),
+            _ => None,
+        },
+        "dropped": d.dropped.map(DropReason::as_str),
+        "held_ms": millis(d.held),
         "url": d.url,
         "endpoint": d.endpoint,
         "delivered": d.delivered(),
@@ -464,8 +489,8 @@ fn delivery_view(d: &WebhookDelivery) -> Value {
     })
 }
 
-/// The newest logged webhook deliveries (of one session, when given), newest first.
-fn webhooks(shared: &Shared, session: Option<&str>) -> Value {
+/// The newest `limit` logged webhook deliveries (of one session, when given), newest first.
+fn webhooks(shared: &Shared, session: Option<&str>, limit: usize) -> Value {
     let state = shared.lock();
     Value::Array(
         state
@@ -473,7 +498,7 @@ fn webhooks(shared: &Shared, session: Option<&str>) -> Value {
             .iter()
             .rev()
             .filter(|d| session.is_none_or(|s| d.session_id == s))
-            .take(DELIVERIES_LISTED)
+            .take(limit)
             .map(delivery_view)
             .collect(),
     )
@@ -544,6 +569,92 @@ pub(crate) fn resend_webhook(shared: &Arc<Shared>, event_id: &str) -> Result<(),
             "no webhook URL is configured for this kind of notification",
         ))
     }
+}
+
+/// The webhook chaos now, its seed, targets and counts.
+fn chaos_view(shared: &Shared) -> Value {
+    let state = shared.lock();
+    let chaos = &state.chaos;
+    let urls = |targets: &[crate::webhook::WebhookTarget]| -> Vec<String> {
+        targets.iter().map(|t| t.url.clone()).collect()
+    };
+    json!({
+        "seed": shared.webhook_seed,
+        "drop_rate": chaos.drop_rate,
+        "duplicate_rate": chaos.duplicate_rate,
+        "max_duplicates": chaos.max_duplicates,
+        "max_delay_ms": millis(chaos.max_delay),
+        "keep_first_signature": chaos.keep_first_signature,
+        "omit_event_id": chaos.omit_event_id,
+        "notify_processing": shared.config.notify_processing,
+        "urls": urls(&shared.webhook_targets),
+        "required_file_urls": urls(&shared.required_file_targets),
+        "pending": state.pending_webhooks,
+        "max_pending": shared.config.webhook_max_pending,
+        "notifications": state.stats.webhook_notifications,
+        "dropped": state.stats.webhooks_dropped,
+        "duplicates": state.stats.webhook_duplicates,
+        "attempts": state.stats.webhook_attempts,
+    })
+}
+
+/// Reads a chaos body onto `chaos`: any of `drop_rate`, `duplicate_rate` (numbers),
+/// `max_duplicates`, `max_delay_ms` (whole numbers), `keep_first_signature`, `omit_event_id`
+/// (booleans); other members are refused.
+fn chaos(map: &Map<String, Value>, mut chaos: WebhookChaos) -> Result<WebhookChaos, ApiError> {
+    let bad = |detail: String| ApiError::bad_request("invalid_body", detail);
+    for (name, value) in map {
+        match name.as_str() {
+            "drop_rate" | "duplicate_rate" => {
+                let rate = value
+                    .as_f64()
+                    .ok_or_else(|| bad(format!("`{name}` must be a number from 0 to 1")))?;
+                if name == "drop_rate" {
+                    chaos.drop_rate = rate;
+                } else {
+                    chaos.duplicate_rate = rate;
+                }
+            }
+            "max_duplicates" => {
+                chaos.max_duplicates = value
+                    .as_u64()
+                    .and_then(|n| u32::try_from(n).ok())
+                    .ok_or_else(|| bad("`max_duplicates` must be a whole number".to_owned()))?;
+            }
+            "max_delay_ms" => {
+                chaos.max_delay = value.as_u64().map(Duration::from_millis).ok_or_else(|| {
+                    bad("`max_delay_ms` must be a whole number of milliseconds".to_owned())
+                })?;
+            }
+            "keep_first_signature" | "omit_event_id" => {
+                let flag = value
+                    .as_bool()
+                    .ok_or_else(|| bad(format!("`{name}` must be true or false")))?;
+                if name == "omit_event_id" {
+                    chaos.omit_event_id = flag;
+                } else {
+                    chaos.keep_first_signature = flag;
+                }
+            }
+            other => {
+                return Err(bad(format!(
+                    "unknown member `{other}`: the chaos settings are drop_rate, \
+                     duplicate_rate, max_duplicates, max_delay_ms, keep_first_signature and \
+                     omit_event_id"
+                )));
+            }
+        }
+    }
+    Ok(chaos)
+}
+
+/// Sets the webhook chaos, behind `POST /_admin/webhooks/chaos` and `MockServer::set_webhook_chaos`.
+pub(crate) fn set_webhook_chaos(shared: &Shared, chaos: WebhookChaos) -> Result<(), ApiError> {
+    chaos
+        .check()
+        .map_err(|why| ApiError::bad_request("invalid_body", why))?;
+    shared.lock().chaos = chaos;
+    Ok(())
 }
 
 /// Reads a fault body: `{"route": "upload_file", "kind": "status", "status": 503,

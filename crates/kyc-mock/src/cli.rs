@@ -10,7 +10,11 @@ use clap::error::ErrorKind;
 use clap::parser::ValueSource;
 use clap::{Arg, ArgMatches, Args, Command, FromArgMatches};
 
-use crate::{Alternative, Fault, MockConfig, Outcome};
+use crate::clock::millis;
+use crate::{
+    Alternative, Fault, MAX_WEBHOOK_DELAY, MAX_WEBHOOK_DUPLICATES, MockConfig, Outcome,
+    WebhookChaos,
+};
 
 /// The simulator's options, a clap [`Args`] group: the `kyc-mock` program parses them, and a
 /// program of your own can flatten them (`#[command(flatten)]`), as `kyc mock` does. Turn them
@@ -85,9 +89,11 @@ pub struct SimulatorArgs {
     /// dropped connection, lost response, truncated body (for load tests)
     #[arg(long, value_name = "RATE", value_parser = parse_rate)]
     pub fault_rate: Option<f64>,
-    /// Where session notifications are POSTed (http:// on loopback)
-    #[arg(long, value_name = "URL")]
-    pub webhook_url: Option<String>,
+    /// Where session notifications are POSTed (http:// on loopback); repeat it for several
+    /// receivers, which attempts take in turn (round-robin: a retry or a duplicate goes to the
+    /// next one)
+    #[arg(long = "webhook-url", value_name = "URL")]
+    pub webhook_urls: Vec<String>,
     /// Where required-file notifications are POSTed [default: --webhook-url]
     #[arg(long, value_name = "URL")]
     pub required_file_webhook_url: Option<String>,
@@ -101,6 +107,42 @@ pub struct SimulatorArgs {
     /// A file holding the webhook signing secret
     #[arg(long, value_name = "FILE")]
     pub secret_file: Option<PathBuf>,
+    /// Also send a session notification with status PROCESSING when a session's documents are
+    /// in (the final one may then overtake it)
+    #[arg(long)]
+    pub notify_processing: bool,
+    /// Seed of the webhook chaos's random choices, to replay a run [default: random, printed
+    /// on start]
+    #[arg(long, value_name = "N")]
+    pub webhook_seed: Option<u64>,
+    /// Share of webhook notifications (0 to 1) never delivered (listed as dropped)
+    #[arg(long, value_name = "RATE", value_parser = parse_rate,
+          default_value_t = WebhookChaos::new().drop_rate)]
+    pub webhook_drop_rate: f64,
+    /// Share of webhook notifications (0 to 1) delivered again later, as separate deliveries
+    #[arg(long, value_name = "RATE", value_parser = parse_rate,
+          default_value_t = WebhookChaos::new().duplicate_rate)]
+    pub webhook_duplicate_rate: f64,
+    /// Extra copies of a duplicated notification, from 1 to this many
+    #[arg(long, value_name = "N", default_value_t = WebhookChaos::new().max_duplicates,
+          value_parser = clap::value_parser!(u32).range(0..=i64::from(MAX_WEBHOOK_DUPLICATES)))]
+    pub webhook_max_duplicates: u32,
+    /// Hold each webhook delivery a random time up to this, in milliseconds, so that later
+    /// notifications can overtake earlier ones (at most 600000)
+    #[arg(long, value_name = "MS", default_value_t = millis(WebhookChaos::new().max_delay),
+          value_parser = clap::value_parser!(u64).range(0..=millis(MAX_WEBHOOK_DELAY)))]
+    pub webhook_max_delay_ms: u64,
+    /// Retries and duplicates keep the first attempt's X-Timestamp and X-Signature instead of
+    /// being signed anew
+    #[arg(long)]
+    pub webhook_keep_signature: bool,
+    /// Send webhook bodies without their event_id
+    #[arg(long)]
+    pub webhook_omit_event_id: bool,
+    /// Most webhook notifications on their way at once (held, attempted, retrying); one more is
+    /// dropped
+    #[arg(long, value_name = "N", default_value_t = defaults().webhook_max_pending)]
+    pub webhook_max_pending: usize,
 }
 
 /// The OAuth client the simulator accepts: `--client-id`, `--client-secret` (or
@@ -276,6 +318,17 @@ impl SimulatorArgs {
         )
     }
 
+    /// The webhook chaos the `--webhook-…` options describe.
+    pub fn webhook_chaos(&self) -> WebhookChaos {
+        WebhookChaos::new()
+            .drop_rate(self.webhook_drop_rate)
+            .duplicate_rate(self.webhook_duplicate_rate)
+            .max_duplicates(self.webhook_max_duplicates)
+            .max_delay(Duration::from_millis(self.webhook_max_delay_ms))
+            .keep_first_signature(self.webhook_keep_signature)
+            .omit_event_id(self.webhook_omit_event_id)
+    }
+
     /// The outcome of sessions without a marker, when one is given (`--outcome`, `--manual`).
     pub fn outcome(&self) -> Option<Outcome> {
         if self.manual {
@@ -326,9 +379,16 @@ impl SimulatorArgs {
         if let Some(audience) = &client.audience {
             config = config.audience(audience.as_str());
         }
-        if let Some(url) = &self.webhook_url {
-            config = config.webhook_url(url.as_str());
+        if !self.webhook_urls.is_empty() {
+            config = config.webhook_urls(&self.webhook_urls);
         }
+        if let Some(seed) = self.webhook_seed {
+            config = config.webhook_seed(seed);
+        }
+        config = config
+            .notify_processing(self.notify_processing)
+            .webhook_max_pending(self.webhook_max_pending)
+            .webhook_chaos(self.webhook_chaos());
         if let Some(url) = &self.required_file_webhook_url {
             config = config.required_file_webhook_url(url.as_str());
         }
@@ -362,11 +422,20 @@ impl fmt::Debug for SimulatorArgs {
             .field("max_sessions", &self.max_sessions)
             .field("max_connections", &self.max_connections)
             .field("fault_rate", &self.fault_rate)
-            .field("webhook_url", &self.webhook_url)
+            .field("webhook_urls", &self.webhook_urls)
             .field("required_file_webhook_url", &self.required_file_webhook_url)
             .field("api_key", &self.api_key)
             .field("secret", &redacted(&self.secret))
             .field("secret_file", &self.secret_file)
+            .field("notify_processing", &self.notify_processing)
+            .field("webhook_seed", &self.webhook_seed)
+            .field("webhook_drop_rate", &self.webhook_drop_rate)
+            .field("webhook_duplicate_rate", &self.webhook_duplicate_rate)
+            .field("webhook_max_duplicates", &self.webhook_max_duplicates)
+            .field("webhook_max_delay_ms", &self.webhook_max_delay_ms)
+            .field("webhook_keep_signature", &self.webhook_keep_signature)
+            .field("webhook_omit_event_id", &self.webhook_omit_event_id)
+            .field("webhook_max_pending", &self.webhook_max_pending)
             .finish()
     }
 }
@@ -388,10 +457,6 @@ impl fmt::Debug for ClientArgs {
 /// The defaults the options show: [`MockConfig::new`]'s.
 fn defaults() -> MockConfig {
     MockConfig::new()
-}
-
-fn millis(duration: Duration) -> u64 {
-    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn parse_rate(text: &str) -> Result<f64, String> {
@@ -483,8 +548,17 @@ mod tests {
             parse(&["--manual"]).unwrap().outcome(),
             Some(Outcome::Manual)
         );
+        assert_eq!(plain.webhook_urls, defaults.webhook_urls);
+        assert_eq!(plain.webhook_chaos, defaults.webhook_chaos);
+        assert_eq!(plain.webhook_seed, None);
+        assert_eq!(plain.webhook_max_pending, defaults.webhook_max_pending);
+        assert!(!plain.notify_processing);
         for bad in [
             &["--outcome", "maybe"][..],
+            &["--webhook-drop-rate", "2"],
+            &["--webhook-max-duplicates", "11"],
+            &["--webhook-max-delay-ms", "600001"],
+            &["--webhook-seed", "-1"],
             &["--fault-rate", "1.5"],
             &["--alternative", "moon"],
             &["--manual", "--outcome", "validated"],
@@ -502,6 +576,51 @@ mod tests {
                 .to_string()
                 .starts_with("--secret-file: cannot read")
         );
+    }
+
+    #[test]
+    fn webhook_options_become_the_configuration() {
+        let config = parse(&[
+            "--webhook-url",
+            "http://127.0.0.1:1/a",
+            "--webhook-url",
+            "http://127.0.0.1:2/b",
+            "--webhook-seed",
+            "42",
+            "--webhook-drop-rate",
+            "0.25",
+            "--webhook-duplicate-rate",
+            "0.5",
+            "--webhook-max-duplicates",
+            "3",
+            "--webhook-max-delay-ms",
+            "250",
+            "--webhook-keep-signature",
+            "--webhook-omit-event-id",
+            "--notify-processing",
+            "--webhook-max-pending",
+            "7",
+        ])
+        .unwrap()
+        .config()
+        .unwrap();
+        assert_eq!(
+            config.webhook_urls,
+            ["http://127.0.0.1:1/a", "http://127.0.0.1:2/b"]
+        );
+        assert_eq!(config.webhook_seed, Some(42));
+        assert_eq!(
+            config.webhook_chaos,
+            WebhookChaos::new()
+                .drop_rate(0.25)
+                .duplicate_rate(0.5)
+                .max_duplicates(3)
+                .max_delay(Duration::from_millis(250))
+                .keep_first_signature(true)
+                .omit_event_id(true)
+        );
+        assert!(config.notify_processing);
+        assert_eq!(config.webhook_max_pending, 7);
     }
 
     /// A parent program whose global `--client-secret` has a value of its own (a default here,

@@ -44,6 +44,11 @@ impl Clock {
     }
 }
 
+/// Whole milliseconds of `duration`, saturating (as the options and the admin API write them).
+pub(crate) fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 /// Whole seconds since the Unix epoch (0 for times before it).
 pub(crate) fn unix_seconds(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())

@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
+use crate::chaos::WebhookChaos;
 use crate::faults::{Fault, RandomFaults};
 
 /// Default OAuth client id accepted by `POST /oauth/token`.
@@ -25,6 +26,9 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
 pub const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// Default largest `data.user_id` plus `data.personal_data` a session stores, as compact JSON.
 pub const DEFAULT_MAX_PERSONAL_DATA_BYTES: usize = 16 * 1024;
+/// Default most webhook notifications on their way at once (held, being attempted or waiting to
+/// retry, with their duplicates).
+pub const DEFAULT_WEBHOOK_MAX_PENDING: usize = 10_000;
 
 /// The terminal result a session reaches when no marker in its user id decides otherwise.
 ///
@@ -93,13 +97,17 @@ pub struct MockConfig {
     pub(crate) body_read_timeout: Duration,
     pub(crate) max_personal_data_bytes: usize,
     pub(crate) max_recorded_requests: usize,
-    pub(crate) webhook_url: Option<String>,
+    pub(crate) webhook_urls: Vec<String>,
     pub(crate) required_file_webhook_url: Option<String>,
     pub(crate) webhook_api_key: String,
     pub(crate) webhook_secret: String,
     pub(crate) webhook_timeout: Duration,
     pub(crate) webhook_max_attempts: u32,
     pub(crate) webhook_retry_delay: Duration,
+    pub(crate) webhook_chaos: WebhookChaos,
+    pub(crate) webhook_seed: Option<u64>,
+    pub(crate) webhook_max_pending: usize,
+    pub(crate) notify_processing: bool,
     pub(crate) alternatives: Vec<Alternative>,
     pub(crate) strict_audience: bool,
     pub(crate) random_faults: Option<RandomFaults>,
@@ -194,13 +202,17 @@ impl fmt::Debug for MockConfig {
             .field("body_read_timeout", &self.body_read_timeout)
             .field("max_personal_data_bytes", &self.max_personal_data_bytes)
             .field("max_recorded_requests", &self.max_recorded_requests)
-            .field("webhook_url", &self.webhook_url)
+            .field("webhook_urls", &self.webhook_urls)
             .field("required_file_webhook_url", &self.required_file_webhook_url)
             .field("webhook_api_key", &self.webhook_api_key)
             .field("webhook_secret", &"[redacted]")
             .field("webhook_timeout", &self.webhook_timeout)
             .field("webhook_max_attempts", &self.webhook_max_attempts)
             .field("webhook_retry_delay", &self.webhook_retry_delay)
+            .field("webhook_chaos", &self.webhook_chaos)
+            .field("webhook_seed", &self.webhook_seed)
+            .field("webhook_max_pending", &self.webhook_max_pending)
+            .field("notify_processing", &self.notify_processing)
             .field("alternatives", &self.alternatives)
             .field("strict_audience", &self.strict_audience)
             .field("random_faults", &self.random_faults)
@@ -226,13 +238,17 @@ impl Default for MockConfig {
             body_read_timeout: DEFAULT_BODY_READ_TIMEOUT,
             max_personal_data_bytes: DEFAULT_MAX_PERSONAL_DATA_BYTES,
             max_recorded_requests: 1_000,
-            webhook_url: None,
+            webhook_urls: Vec::new(),
             required_file_webhook_url: None,
             webhook_api_key: DEFAULT_WEBHOOK_API_KEY.to_owned(),
             webhook_secret: DEFAULT_WEBHOOK_SECRET.to_owned(),
             webhook_timeout: Duration::from_secs(2),
             webhook_max_attempts: 3,
             webhook_retry_delay: Duration::from_millis(100),
+            webhook_chaos: WebhookChaos::new(),
+            webhook_seed: None,
+            webhook_max_pending: DEFAULT_WEBHOOK_MAX_PENDING,
+            notify_processing: false,
             alternatives: Vec::new(),
             strict_audience: false,
             random_faults: None,
@@ -346,13 +362,29 @@ impl MockConfig {
     }
 
     /// Where validation-session notifications are POSTed (an `http://` URL on loopback). No URL,
-    /// no notifications.
+    /// no notifications. Replaces any earlier [`webhook_urls`](Self::webhook_urls).
     pub fn webhook_url(mut self, url: impl Into<String>) -> Self {
-        self.webhook_url = Some(url.into());
+        self.webhook_urls = vec![url.into()];
         self
     }
 
-    /// Where required-file notifications are POSTed; defaults to the [`webhook_url`](Self::webhook_url).
+    /// Several webhook targets, e.g. a fleet of receivers behind one Pomelo account (replaces any
+    /// earlier [`webhook_url`](Self::webhook_url)). Attempts take them in turn: notification
+    /// number `k` (from 1) makes its first attempt to URL `(k - 1) mod n`, and each further
+    /// attempt of it (retries, duplicates) to the next URL, as a round-robin load balancer
+    /// would; so one session's notifications reach different receivers, and a retry reaches
+    /// another one when a receiver is down.
+    pub fn webhook_urls<I, S>(mut self, urls: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.webhook_urls = urls.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Where required-file notifications are POSTed; defaults to the
+    /// [`webhook_urls`](Self::webhook_urls).
     pub fn required_file_webhook_url(mut self, url: impl Into<String>) -> Self {
         self.required_file_webhook_url = Some(url.into());
         self
@@ -385,6 +417,39 @@ impl MockConfig {
     /// Wait before the first retry; it doubles for each further retry (default 100 ms).
     pub fn webhook_retry_delay(mut self, delay: Duration) -> Self {
         self.webhook_retry_delay = delay;
+        self
+    }
+
+    /// Delivers webhooks the way a real network and a real Pomelo may: dropped, duplicated,
+    /// held and reordered, retried with the first signature, without `event_id` (default: none of
+    /// it). Changeable while running with
+    /// [`MockServer::set_webhook_chaos`](crate::MockServer::set_webhook_chaos).
+    pub fn webhook_chaos(mut self, chaos: WebhookChaos) -> Self {
+        self.webhook_chaos = chaos;
+        self
+    }
+
+    /// Seeds the one generator every chaos decision comes from, so that a run can be replayed
+    /// (default: a random seed below 2^53, shown by
+    /// [`MockServer::webhook_seed`](crate::MockServer::webhook_seed) and in the start line).
+    pub fn webhook_seed(mut self, seed: u64) -> Self {
+        self.webhook_seed = Some(seed);
+        self
+    }
+
+    /// Most notifications on their way at once, held, being attempted or waiting to retry
+    /// (default [`DEFAULT_WEBHOOK_MAX_PENDING`], at least 1); one more is withheld and listed as
+    /// dropped ([`DropReason::QueueFull`](crate::DropReason::QueueFull)).
+    pub fn webhook_max_pending(mut self, max: usize) -> Self {
+        self.webhook_max_pending = max;
+        self
+    }
+
+    /// Also sends a validation-session notification with status `PROCESSING` when a session's
+    /// documents are in (Pomelo says it notifies while a session is processed, too), so that a
+    /// final notification may overtake it (default off).
+    pub fn notify_processing(mut self, notify: bool) -> Self {
+        self.notify_processing = notify;
         self
     }
 

@@ -93,9 +93,7 @@ pub(crate) struct RandomFaults {
 impl RandomFaults {
     /// The fault for a request, from two random 64-bit draws.
     pub(crate) fn pick(&self, draw: u64, choice: u64) -> Option<Fault> {
-        // The top 53 bits as a uniform number in [0, 1).
-        let uniform = (draw >> 11) as f64 / (1u64 << 53) as f64;
-        if self.faults.is_empty() || uniform >= self.rate {
+        if self.faults.is_empty() || crate::ids::unit(draw) >= self.rate {
             return None;
         }
         let index = usize::try_from(choice % self.faults.len() as u64).ok()?;

@@ -38,7 +38,8 @@
 //! cargo run -p kyc-mock -- --port 8080 --webhook-url http://127.0.0.1:9000/hooks/identity
 //! ```
 //! prints the base URL and the credentials, then serves until Ctrl-C or SIGTERM. `--help` lists the
-//! options (credentials, lifetimes, processing delay, default outcome, webhook URLs and key pair).
+//! options (credentials, lifetimes, processing delay, default outcome, webhook URLs, key pair and
+//! chaos).
 //! It listens on loopback only unless `--allow-non-loopback` is given.
 //!
 //! Its options are defined once, as [`SimulatorArgs`] (a clap `Args` group, with
@@ -120,13 +121,67 @@
 //!
 //! # Webhooks
 //!
-//! Sent only when a URL is configured ([`MockConfig::webhook_url`], and
-//! [`MockConfig::required_file_webhook_url`] for required-file notifications), as `POST` with
-//! `X-Api-Key`, `X-Timestamp` (Unix seconds from the simulator's clock), `X-Endpoint` (the URL's
-//! path and query) and `X-Signature: hmac-sha256 base64(HMAC-SHA256(base64dec(secret),
-//! timestamp ‖ endpoint ‖ body))`. A non-`2xx` answer, a refused connection or a timeout is retried
-//! up to [`MockConfig::webhook_max_attempts`] in all; each finished delivery is listed in
-//! [`MockServer::webhook_deliveries`] with its attempts. Targets must be `http://` on loopback.
+//! Sent only when a URL is configured ([`MockConfig::webhook_url`], or several with
+//! [`MockConfig::webhook_urls`]; [`MockConfig::required_file_webhook_url`] for required-file
+//! notifications), as `POST` with `X-Api-Key`, `X-Timestamp` (Unix seconds from the simulator's
+//! clock), `X-Endpoint` (the URL's path and query) and `X-Signature: hmac-sha256
+//! base64(HMAC-SHA256(base64dec(secret), timestamp ‖ endpoint ‖ body))`. A non-`2xx` answer, a
+//! refused connection or a timeout is retried up to [`MockConfig::webhook_max_attempts`] in all,
+//! after [`MockConfig::webhook_retry_delay`], doubling. Every attempt is signed anew with a fresh
+//! `X-Timestamp` (the same body), unless [`WebhookChaos::keep_first_signature`] is set. Targets
+//! must be `http://` on loopback.
+//!
+//! A validation-session notification is sent for each outcome, a required-file notification
+//! when documents are asked for again and, with [`MockConfig::notify_processing`]
+//! (`--notify-processing`), a validation-session notification with status `PROCESSING` when a
+//! session's documents are in (Pomelo says it notifies while a session is processed, too).
+//!
+//! With several URLs, attempts take them in turn: notification number `k` (from 1, in the order
+//! they are sent) makes its first attempt to URL `(k - 1) mod n`, and each further attempt of it
+//! (a retry, a duplicate) to the next URL, as a round-robin load balancer in front of a fleet of
+//! receivers would. Round-robin rather than a hash of the session: receivers that share a store
+//! must cope with one session's notifications reaching different processes, and a retry reaches
+//! another receiver when one is down.
+//!
+//! ## Chaos: the simulator misbehaves like a network
+//!
+//! A receiver that follows sessions to their verdicts must cope with whatever a network and
+//! Pomelo may do to notifications. [`WebhookChaos`] makes the simulator do it, set with
+//! [`MockConfig::webhook_chaos`], changed while running with [`MockServer::set_webhook_chaos`]
+//! or `POST /_admin/webhooks/chaos`, or given as options of `kyc-mock` and `kyc mock`:
+//!
+//! | [`WebhookChaos`] | Option (admin member) | Effect |
+//! |---|---|---|
+//! | [`drop_rate`](WebhookChaos::drop_rate) | `--webhook-drop-rate RATE` (`drop_rate`) | that share of notifications is never delivered: no attempt, listed as dropped |
+//! | [`duplicate_rate`](WebhookChaos::duplicate_rate) | `--webhook-duplicate-rate RATE` (`duplicate_rate`) | that share is delivered again, each copy a separate delivery sent after the previous one finished |
+//! | [`max_duplicates`](WebhookChaos::max_duplicates) | `--webhook-max-duplicates N` (`max_duplicates`) | a duplicated notification gets 1 to N extra copies (default 1, at most 10) |
+//! | [`max_delay`](WebhookChaos::max_delay) | `--webhook-max-delay-ms MS` (`max_delay_ms`) | each delivery is held a random time up to this before its first attempt, so later notifications overtake earlier ones (at most 10 minutes) |
+//! | [`keep_first_signature`](WebhookChaos::keep_first_signature) | `--webhook-keep-signature` (`keep_first_signature`) | retries and duplicates keep the first attempt's `X-Timestamp` and so, for the same endpoint, its `X-Signature` |
+//! | [`omit_event_id`](WebhookChaos::omit_event_id) | `--webhook-omit-event-id` (`omit_event_id`) | bodies are sent without `event_id` |
+//!
+//! Every random choice comes from one SplitMix64 stream seeded with
+//! [`MockConfig::webhook_seed`] (`--webhook-seed N`; by default a random seed below 2^53, shown
+//! by [`MockServer::webhook_seed`], `GET /_admin/webhooks/chaos` and the start line).
+//! Notification `k` takes the 16 numbers from position 16k, so its decisions depend only on the
+//! seed, `k` and the settings: the same seed, settings and order of notifications make the same
+//! decisions (event ids and times still differ).
+//!
+//! What happened to each notification: [`MockServer::webhook_deliveries`] (and
+//! `GET /_admin/webhooks`) lists every delivery, finished or withheld, with
+//! [`notification`](WebhookDelivery::notification) (its number, shared by its copies),
+//! [`origin`](WebhookDelivery::origin) (first, duplicate `n`, resend by hand),
+//! [`dropped`](WebhookDelivery::dropped) (why), [`held`](WebhookDelivery::held) and each
+//! attempt's URL, headers and status or error. [`MockServer::wait_for_settled_webhooks`] waits
+//! until no notification is on its way; [`MockStats`] counts notifications, dropped deliveries,
+//! duplicates and attempts however small the log.
+//!
+//! Bounded: at most [`MockConfig::webhook_max_pending`] notifications on their way at once
+//! (default 10,000, `--webhook-max-pending N`; one more is dropped as
+//! [`DropReason::QueueFull`]), and the newest 10,000 deliveries are kept.
+//!
+//! ```text
+//! kyc-mock --webhook-url http://127.0.0.1:9001/h --webhook-url http://127.0.0.1:9002/h --notify-processing --webhook-drop-rate 0.1 --webhook-duplicate-rate 0.2 --webhook-max-delay-ms 500 --webhook-seed 42
+//! ```
 //!
 //! # The console and the admin API
 //!
@@ -150,8 +205,10 @@
 //! | `GET /_admin/sessions/{id}` | the session object, plus `timeline` (`[{at, what}]`), `webhooks`, `required_again`, KYB `company` and `partners`, and `preview` on each file |
 //! | `GET /_admin/sessions/{id}/files/{file_id}` | an uploaded image's bytes (the 200 most recent, 32 MiB at most) |
 //! | `POST /_admin/sessions/{id}/outcome` | `{"outcome": "validated"}`, `{"outcome": "not_validated", "reason": "..."}` or `{"outcome": "require_files", "documents": [...], "reason": "..."}`; sends the notification; `409` once final |
-//! | `GET /_admin/webhooks` | the 200 newest logged deliveries, with each attempt's headers, status or error |
-//! | `POST /_admin/webhooks/{event_id}/resend` | delivers it again (`202`), signed anew |
+//! | `GET /_admin/webhooks` | the newest logged deliveries (`?limit=`, default 200, at most 10,000), newest first: notification number, `origin` (`first`, `duplicate`, `resend`), `dropped` (`chaos`, `queue_full` or `null`), `held_ms`, and each attempt's URL, headers, status or error |
+//! | `POST /_admin/webhooks/{event_id}/resend` | delivers it again (`202`), signed anew, outside the chaos |
+//! | `GET /_admin/webhooks/chaos` | the webhook chaos in force, its `seed`, the target `urls`, `pending` and `max_pending`, and the counts of notifications, dropped deliveries, duplicates and attempts |
+//! | `POST /_admin/webhooks/chaos` | any of `{"drop_rate": 0.1, "duplicate_rate": 0.2, "max_duplicates": 1, "max_delay_ms": 500, "keep_first_signature": false, "omit_event_id": false}`, for the next notifications; `400` out of bounds |
 //! | `GET /_admin/faults` | `{"pending": n}` |
 //! | `POST /_admin/faults` | `{"route": "upload_file", "kind": "status", "status": 503, "retry_after": 2, "times": 1}`; kinds `status`, `delay` (`delay_ms`), `trickle` (`head_after_ms`, `body_over_ms`), `drop_connection`, `lose_response`, `truncated_body`, `non_json_body`, `html_error_page`; `route` is a name from the table above, or `any` |
 //! | `POST /_admin/faults/clear` | removes every pending fault |
@@ -164,8 +221,9 @@
 //!     http://127.0.0.1:8080/_admin/sessions/iss-.../outcome
 //! ```
 //!
-//! [`MockServer::decide`], [`MockServer::resend_webhook`], [`MockServer::inject_fault`] and
-//! [`MockServer::advance_clock`] are the same operations from Rust, through the same code.
+//! [`MockServer::decide`], [`MockServer::resend_webhook`], [`MockServer::set_webhook_chaos`],
+//! [`MockServer::inject_fault`] and [`MockServer::advance_clock`] are the same operations from
+//! Rust, through the same code.
 //!
 //! Safe on a developer's machine: the console and the API answer only peers on loopback, only
 //! requests whose `Host` is `localhost`, `127.x.y.z` or `[::1]` (so a web page that rebinds its
@@ -198,11 +256,13 @@
 //! - Connections ([`MockConfig::max_connections`], default 256), stored sessions
 //!   ([`MockConfig::max_sessions`], then `507`), the user id and personal data a session stores
 //!   ([`MockConfig::max_personal_data_bytes`], default 16 KiB, then `413`), recorded requests,
-//!   remembered idempotency keys and logged webhook deliveries are all capped.
+//!   remembered idempotency keys, webhook notifications on their way
+//!   ([`MockConfig::webhook_max_pending`]) and logged webhook deliveries are all capped.
 
 #![forbid(unsafe_code)]
 
 mod admin;
+mod chaos;
 #[cfg(feature = "cli")]
 mod cli;
 mod clock;
@@ -228,13 +288,14 @@ mod state;
 mod subject;
 mod webhook;
 
+pub use chaos::{MAX_WEBHOOK_DELAY, MAX_WEBHOOK_DUPLICATES, WebhookChaos};
 #[cfg(feature = "cli")]
 pub use cli::{ClientArgs, SecretFileError, SimulatorArgs};
 pub use config::{
     Alternative, DEFAULT_AUDIENCE, DEFAULT_BODY_READ_TIMEOUT, DEFAULT_CLIENT_ID,
     DEFAULT_CLIENT_SECRET, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PERSONAL_DATA_BYTES,
-    DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_WEBHOOK_API_KEY, DEFAULT_WEBHOOK_SECRET, Decision,
-    KNOWN_AUDIENCES, MockConfig, Outcome, StartError,
+    DEFAULT_MAX_UPLOAD_BYTES, DEFAULT_WEBHOOK_API_KEY, DEFAULT_WEBHOOK_MAX_PENDING,
+    DEFAULT_WEBHOOK_SECRET, Decision, KNOWN_AUDIENCES, MockConfig, Outcome, StartError,
 };
 pub use faults::Fault;
 pub use record::RecordedRequest;
@@ -242,4 +303,4 @@ pub use routes::Route;
 pub use server::{AdminError, MockServer};
 pub use signals::StopSignals;
 pub use state::MockStats;
-pub use webhook::{DeliveryAttempt, WebhookDelivery, WebhookKind};
+pub use webhook::{DeliveryAttempt, DeliveryOrigin, DropReason, WebhookDelivery, WebhookKind};

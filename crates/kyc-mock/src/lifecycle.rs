@@ -48,8 +48,9 @@ fn decide(session: &Session, default: &Outcome) -> Option<Decision> {
 }
 
 /// Called under the lock after an upload: when the documents are complete, the session goes to
-/// `PROCESSING`. Returns the notifications to send now (processing delay zero) and the generation
-/// to finish later (non-zero delay).
+/// `PROCESSING`. Returns the notifications to send now (the `PROCESSING` one with
+/// `notify_processing`; the outcome's with a processing delay of zero) and the generation to
+/// finish later (non-zero delay).
 pub(crate) fn after_upload(
     shared: &Shared,
     state: &mut State,
@@ -61,15 +62,21 @@ pub(crate) fn after_upload(
     if session.status != Status::InProgress || !session.documents_complete() {
         return (Vec::new(), None);
     }
+    let now = shared.clock.now();
     session.status = Status::Processing;
-    session.updated_at = shared.clock.now();
+    session.updated_at = now;
     session.generation += 1;
     session.set_steps(&[StepStatus::Pending], StepStatus::Processing);
     let generation = session.generation;
+    let mut notifications = Vec::new();
+    if shared.config.notify_processing {
+        notifications.push(Notification::status_changed(session, event_id(shared), now));
+    }
     if shared.config.processing_delay.is_zero() {
-        (finish(shared, state, session_id, generation), None)
+        notifications.extend(finish(shared, state, session_id, generation));
+        (notifications, None)
     } else {
-        (Vec::new(), Some(generation))
+        (notifications, Some(generation))
     }
 }
 

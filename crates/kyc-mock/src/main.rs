@@ -59,11 +59,17 @@ fn main() -> ExitCode {
     );
     println!("audience={}", server.audience());
     println!("webhook_url={}", server.webhook_url().unwrap_or("(none)"));
+    if server.webhook_urls().len() > 1 {
+        // Several receivers, taken in turn: URLs hold no spaces.
+        println!("webhook_urls={}", server.webhook_urls().join(" "));
+    }
     println!("webhook_api_key={}", server.webhook_api_key());
     println!(
         "webhook_secret={}",
         shown(server.webhook_secret(), kyc_mock::DEFAULT_WEBHOOK_SECRET)
     );
+    // The chaos's decisions replay with --webhook-seed and this number.
+    println!("webhook_seed={}", server.webhook_seed());
     println!("console_url={}", server.console_url());
     println!("admin_token={}", server.admin_token());
     println!("Press Ctrl-C to stop.");

@@ -13,6 +13,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, oneshot};
 
+use crate::chaos::WebhookChaos;
 use crate::config::{MockConfig, Outcome, StartError};
 use crate::faults::Fault;
 use crate::record::RecordedRequest;
@@ -53,8 +54,9 @@ impl MockServer {
     /// # Errors
     /// [`StartError::InvalidConfig`] for an unusable setting (a non-loopback address without
     /// `danger_allow_non_loopback`, a webhook URL that is not `http://` on loopback, a webhook secret
-    /// that is not base64 or is empty, a zero connection limit); [`StartError::Bind`] when the address cannot be
-    /// bound; [`StartError::Runtime`] when the runtime or its thread cannot be created.
+    /// that is not base64 or is empty, a zero connection or pending-webhook limit, webhook chaos
+    /// out of its bounds); [`StartError::Bind`] when the address cannot be bound;
+    /// [`StartError::Runtime`] when the runtime or its thread cannot be created.
     pub fn start(config: MockConfig) -> Result<Self, StartError> {
         let allow_any = config.danger_allow_non_loopback;
         if !allow_any && !config.bind_addr.ip().is_loopback() {
@@ -79,18 +81,25 @@ impl MockServer {
                 "decodes to no bytes: no key to sign with",
             ));
         }
-        let webhook_target = config
-            .webhook_url
-            .as_deref()
+        if config.webhook_max_pending == 0 {
+            return Err(invalid("webhook_max_pending", "must be at least 1"));
+        }
+        config
+            .webhook_chaos
+            .check()
+            .map_err(|e| invalid("webhook_chaos", e))?;
+        let webhook_targets = config
+            .webhook_urls
+            .iter()
             .map(|u| WebhookTarget::parse(u, allow_any))
-            .transpose()
-            .map_err(|e| invalid("webhook_url", e))?;
-        let required_file_target = match config.required_file_webhook_url.as_deref() {
-            Some(u) => Some(
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| invalid("webhook_urls", e))?;
+        let required_file_targets = match config.required_file_webhook_url.as_deref() {
+            Some(u) => vec![
                 WebhookTarget::parse(u, allow_any)
                     .map_err(|e| invalid("required_file_webhook_url", e))?,
-            ),
-            None => webhook_target.clone(),
+            ],
+            None => webhook_targets.clone(),
         };
 
         let listener =
@@ -112,8 +121,8 @@ impl MockServer {
             config,
             base_url,
             webhook_key,
-            webhook_target,
-            required_file_target,
+            webhook_targets,
+            required_file_targets,
         ));
         let handle = runtime.handle().clone();
         let (stop_tx, stop_rx) = oneshot::channel();
@@ -184,9 +193,51 @@ impl MockServer {
         &self.shared.config.audience
     }
 
-    /// The URL validation-session notifications are sent to, if any.
+    /// The URL validation-session notifications are sent to, if any (the first, when there are
+    /// several).
     pub fn webhook_url(&self) -> Option<&str> {
-        self.shared.config.webhook_url.as_deref()
+        self.shared.config.webhook_urls.first().map(String::as_str)
+    }
+
+    /// Every URL validation-session notifications are sent to, taken in turn
+    /// ([`MockConfig::webhook_urls`]).
+    pub fn webhook_urls(&self) -> &[String] {
+        &self.shared.config.webhook_urls
+    }
+
+    /// The seed of the webhook chaos's generator: start another simulator with
+    /// [`MockConfig::webhook_seed`] and the same settings to replay a run's decisions.
+    pub fn webhook_seed(&self) -> u64 {
+        self.shared.webhook_seed
+    }
+
+    /// How webhooks are delivered now.
+    pub fn webhook_chaos(&self) -> WebhookChaos {
+        self.shared.lock().chaos.clone()
+    }
+
+    /// Changes how webhooks are delivered from the next notification on (those on their way keep
+    /// their plan), as `POST /_admin/webhooks/chaos` does (the same code).
+    ///
+    /// # Errors
+    ///
+    /// [`AdminError::Refused`] for settings out of their bounds (a rate outside 0 to 1, more than
+    /// [`MAX_WEBHOOK_DUPLICATES`](crate::MAX_WEBHOOK_DUPLICATES) duplicates, a delay over
+    /// [`MAX_WEBHOOK_DELAY`](crate::MAX_WEBHOOK_DELAY)); nothing changes then.
+    pub fn set_webhook_chaos(&self, chaos: WebhookChaos) -> Result<(), AdminError> {
+        crate::admin::set_webhook_chaos(&self.shared, chaos).map_err(AdminError::from)
+    }
+
+    /// How many notifications are on their way: held, being attempted, waiting to retry or to be
+    /// duplicated.
+    pub fn pending_webhooks(&self) -> usize {
+        self.shared.lock().pending_webhooks
+    }
+
+    /// Waits until no notification is on its way, or `timeout` passes; whether none is. (A
+    /// session still in its processing delay has not sent its notification yet.)
+    pub fn wait_for_settled_webhooks(&self, timeout: Duration) -> bool {
+        self.shared.wait_for_settled_webhooks(timeout)
     }
 
     /// The webhook `X-Api-Key`.
@@ -300,7 +351,10 @@ impl MockServer {
         self.shared.lock().sessions.len()
     }
 
-    /// Finished webhook deliveries (each with all its attempts), oldest first.
+    /// Finished webhook deliveries (each with all its attempts) and withheld ones, in the order
+    /// they finished, oldest first (the newest 10,000). Each says which notification it carried,
+    /// whether it was its first delivery, a duplicate or a resend, whether it was dropped, how
+    /// long it was held, and each attempt's URL, headers and answer: what reached the receiver.
     pub fn webhook_deliveries(&self) -> Vec<WebhookDelivery> {
         self.shared.lock().deliveries.iter().cloned().collect()
     }

@@ -8,18 +8,19 @@ use bytes::Bytes;
 use http::StatusCode;
 use sha2::{Digest, Sha256};
 
+use crate::chaos::WebhookChaos;
 use crate::clock::Clock;
 use crate::config::{MockConfig, Outcome};
 use crate::faults::FaultQueue;
 use crate::ids::IdGen;
 use crate::record::RequestLog;
 use crate::session::Session;
-use crate::webhook::{WebhookDelivery, WebhookTarget};
+use crate::webhook::{DeliveryOrigin, WebhookDelivery, WebhookKind, WebhookTarget};
 
 /// Most idempotency keys remembered; the oldest are forgotten first.
 const MAX_IDEMPOTENCY_KEYS: usize = 10_000;
 /// Most webhook deliveries kept in the log; the oldest are dropped first.
-const MAX_DELIVERIES: usize = 1_000;
+pub(crate) const MAX_DELIVERIES: usize = 10_000;
 
 /// Everything the simulator knows, behind one lock (never held across an `.await`).
 #[derive(Debug)]
@@ -32,8 +33,12 @@ pub(crate) struct Shared {
     pub(crate) jwt_key: Vec<u8>,
     /// Decoded webhook secret.
     pub(crate) webhook_key: Vec<u8>,
-    pub(crate) webhook_target: Option<WebhookTarget>,
-    pub(crate) required_file_target: Option<WebhookTarget>,
+    /// Where validation-session notifications go, taken in turn.
+    pub(crate) webhook_targets: Vec<WebhookTarget>,
+    /// Where required-file notifications go, taken in turn.
+    pub(crate) required_file_targets: Vec<WebhookTarget>,
+    /// The seed of the webhook chaos's generator.
+    pub(crate) webhook_seed: u64,
     /// The console's and admin API's token (`MockServer::admin_token`).
     pub(crate) admin_token: String,
     state: Mutex<State>,
@@ -51,6 +56,12 @@ pub(crate) struct State {
     pub(crate) deliveries: VecDeque<WebhookDelivery>,
     pub(crate) default_outcome: Outcome,
     pub(crate) stats: MockStats,
+    /// How webhooks are delivered now (`MockServer::set_webhook_chaos`).
+    pub(crate) chaos: WebhookChaos,
+    /// Notifications numbered so far: the last one's number.
+    pub(crate) notifications: u64,
+    /// Notifications on their way (held, attempted, waiting to retry or to be duplicated).
+    pub(crate) pending_webhooks: usize,
     /// Uploaded images kept for the console's previews.
     pub(crate) previews: Previews,
 }
@@ -121,6 +132,14 @@ pub struct MockStats {
     pub uploads_applied: u64,
     /// Creates and uploads answered from the idempotency store instead of applied again.
     pub idempotent_replays: u64,
+    /// Webhook notifications sent (numbered), each counted once whatever its copies.
+    pub webhook_notifications: u64,
+    /// Webhook deliveries withheld: never attempted, the receiver never saw them.
+    pub webhooks_dropped: u64,
+    /// Extra copies of notifications delivered by the chaos settings.
+    pub webhook_duplicates: u64,
+    /// HTTP attempts of webhook deliveries (retries included).
+    pub webhook_attempts: u64,
 }
 
 /// The access token currently handed out.
@@ -142,10 +161,12 @@ impl Shared {
         config: MockConfig,
         base_url: String,
         webhook_key: Vec<u8>,
-        webhook_target: Option<WebhookTarget>,
-        required_file_target: Option<WebhookTarget>,
+        webhook_targets: Vec<WebhookTarget>,
+        required_file_targets: Vec<WebhookTarget>,
     ) -> Self {
         let ids = IdGen::new();
+        // Below 2^53, so that the seed survives JSON readers that turn numbers into doubles.
+        let webhook_seed = config.webhook_seed.unwrap_or_else(|| ids.next_u64() >> 11);
         let jwt_key = ids.bytes(32);
         let state = State {
             token: None,
@@ -158,6 +179,9 @@ impl Shared {
             default_outcome: config.default_outcome.clone(),
             stats: MockStats::default(),
             previews: Previews::default(),
+            chaos: config.webhook_chaos.clone(),
+            notifications: 0,
+            pending_webhooks: 0,
         };
         let admin_token = admin_token(&ids);
         Self {
@@ -167,8 +191,9 @@ impl Shared {
             base_url,
             jwt_key,
             webhook_key,
-            webhook_target,
-            required_file_target,
+            webhook_targets,
+            required_file_targets,
+            webhook_seed,
             admin_token,
             state: Mutex::new(state),
             deliveries_changed: Condvar::new(),
@@ -181,18 +206,43 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The targets of notifications of `kind`.
+    pub(crate) fn targets(&self, kind: WebhookKind) -> &[WebhookTarget] {
+        match kind {
+            WebhookKind::SessionStatus => &self.webhook_targets,
+            WebhookKind::RequiredFile => &self.required_file_targets,
+        }
+    }
+
+    /// Logs a finished (or withheld) delivery, counts it and notes it in its session's timeline.
     pub(crate) fn record_delivery(&self, delivery: WebhookDelivery) {
         let mut state = self.lock();
         let now = self.clock.now();
+        let stats = &mut state.stats;
+        stats.webhook_attempts += delivery.attempts.len() as u64;
+        if delivery.dropped.is_some() {
+            stats.webhooks_dropped += 1;
+        }
+        if let DeliveryOrigin::Duplicate(_) = delivery.origin {
+            stats.webhook_duplicates += 1;
+        }
         if let Some(session) = state.sessions.get_mut(&delivery.session_id) {
-            let answer = match (delivery.last_status(), delivery.attempts.len()) {
-                (Some(status), n) => format!("{status} after {n} attempt(s)"),
-                (None, n) => format!("no answer after {n} attempt(s)"),
+            let answer = match (delivery.dropped, delivery.last_status()) {
+                (Some(reason), _) => format!("dropped ({})", reason.as_str()),
+                (None, Some(status)) => {
+                    format!("{status} after {} attempt(s)", delivery.attempts.len())
+                }
+                (None, None) => format!("no answer after {} attempt(s)", delivery.attempts.len()),
+            };
+            let copy = match delivery.origin {
+                DeliveryOrigin::First => String::new(),
+                DeliveryOrigin::Duplicate(n) => format!(" (duplicate {n})"),
+                DeliveryOrigin::Resend => " (resent)".to_owned(),
             };
             session.note(
                 now,
                 format!(
-                    "webhook {} {}: {answer}",
+                    "webhook {} {}{copy}: {answer}",
                     delivery.kind.as_str(),
                     delivery.event_id
                 ),
@@ -204,6 +254,33 @@ impl Shared {
         }
         drop(state);
         self.deliveries_changed.notify_all();
+    }
+
+    /// One notification fewer on its way.
+    pub(crate) fn webhook_settled(&self) {
+        let mut state = self.lock();
+        state.pending_webhooks = state.pending_webhooks.saturating_sub(1);
+        drop(state);
+        self.deliveries_changed.notify_all();
+    }
+
+    /// Waits until no notification is on its way or `timeout` passes; whether none is.
+    pub(crate) fn wait_for_settled_webhooks(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.lock();
+        while state.pending_webhooks > 0 {
+            let Some(left) = deadline
+                .checked_duration_since(Instant::now())
+                .filter(|d| !d.is_zero())
+            else {
+                return false;
+            };
+            state = match self.deliveries_changed.wait_timeout(state, left) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
+        }
+        true
     }
 
     /// Waits until at least `count` deliveries are logged or `timeout` passes.

@@ -1,9 +1,9 @@
 //! Webhooks the simulator sends: their targets, their payloads (docs/wire-conventions.md) and the
 //! log of finished deliveries. Signing is `signature.rs`'s, the attempts and retries
-//! `delivery.rs`'s.
+//! `delivery.rs`'s, the chaos `chaos.rs`'s.
 
 use std::net::IpAddr;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
 use url::{Host, Url};
@@ -25,6 +25,8 @@ pub enum WebhookKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DeliveryAttempt {
+    /// The URL it was sent to (with several webhook URLs, attempts take them in turn).
+    pub url: String,
     /// Headers sent, in order: `content-type`, `x-api-key`, `x-signature`, `x-timestamp`,
     /// `x-endpoint`.
     pub headers: Vec<(String, String)>,
@@ -34,24 +36,86 @@ pub struct DeliveryAttempt {
     pub error: Option<String>,
 }
 
-/// A finished webhook delivery: all its attempts, the last one successful or the attempts used up.
+/// A finished webhook delivery: all its attempts, the last one successful or the attempts used
+/// up; or a delivery the simulator withheld ([`dropped`](Self::dropped), no attempt).
+///
+/// One notification may have several deliveries: its first, duplicates the
+/// [chaos settings](crate::WebhookChaos) added, and resends by hand. They share
+/// [`notification`](Self::notification) and [`event_id`](Self::event_id).
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct WebhookDelivery {
     /// The notification sent.
     pub kind: WebhookKind,
-    /// The target URL.
+    /// The URL of its first attempt (for a dropped delivery, the one it would have had).
     pub url: String,
-    /// `X-Endpoint`: the target's path and query.
+    /// `X-Endpoint` of its first attempt: the URL's path and query.
     pub endpoint: String,
     /// The session concerned.
     pub session_id: String,
-    /// `event_id` of the payload (the same in every attempt).
+    /// The notification's event id (the same in every attempt and copy), also when
+    /// [`WebhookChaos::omit_event_id`](crate::WebhookChaos::omit_event_id) left it out of the body.
     pub event_id: String,
     /// The exact body bytes sent (the same in every attempt).
     pub body: Vec<u8>,
-    /// The attempts, in order.
+    /// The attempts, in order; none when [`dropped`](Self::dropped).
     pub attempts: Vec<DeliveryAttempt>,
+    /// The notification's number in this run, from 1, in the order the simulator sent them: the
+    /// position of its decisions in the seeded stream. Its copies and resends share it.
+    pub notification: u64,
+    /// The notification's first delivery, a duplicate, or a resend by hand.
+    pub origin: DeliveryOrigin,
+    /// Why the simulator withheld it, when it did: the receiver never saw it.
+    pub dropped: Option<DropReason>,
+    /// How long it was held before its first attempt (a duplicate: after the previous copy
+    /// finished).
+    pub held: Duration,
+}
+
+/// Where a [`WebhookDelivery`] comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DeliveryOrigin {
+    /// The notification's first delivery.
+    First,
+    /// The `n`-th extra copy (from 1) that [`WebhookChaos::duplicate_rate`](crate::WebhookChaos::duplicate_rate)
+    /// added.
+    Duplicate(u32),
+    /// Sent again by hand: [`MockServer::resend_webhook`](crate::MockServer::resend_webhook), the
+    /// console or the admin API.
+    Resend,
+}
+
+impl DeliveryOrigin {
+    /// `first`, `duplicate` or `resend`, as the admin API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryOrigin::First => "first",
+            DeliveryOrigin::Duplicate(_) => "duplicate",
+            DeliveryOrigin::Resend => "resend",
+        }
+    }
+}
+
+/// Why the simulator withheld a delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum DropReason {
+    /// [`WebhookChaos::drop_rate`](crate::WebhookChaos::drop_rate) chose it.
+    Chaos,
+    /// [`MockConfig::webhook_max_pending`](crate::MockConfig::webhook_max_pending) notifications
+    /// were already on their way.
+    QueueFull,
+}
+
+impl DropReason {
+    /// `chaos` or `queue_full`, as the admin API writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Chaos => "chaos",
+            DropReason::QueueFull => "queue_full",
+        }
+    }
 }
 
 impl WebhookKind {
@@ -69,6 +133,12 @@ impl WebhookDelivery {
     /// Whether the last attempt got a `2xx`.
     pub fn delivered(&self) -> bool {
         self.last_status().is_some_and(|s| (200..300).contains(&s))
+    }
+
+    /// Whether some attempt got an answer, so the receiver certainly saw it. (An attempt that
+    /// timed out may have reached it too.)
+    pub fn answered(&self) -> bool {
+        self.attempts.iter().any(|a| a.status.is_some())
     }
 
     /// Status of the last attempt, when it got one.

@@ -9,36 +9,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::{Client, Receiver, Reply};
+use common::{Client, Receiver, admin_get, admin_post};
 use kyc_mock::{AdminError, Decision, MockConfig, MockServer, Outcome};
-use serde_json::{Value, json};
+use serde_json::json;
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn admin_get(client: &Client, server: &MockServer, path: &str) -> Reply {
-    client
-        .try_send(
-            "GET",
-            path,
-            &[("x-admin-token", server.admin_token())],
-            None,
-        )
-        .unwrap()
-}
-
-fn admin_post(client: &Client, server: &MockServer, path: &str, body: &Value) -> Reply {
-    client
-        .try_send(
-            "POST",
-            path,
-            &[
-                ("x-admin-token", server.admin_token()),
-                ("content-type", "application/json"),
-            ],
-            Some(body.to_string().as_bytes()),
-        )
-        .unwrap()
-}
 
 /// A raw request with any `Host`; the status code of the answer.
 fn raw_status(server: &MockServer, request: &str) -> u16 {

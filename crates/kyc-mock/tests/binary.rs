@@ -50,6 +50,8 @@ fn serves_with_the_printed_credentials_and_stops_on_sigterm() {
             "bin-secret",
             "--api-key",
             "k1",
+            "--webhook-seed",
+            "7",
         ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -67,6 +69,8 @@ fn serves_with_the_printed_credentials_and_stops_on_sigterm() {
     // A secret given to the binary is never printed back (issue #18).
     assert_eq!(banner["client_secret"], "(as given)");
     assert_eq!(banner["webhook_api_key"], "k1");
+    // The chaos's seed, to replay a run (issue #25).
+    assert_eq!(banner["webhook_seed"], "7");
     // The console (issue #17): its URL carries the admin token printed beside it.
     assert_eq!(banner["admin_token"].len(), 32);
     assert_eq!(

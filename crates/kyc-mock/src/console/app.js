@@ -40,6 +40,7 @@ function statusBadge(status) {
 }
 
 function verdict(delivery) {
+  if (delivery.dropped) return el("span", { class: "status not_validated" }, "dropped (" + delivery.dropped + ")");
   if (delivery.delivered) return el("span", { class: "status validated" }, "delivered " + delivery.last_status);
   const last = delivery.attempts[delivery.attempts.length - 1] || {};
   return el("span", { class: "status not_validated" }, last.status ? "answered " + last.status : "failed");

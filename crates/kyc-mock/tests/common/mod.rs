@@ -312,6 +312,33 @@ impl Client {
     }
 }
 
+/// A `GET` of the admin API with the server's token.
+pub fn admin_get(client: &Client, server: &MockServer, path: &str) -> Reply {
+    client
+        .try_send(
+            "GET",
+            path,
+            &[("x-admin-token", server.admin_token())],
+            None,
+        )
+        .unwrap()
+}
+
+/// A `POST` of a JSON body to the admin API with the server's token.
+pub fn admin_post(client: &Client, server: &MockServer, path: &str, body: &Value) -> Reply {
+    client
+        .try_send(
+            "POST",
+            path,
+            &[
+                ("x-admin-token", server.admin_token()),
+                ("content-type", "application/json"),
+            ],
+            Some(body.to_string().as_bytes()),
+        )
+        .unwrap()
+}
+
 pub fn token_body(server: &MockServer) -> Value {
     json!({
         "client_id": server.client_id(),
