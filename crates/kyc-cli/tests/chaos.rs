@@ -26,7 +26,9 @@ use kyc_track::{SqliteStore, Store, Tracker};
 const SESSIONS: usize = 210;
 const SEED: u64 = 20_261_207;
 const PATH: &str = "/webhooks/identity";
-const JPEG: &[u8] = &[0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1];
+const JPEG: &[u8] = &[
+    0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F', 0, 1,
+];
 /// The most polls a session may take in this test (the tracker's `--max-polls`).
 const MAX_POLLS: u32 = 30;
 
@@ -204,10 +206,7 @@ fn every_final_session_gets_one_verdict_through_lost_doubled_reordered_webhooks_
     let finals = expected.values().filter(|o| o.is_some()).count();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let reached = store
-            .verdicts(usize::MAX)
-            .unwrap()
-            .len();
+        let reached = store.verdicts(usize::MAX).unwrap().len();
         if reached >= finals || Instant::now() > deadline {
             break;
         }
@@ -225,11 +224,16 @@ fn every_final_session_gets_one_verdict_through_lost_doubled_reordered_webhooks_
         .filter(|r| r.verdict.is_none())
         .map(|r| serde_json::to_string(&r).unwrap())
         .collect();
-    assert!(missing.is_empty(), "{} without a verdict: {missing:?}", missing.len());
+    assert!(
+        missing.is_empty(),
+        "{} without a verdict: {missing:?}",
+        missing.len()
+    );
     let mut per_key: HashMap<String, Vec<&serde_json::Value>> = HashMap::new();
     for line in &consumed {
+        // Grouped by session: two lines for one session, whatever their keys, are two verdicts.
         per_key
-            .entry(line["key"].as_str().unwrap().to_owned())
+            .entry(line["session_id"].as_str().unwrap().to_owned())
             .or_default()
             .push(line);
     }
@@ -237,17 +241,31 @@ fn every_final_session_gets_one_verdict_through_lost_doubled_reordered_webhooks_
         let got = per_key.get(session).map(Vec::as_slice).unwrap_or_default();
         match outcome {
             Some(status) => {
-                let record = store.load(&kyc_core::SessionId::from(session.as_str())).unwrap();
-                assert_eq!(got.len(), 1, "{session}: one verdict, got {got:?}; {record:?}");
+                let record = store
+                    .load(&kyc_core::SessionId::from(session.as_str()))
+                    .unwrap();
+                assert_eq!(
+                    got.len(),
+                    1,
+                    "{session}: one verdict, got {got:?}; {record:?}"
+                );
                 assert_eq!(got[0]["status"], status.as_str(), "{session}");
-                assert_eq!(got[0]["session_id"], session.as_str());
+                assert_eq!(
+                    got[0]["key"],
+                    session.as_str(),
+                    "a stable key: the session id"
+                );
             }
             None => assert!(got.is_empty(), "{session} is not final: {got:?}"),
         }
     }
     assert_eq!(per_key.len(), finals, "no verdict for an unknown session");
     assert!(
-        store.verdicts(usize::MAX).unwrap().iter().all(|(_, acked)| *acked),
+        store
+            .verdicts(usize::MAX)
+            .unwrap()
+            .iter()
+            .all(|(_, acked)| *acked),
         "every verdict acknowledged"
     );
 
