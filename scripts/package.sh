@@ -11,7 +11,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 # Dependency order; kyc-bench and kyc-tests are not published.
-CRATES=(kyc-core kyc-adapter kyc-mock kyc-ureq kyc-reqwest kyc-axum kyc-cli)
+CRATES=(kyc-core kyc-adapter kyc-mock kyc-ureq kyc-reqwest kyc-axum kyc-track kyc-cli)
 args=()
 for crate in "${CRATES[@]}"; do args+=(-p "$crate"); done
 [ "${PACKAGE_VERIFY:-1}" = 0 ] && args+=(--no-verify)

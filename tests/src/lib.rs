@@ -33,6 +33,10 @@ mod kyc_mock_readme {}
 mod kyc_reqwest_readme {}
 
 #[cfg(doctest)]
+#[doc = include_str!("../../crates/kyc-track/README.md")]
+mod kyc_track_readme {}
+
+#[cfg(doctest)]
 #[doc = include_str!("../../crates/kyc-ureq/README.md")]
 mod kyc_ureq_readme {}
 

@@ -1,12 +1,11 @@
-//! Follow Pomelo Identity sessions to their verdicts, once.
+#![doc = include_str!("../README.md")]
 //!
-//! A team integrates Pomelo Identity to learn one thing per person or company: the verdict,
-//! once, and to act on it once. `kyc-track` keeps every tracked session in a durable [`Store`]
-//! and applies kyc-core's tracking rules ([`kyc_core::track`]) to everything that arrives, each
-//! input in one transaction.
+//! # How it is built
 //!
 //! This crate holds no rule of its own: what to write, what to poll and which verdict to hand
-//! over are kyc-core's pure decisions; the store writes them, atomically.
+//! over are kyc-core's pure decisions ([`kyc_core::track`]); the [`Store`] writes them, one
+//! transaction per input, and the [`Tracker`] runs the loops (webhooks in, polls out, the outbox)
+//! over kyc-reqwest on tokio.
 
 mod create;
 mod receiver;

@@ -29,7 +29,7 @@ const COMPANY_DOCUMENT: &[u8] = include_bytes!("../../data/company-document.pdf"
 
 /// The sample documents (tiny valid images from `crates/kyc-cli/data/`), embedded so the flow runs from
 /// any directory and from an installed `kyc` binary.
-const DOCUMENTS: [(DocumentType, &str, &[u8]); 3] = [
+pub(super) const DOCUMENTS: [(DocumentType, &str, &[u8]); 3] = [
     (
         DocumentType::Selfie,
         "selfie.jpg",
@@ -167,15 +167,21 @@ pub(crate) fn run(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>>
         step(out, "", &format!("  {}", line.join(", ")))?;
     }
     let report = client.report(created.id.clone())?;
-    let members: Vec<&str> = report.extra.0.keys().map(String::as_str).collect();
     step(
         out,
         "report",
         &format!(
-            "{} status {}; also carries: {}",
+            "{} status {} for {}: {} steps, {} files, personal data {}",
             report.id,
             report.status.map(|s| s.to_string()).unwrap_or_default(),
-            members.join(", ")
+            report.user_id.as_deref().unwrap_or("?"),
+            report.steps.len(),
+            report.files.len(),
+            if report.personal_data.is_some() {
+                "kept"
+            } else {
+                "none given"
+            }
         ),
     )?;
 
@@ -258,7 +264,10 @@ pub(crate) fn run(out: &mut dyn Write) -> Result<(), Box<dyn std::error::Error>>
     )?;
 
     server.shutdown();
-    writeln!(out, "\nKYC and KYB flows complete.")?;
+
+    // 11. The tracker: each verdict once, webhook or not.
+    super::tracked::run(out)?;
+    writeln!(out, "\nKYC, KYB and tracked flows complete.")?;
     out.flush()?;
     Ok(())
 }
@@ -317,7 +326,7 @@ fn report_event(out: &mut dyn Write, event: &Event) -> std::io::Result<()> {
     }
 }
 
-fn step(out: &mut dyn Write, what: &str, detail: &str) -> std::io::Result<()> {
+pub(super) fn step(out: &mut dyn Write, what: &str, detail: &str) -> std::io::Result<()> {
     writeln!(out, "{what:>10} │ {detail}")
 }
 

@@ -1,9 +1,11 @@
-//! `kyc demo`: a whole KYC flow and then a KYB flow against a simulator started in-process,
+//! `kyc demo`: a whole KYC flow, then a KYB flow, then the tracker following two sessions to
+//! their verdicts (one of them with its webhook dropped), against simulators started in-process,
 //! step by step (the README's first command).
 
 use crate::failure::Failure;
 
 mod flow;
+mod tracked;
 
 /// Runs the flow, writing its readable lines on stdout.
 pub(crate) fn run() -> Result<(), Failure> {

@@ -291,9 +291,22 @@ fn kyc_demo_runs_the_whole_flow() {
     }
     let verified = run.stdout.matches("signature verified: session iss-");
     assert_eq!(verified.count(), 2, "{}", run.stdout);
+    // Then the tracker (issue #25): one verdict from a webhook, one found by a poll because the
+    // simulator dropped its webhook.
+    for step in [
+        "tracker │ kyc-track receives webhooks",
+        "verdict │ VALIDATED for iss-",
+        "from the webhook; key iss-",
+        "network │ the simulator now drops every webhook",
+        "from a poll after",
+        "the webhook was dropped",
+        "0 verdicts lost, none handed over twice",
+    ] {
+        assert!(run.stdout.contains(step), "{step:?} in {}", run.stdout);
+    }
     assert!(
         run.stdout
             .trim_end()
-            .ends_with("KYC and KYB flows complete.")
+            .ends_with("KYC, KYB and tracked flows complete.")
     );
 }
