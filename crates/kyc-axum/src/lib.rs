@@ -92,12 +92,15 @@ mod extract;
 mod layer;
 mod receiver;
 mod rejection;
+mod store;
 
 pub use extract::VerifiedEvent;
 pub use layer::{ReceiptFuture, ReceiptLayer, ReceiptService};
 pub use receiver::{
-    DEFAULT_BODY_LIMIT, DEFAULT_REPLAY_CAPACITY, Delivery, Receipt, WebhookReceiver,
+    DEFAULT_BODY_LIMIT, DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_LEASE, Delivery, Receipt,
+    WebhookReceiver,
 };
 pub use rejection::{IN_FLIGHT_RETRY_AFTER_SECS, Rejection};
+pub use store::{MemoryReplayStore, ReplayStore, ReplayStoreError, Started};
 
 pub use kyc_core;

@@ -1,13 +1,17 @@
 //! [`WebhookReceiver`]: the verifier, the replay guard, the body limit and the clock; and the
 //! [`Receipt`] of a delivery being handled.
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
-use kyc_core::webhook::{Begin, Event, ReplayGuard, Ticket, Verifier, WebhookError};
+use kyc_core::webhook::{DeliveryKey, Event, Verifier, WebhookError};
 
 use crate::Rejection;
+use crate::store::{MemoryReplayStore, ReplayStore, Started};
+
+/// How long a claim on a delivery lasts if its [`Receipt`] is leaked: 60 s.
+pub const DEFAULT_REPLAY_LEASE: Duration = Duration::from_secs(60);
 
 /// Largest webhook body read by default: 1 MiB (Pomelo's notifications are a few hundred bytes).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -22,11 +26,30 @@ pub struct WebhookReceiver {
     inner: Arc<Inner>,
 }
 
+#[derive(Clone)]
 struct Inner {
     verifier: Verifier,
-    guard: Option<Mutex<ReplayGuard>>,
+    /// `None`: no replay guard.
+    store: Option<Arc<dyn ReplayStore>>,
+    /// Whether `store` is the default in-memory one (rebuilt when the capacity or lease change).
+    own_store: bool,
+    capacity: usize,
+    lease: Duration,
     body_limit: usize,
     clock: fn() -> SystemTime,
+}
+
+impl Inner {
+    fn memory(&self) -> Option<Arc<dyn ReplayStore>> {
+        (self.capacity > 0).then(|| {
+            let store: Arc<dyn ReplayStore> = Arc::new(MemoryReplayStore::new(
+                self.verifier.tolerance_value(),
+                self.capacity,
+                self.lease,
+            ));
+            store
+        })
+    }
 }
 
 impl WebhookReceiver {
@@ -35,31 +58,39 @@ impl WebhookReceiver {
     /// system clock.
     #[must_use]
     pub fn new(verifier: Verifier) -> Self {
-        let guard = ReplayGuard::for_verifier(&verifier, DEFAULT_REPLAY_CAPACITY);
+        let mut inner = Inner {
+            verifier,
+            store: None,
+            own_store: true,
+            capacity: DEFAULT_REPLAY_CAPACITY,
+            lease: DEFAULT_REPLAY_LEASE,
+            body_limit: DEFAULT_BODY_LIMIT,
+            clock: SystemTime::now,
+        };
+        inner.store = inner.memory();
         Self {
-            inner: Arc::new(Inner {
-                verifier,
-                guard: Some(Mutex::new(guard)),
-                body_limit: DEFAULT_BODY_LIMIT,
-                clock: SystemTime::now,
-            }),
+            inner: Arc::new(inner),
         }
     }
 
     fn with(self, change: impl FnOnce(&mut Inner)) -> Self {
-        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| Inner {
-            verifier: shared.verifier.clone(),
-            guard: shared
-                .guard
-                .as_ref()
-                .map(|g| Mutex::new(g.lock().unwrap_or_else(PoisonError::into_inner).clone())),
-            body_limit: shared.body_limit,
-            clock: shared.clock,
-        });
+        let mut inner = Arc::try_unwrap(self.inner).unwrap_or_else(|shared| (*shared).clone());
         change(&mut inner);
         Self {
             inner: Arc::new(inner),
         }
+    }
+
+    /// Remembers deliveries in `store` instead of this process's memory: a database shared by
+    /// every replica of a service (kyc-track's `PgStore` or `SqliteStore`), so that a redelivery
+    /// landing on another replica, or after a restart, is recognised, with the same rule:
+    /// counted only once its handler succeeded.
+    #[must_use]
+    pub fn replay_store(self, store: Arc<dyn ReplayStore>) -> Self {
+        self.with(|inner| {
+            inner.store = Some(store);
+            inner.own_store = false;
+        })
     }
 
     /// Remembers at most `capacity` deliveries within one window (see kyc-core's
@@ -68,8 +99,11 @@ impl WebhookReceiver {
     #[must_use]
     pub fn replay_capacity(self, capacity: usize) -> Self {
         self.with(|inner| {
-            inner.guard = (capacity > 0)
-                .then(|| Mutex::new(ReplayGuard::for_verifier(&inner.verifier, capacity)));
+            inner.capacity = capacity;
+            if inner.own_store || capacity == 0 {
+                inner.own_store = true;
+                inner.store = inner.memory();
+            }
         })
     }
 
@@ -80,14 +114,10 @@ impl WebhookReceiver {
     #[must_use]
     pub fn replay_lease(self, lease: Duration) -> Self {
         self.with(|inner| {
-            inner.guard = inner.guard.take().map(|guard| {
-                Mutex::new(
-                    guard
-                        .into_inner()
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .lease(lease),
-                )
-            });
+            inner.lease = lease;
+            if inner.own_store {
+                inner.store = inner.memory();
+            }
         })
     }
 
@@ -116,7 +146,7 @@ impl WebhookReceiver {
 
     /// Whether deliveries are remembered (a [`ReceiptLayer`](crate::ReceiptLayer) is needed).
     pub(crate) fn guards_replays(&self) -> bool {
-        self.inner.guard.is_some()
+        self.inner.store.is_some()
     }
 
     pub(crate) fn now(&self) -> SystemTime {
@@ -141,7 +171,8 @@ impl WebhookReceiver {
     /// [`Rejection::Unauthenticated`] when the signature, timestamp, api key or endpoint is
     /// wrong or missing; [`Rejection::InvalidJson`] for an authentic body that is not JSON;
     /// [`Rejection::InFlight`] while another copy of the delivery is being handled;
-    /// [`Rejection::Repeated`] for a delivery handled before within the window.
+    /// [`Rejection::Repeated`] for a delivery handled before within the window;
+    /// [`Rejection::StoreUnavailable`] when the replay store failed.
     pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<Delivery, Rejection> {
         let now = self.now();
         let event = self
@@ -152,14 +183,23 @@ impl WebhookReceiver {
                 WebhookError::InvalidJson { .. } => Rejection::InvalidJson,
                 other => Rejection::Unauthenticated(other),
             })?;
-        let ticket = match &self.inner.guard {
+        let claim = match &self.inner.store {
             None => None,
-            Some(guard) => {
-                let mut guard = guard.lock().unwrap_or_else(PoisonError::into_inner);
-                match guard.begin_delivery(headers, body, &event, now) {
-                    Begin::New(ticket) => Some(ticket),
-                    Begin::InFlight => return Err(Rejection::InFlight),
-                    Begin::Done => return Err(Rejection::Repeated),
+            Some(store) => {
+                let key = DeliveryKey::of(headers, body, &event);
+                let signed_at = signed_at(headers).unwrap_or(now);
+                let lease_until = now.checked_add(self.inner.lease).unwrap_or(now);
+                match store
+                    .begin(&key, signed_at, lease_until, now)
+                    .map_err(|_| Rejection::StoreUnavailable)?
+                {
+                    Started::New { claim } => Some(Claim {
+                        key,
+                        claim,
+                        signed_at,
+                    }),
+                    Started::InFlight => return Err(Rejection::InFlight),
+                    _ => return Err(Rejection::Repeated),
                 }
             }
         };
@@ -167,16 +207,28 @@ impl WebhookReceiver {
             event,
             receipt: Receipt {
                 receiver: self.clone(),
-                ticket,
+                claim,
             },
         })
     }
 }
 
+/// The signing time an authentic delivery's `X-Timestamp` gives.
+fn signed_at(headers: &HeaderMap) -> Option<SystemTime> {
+    let seconds: u64 = headers
+        .get("x-timestamp")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
+    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
+}
+
 impl std::fmt::Debug for WebhookReceiver {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookReceiver")
-            .field("replay_guard", &self.inner.guard.is_some())
+            .field("replay_guard", &self.inner.store.is_some())
             .field("body_limit", &self.inner.body_limit)
             .finish_non_exhaustive()
     }
@@ -205,30 +257,38 @@ pub struct Delivery {
 pub struct Receipt {
     receiver: WebhookReceiver,
     /// `None` when the receiver guards no replays.
-    ticket: Option<Ticket>,
+    claim: Option<Claim>,
+}
+
+/// A receipt's hold on its delivery in the replay store.
+struct Claim {
+    key: DeliveryKey,
+    claim: u64,
+    signed_at: SystemTime,
 }
 
 impl Receipt {
-    /// The delivery was handled: record it as received.
+    /// The delivery was handled: record it as received. If the replay store fails now, the
+    /// delivery is not recorded and a redelivery reaches the handler again (at least once).
     pub fn commit(mut self) {
-        if let (Some(ticket), Some(guard)) = (self.ticket.take(), &self.receiver.inner.guard) {
+        if let (Some(claim), Some(store)) = (self.claim.take(), &self.receiver.inner.store) {
             let now = self.receiver.now();
-            guard
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .commit(ticket, now);
+            let remember_until = claim
+                .signed_at
+                .max(now)
+                .checked_add(self.receiver.inner.verifier.tolerance_value())
+                .unwrap_or(SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799));
+            let _ = store.commit(&claim.key, claim.claim, now, remember_until);
         }
     }
 }
 
 impl Drop for Receipt {
-    /// Not committed: the handler failed, panicked or was cancelled. The delivery is forgotten.
+    /// Not committed: the handler failed, panicked or was cancelled. The delivery is forgotten
+    /// (or, if the store fails now, when its claim's lease ends).
     fn drop(&mut self) {
-        if let (Some(ticket), Some(guard)) = (self.ticket.take(), &self.receiver.inner.guard) {
-            guard
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .abandon(ticket);
+        if let (Some(claim), Some(store)) = (self.claim.take(), &self.receiver.inner.store) {
+            let _ = store.abandon(&claim.key, claim.claim);
         }
     }
 }
@@ -236,7 +296,7 @@ impl Drop for Receipt {
 impl std::fmt::Debug for Receipt {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Receipt")
-            .field("delivery", &self.ticket.as_ref().map(Ticket::key))
+            .field("delivery", &self.claim.as_ref().map(|c| c.key))
             .finish()
     }
 }

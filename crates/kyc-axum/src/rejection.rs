@@ -39,12 +39,17 @@ pub enum Rejection {
     /// request.
     #[error("the router that takes VerifiedEvent needs kyc_axum::ReceiptLayer")]
     ReceiptLayerMissing,
+    /// The replay store (a shared database) failed: `503` with `Retry-After`, so Pomelo
+    /// delivers it again.
+    #[error("the replay store is unavailable")]
+    StoreUnavailable,
 }
 
 impl Rejection {
     /// A stable name for logs and metrics: the verifier's reason (`signature_mismatch`,
     /// `stale`, ...) for an unauthenticated delivery, else `invalid_json`, `repeated`,
-    /// `in_flight`, `body_too_large`, `body_unreadable` or `receipt_layer_missing`.
+    /// `in_flight`, `body_too_large`, `body_unreadable`, `receipt_layer_missing` or
+    /// `store_unavailable`.
     #[must_use]
     pub fn reason(&self) -> &'static str {
         match self {
@@ -55,6 +60,7 @@ impl Rejection {
             Rejection::BodyTooLarge => "body_too_large",
             Rejection::BodyUnreadable => "body_unreadable",
             Rejection::ReceiptLayerMissing => "receipt_layer_missing",
+            Rejection::StoreUnavailable => "store_unavailable",
         }
     }
 
@@ -68,6 +74,7 @@ impl Rejection {
             Rejection::InFlight => StatusCode::CONFLICT,
             Rejection::BodyTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Rejection::ReceiptLayerMissing => StatusCode::INTERNAL_SERVER_ERROR,
+            Rejection::StoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 }
@@ -82,8 +89,9 @@ impl IntoResponse for Rejection {
             Rejection::BodyTooLarge => r#"{"error":"body_too_large"}"#,
             Rejection::BodyUnreadable => r#"{"error":"body_unreadable"}"#,
             Rejection::ReceiptLayerMissing => r#"{"error":"receiver_misconfigured"}"#,
+            Rejection::StoreUnavailable => r#"{"error":"store_unavailable"}"#,
         };
-        let in_flight = matches!(self, Rejection::InFlight);
+        let in_flight = matches!(self, Rejection::InFlight | Rejection::StoreUnavailable);
         let mut response = (self.status(), body).into_response();
         let headers = response.headers_mut();
         headers.insert(

@@ -17,6 +17,8 @@ pub use receiver::{DEFAULT_BODY_LIMIT, serve};
 pub use store::{
     Commit, Committed, MemoryStore, SqliteStore, Store, StoreError, VerdictRecord, open,
 };
+#[cfg(feature = "postgres")]
+pub use store::{DEFAULT_POOL_SIZE, PgStore};
 pub use tracker::{Ingested, TickReport, TrackError, Tracker, TrackerOptions, apply};
 
 /// The tracking rules, re-exported: [`TrackSettings`](kyc_core::track::TrackSettings) and the

@@ -3,6 +3,8 @@
 //! implementations ([`MemoryStore`] for tests, [`SqliteStore`] embedded in one file).
 
 mod memory;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod sqlite;
 
 use std::fmt;
@@ -13,6 +15,8 @@ use kyc_core::track::{Origin, PendingCreate, Tracked, Verdict};
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryStore;
+#[cfg(feature = "postgres")]
+pub use postgres::{DEFAULT_POOL_SIZE, PgStore};
 pub use sqlite::SqliteStore;
 
 /// A verdict waiting in the outbox for the application: its stable key, the session, and what
@@ -112,8 +116,9 @@ pub enum StoreError {
         /// Why.
         why: String,
     },
-    /// The store's location is not one this library knows (`sqlite:PATH`, `memory:`).
-    #[error("unknown store location {0:?}: use sqlite:PATH or memory:")]
+    /// The store's location is not one this library knows (`sqlite:PATH`, `postgres://...`,
+    /// `memory:`).
+    #[error("unknown store location {0:?}: use sqlite:PATH, postgres://... or memory:")]
     UnknownLocation(String),
 }
 
@@ -226,8 +231,21 @@ pub trait Store: Send + Sync {
     fn forget_deliveries(&self, before: SystemTime) -> Result<u64, StoreError>;
 }
 
+/// A claim number for kyc-axum's replay store: the clock's nanoseconds mixed with a counter, so
+/// two claims of one key (one lapsed, one new) differ.
+pub(crate) fn new_claim() -> i64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    (nanos ^ n.rotate_left(40)) as i64
+}
+
 /// Opens the store at `location`: `sqlite:PATH` (the file is created with its schema when
-/// missing) or `memory:` (gone with the process).
+/// missing), `postgres://...` (a fleet's shared database; its schema created and migrated) or
+/// `memory:` (gone with the process).
 ///
 /// # Errors
 ///
@@ -238,8 +256,14 @@ pub fn open(location: &str) -> Result<Box<dyn Store>, StoreError> {
         let path = path.strip_prefix("//").unwrap_or(path);
         return Ok(Box::new(SqliteStore::open(path)?));
     }
+    #[cfg(feature = "postgres")]
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        return Ok(Box::new(PgStore::open(location)?));
+    }
     if location == "memory:" {
         return Ok(Box::new(MemoryStore::new()));
     }
-    Err(StoreError::UnknownLocation(location.to_owned()))
+    // Only the scheme: a location may carry a password.
+    let scheme = location.split(':').next().unwrap_or_default();
+    Err(StoreError::UnknownLocation(format!("{scheme}:...")))
 }

@@ -42,6 +42,13 @@ const MIGRATIONS: &[&str] = &[
      );
      CREATE TABLE budget (id INTEGER PRIMARY KEY CHECK (id = 1), next_free INTEGER NOT NULL);
      INSERT INTO budget (id, next_free) VALUES (1, 0);",
+    // 2: kyc-axum's replay store (deliveries of a receiver used without the tracker).
+    "CREATE TABLE receipts (
+         key TEXT PRIMARY KEY,
+         claim INTEGER NOT NULL,
+         lease_until INTEGER,
+         remember_until INTEGER
+     );",
 ];
 
 /// The store in one SQLite file.
@@ -497,13 +504,100 @@ impl Store for SqliteStore {
     }
 
     fn forget_deliveries(&self, before: SystemTime) -> Result<u64, StoreError> {
-        let removed = self
-            .connection()
+        let connection = self.connection();
+        let removed = connection
             .execute(
                 "DELETE FROM deliveries WHERE received_at < ?1",
                 params![ms(before)],
             )
             .map_err(db)?;
+        connection
+            .execute(
+                "DELETE FROM receipts WHERE remember_until < ?1
+                    OR (remember_until IS NULL AND lease_until < ?1)",
+                params![ms(before)],
+            )
+            .map_err(db)?;
         Ok(removed as u64)
+    }
+}
+
+impl kyc_axum::ReplayStore for SqliteStore {
+    fn begin(
+        &self,
+        key: &kyc_core::webhook::DeliveryKey,
+        _signed_at: SystemTime,
+        lease_until: SystemTime,
+        now: SystemTime,
+    ) -> Result<kyc_axum::Started, kyc_axum::ReplayStoreError> {
+        let key = key.to_string();
+        let claim = super::new_claim();
+        let connection = self.connection();
+        let fail = |e: rusqlite::Error| kyc_axum::ReplayStoreError(e.to_string());
+        // Claimed unless handled and remembered, or claimed by a copy whose lease runs.
+        let taken: Option<i64> = connection
+            .query_row(
+                "INSERT INTO receipts (key, claim, lease_until, remember_until)
+                 VALUES (?1, ?2, ?3, NULL)
+                 ON CONFLICT (key) DO UPDATE
+                     SET claim = excluded.claim, lease_until = excluded.lease_until,
+                         remember_until = NULL
+                     WHERE (receipts.remember_until IS NULL OR receipts.remember_until <= ?4)
+                       AND (receipts.lease_until IS NULL OR receipts.lease_until <= ?4)
+                 RETURNING claim",
+                params![key, claim, ms(lease_until), ms(now)],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(fail)?;
+        if taken.is_some() {
+            return Ok(kyc_axum::Started::New {
+                claim: claim as u64,
+            });
+        }
+        let remembered: Option<i64> = connection
+            .query_row(
+                "SELECT remember_until FROM receipts WHERE key = ?1",
+                params![key],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(fail)?
+            .flatten();
+        Ok(match remembered {
+            Some(until) if until > ms(now) => kyc_axum::Started::Done,
+            _ => kyc_axum::Started::InFlight,
+        })
+    }
+
+    fn commit(
+        &self,
+        key: &kyc_core::webhook::DeliveryKey,
+        claim: u64,
+        _now: SystemTime,
+        remember_until: SystemTime,
+    ) -> Result<(), kyc_axum::ReplayStoreError> {
+        self.connection()
+            .execute(
+                "UPDATE receipts SET remember_until = ?3, lease_until = NULL
+                 WHERE key = ?1 AND claim = ?2",
+                params![key.to_string(), claim as i64, ms(remember_until)],
+            )
+            .map(|_| ())
+            .map_err(|e| kyc_axum::ReplayStoreError(e.to_string()))
+    }
+
+    fn abandon(
+        &self,
+        key: &kyc_core::webhook::DeliveryKey,
+        claim: u64,
+    ) -> Result<(), kyc_axum::ReplayStoreError> {
+        self.connection()
+            .execute(
+                "DELETE FROM receipts WHERE key = ?1 AND claim = ?2 AND remember_until IS NULL",
+                params![key.to_string(), claim as i64],
+            )
+            .map(|_| ())
+            .map_err(|e| kyc_axum::ReplayStoreError(e.to_string()))
     }
 }
