@@ -737,6 +737,20 @@ pub(crate) struct TrackServeArgs {
     /// Longest idle wait of the polling loop, seconds (default 5)
     #[arg(long, value_name = "SECONDS", value_parser = parse_seconds, default_value = "5")]
     pub(crate) idle: Duration,
+    /// How long a claimed poll is held before another replica may take it, seconds: what a
+    /// replica's death delays its claimed polls by (default 300)
+    #[arg(
+        long,
+        env = "POMELO_TRACK_POLL_LEASE",
+        value_name = "SECONDS",
+        value_parser = parse_seconds,
+        default_value = "300"
+    )]
+    pub(crate) poll_lease: Duration,
+    /// This replica's name, sent in its requests' User-Agent (`kyc-track NAME`) and printed on
+    /// start: tells replicas apart in Pomelo's and a proxy's logs
+    #[arg(long, env = "POMELO_TRACK_REPLICA", value_name = "NAME")]
+    pub(crate) replica: Option<String>,
 }
 
 /// `kyc track add`.

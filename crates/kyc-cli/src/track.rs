@@ -271,6 +271,8 @@ struct Serving<'a> {
     /// The URL to give Pomelo (or the simulator's `--webhook-url`).
     webhook_url: String,
     db: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replica: Option<&'a str>,
 }
 
 /// `kyc track serve`.
@@ -292,10 +294,22 @@ pub(crate) fn serve(
         .build()
         .map_err(|e| Failure::io("cannot start the runtime", &e))?;
     runtime.block_on(async {
-        let client = kyc_reqwest::Client::builder(core.config.clone(), core.credentials.clone())
-            .overall_timeout(core.overall_timeout)
-            .build();
-        let tracker = kyc_track::Tracker::new(client, store, rules);
+        let mut builder =
+            kyc_reqwest::Client::builder(core.config.clone(), core.credentials.clone())
+                .overall_timeout(core.overall_timeout);
+        if let Some(name) = &args.replica {
+            let agent = kyc_reqwest::reqwest::Client::builder()
+                .user_agent(format!("kyc-track {name}"))
+                .redirect(kyc_reqwest::reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| {
+                    Failure::io("cannot build the HTTP client", &std::io::Error::other(e))
+                })?;
+            builder = builder.reqwest_client(agent);
+        }
+        let mut options = kyc_track::TrackerOptions::default();
+        options.poll_lease = args.poll_lease;
+        let tracker = kyc_track::Tracker::with_options(builder.build(), store, rules, options);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
             .map_err(|e| Failure::io(&format!("cannot listen on {}", args.listen), &e))?;
@@ -307,7 +321,8 @@ pub(crate) fn serve(
             listen: local.to_string(),
             webhook_path: &args.webhook_path,
             webhook_url: format!("http://{local}{}", args.webhook_path),
-            db: &args.store.db,
+            db: &redacted_db(&args.store.db),
+            replica: args.replica.as_deref(),
         })
         .map_err(|e| Failure::io("cannot render the start line", &std::io::Error::other(e)))?;
         let mut stdout = std::io::stdout().lock();
@@ -326,6 +341,21 @@ pub(crate) fn serve(
         .await
         .map_err(|e| Failure::io("the webhook listener failed", &e))
     })
+}
+
+/// The database's location without a password (`postgres://user:secret@host` prints as
+/// `postgres://user:[redacted]@host`).
+fn redacted_db(db: &str) -> String {
+    let Some((scheme, rest)) = db.split_once("://") else {
+        return db.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((user, host)) if user.contains(':') => {
+            let name = user.split(':').next().unwrap_or_default();
+            format!("{scheme}://{name}:[redacted]@{host}")
+        }
+        _ => db.to_owned(),
+    }
 }
 
 /// Completes at Ctrl-C or SIGTERM (installed before the start line is printed, so a signal sent

@@ -22,6 +22,9 @@ pub struct RecordedRequest {
     pub headers: Vec<(String, String)>,
     /// The body bytes (empty when the body was refused as too large).
     pub body: Vec<u8>,
+    /// When it was recorded (this machine's wall clock, not the simulator's adjustable one): to
+    /// tell, say, how far apart two polls of a session were.
+    pub received_at: std::time::SystemTime,
 }
 
 impl RecordedRequest {
@@ -96,6 +99,7 @@ mod tests {
             query: None,
             headers: vec![("X-Thing".into(), "v".into())],
             body: vec![0; n],
+            received_at: std::time::SystemTime::UNIX_EPOCH,
         }
     }
 

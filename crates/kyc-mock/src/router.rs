@@ -148,6 +148,7 @@ fn record(shared: &Shared, request_id: &str, parts: &Parts, body: &[u8]) {
         query: parts.uri.query().map(str::to_owned),
         headers,
         body: body.to_vec(),
+        received_at: std::time::SystemTime::now(),
     });
 }
 

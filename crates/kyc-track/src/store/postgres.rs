@@ -80,6 +80,18 @@ struct Pool {
     open: usize,
 }
 
+impl Drop for PgStore {
+    /// Closes the idle connections on a thread of their own: the client blocks on its own
+    /// runtime while closing, which a thread driving async tasks must not do (a store is often
+    /// dropped at the end of a tokio service).
+    fn drop(&mut self) {
+        let idle = std::mem::take(&mut self.pool().idle);
+        if !idle.is_empty() {
+            let _ = std::thread::spawn(move || drop(idle)).join();
+        }
+    }
+}
+
 impl std::fmt::Debug for PgStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The configuration may hold a password: only the shape is shown.
