@@ -319,15 +319,24 @@ load6() {
     echo "| L6. kyc-mock get-session req/s, 64 keep-alive connections, vs bare hyper with the same bytes | report | $(field "$out" mock) vs $(field "$out" bare) req/s | $(field "$out" ratio)× | reported |"
 }
 
-# The tracker (issue #25): ingestion vs a bare insert, a tick's store work at 1k–1M sessions,
-# the delay from a dropped webhook to its verdict.
+# The tracker (issues #25 and #26): ingestion vs a bare insert, a tick's store work at 1k–1M
+# sessions, the delay from a dropped webhook to its verdict; then on PostgreSQL (a throwaway
+# server from scripts/postgres.sh unless KYC_TEST_POSTGRES names one): ingestion with 1 and 3
+# replicas, a tick at 1k and 1M sessions with its plan, a dead replica's takeover time.
 tracker() {
-    local sessions=1000,100000,1000000 deliveries=5000
-    [ "$QUICK" = 1 ] && sessions=1000,10000 deliveries=500
-    log "track ($sessions sessions)"
+    local sessions=1000,100000,1000000 deliveries=5000 pg_sessions=1000000 started_pg=0
+    [ "$QUICK" = 1 ] && sessions=1000,10000 deliveries=500 pg_sessions=10000
+    if [ -z "${KYC_TEST_POSTGRES:-}" ]; then
+        eval "$("$ROOT/scripts/postgres.sh" start)"
+        export KYC_TEST_POSTGRES
+        started_pg=1
+    fi
+    log "track ($sessions sessions; $pg_sessions on PostgreSQL)"
     nice -n "$NICE" cargo build --release --locked -q -p kyc-bench --bin track >&2
     nice -n "$NICE" "$TARGET_DIR/release/track" --sessions "$sessions" --deliveries "$deliveries" \
-        | tail -n +3
+        --pg-sessions "$pg_sessions" | tail -n +3
+    [ "$started_pg" = 1 ] && "$ROOT/scripts/postgres.sh" stop >&2
+    return 0
 }
 
 load_build
@@ -341,7 +350,7 @@ Under load (issue #13), $RUNS run(s) where repeated:
 |---|---|---|---|---|
 $rows
 
-The tracker (issue #25), from the same run:
+The tracker (issues #25 and #26), from the same run:
 
 | figure | goal | measured | ratio |
 |---|---|---|---|

@@ -168,6 +168,11 @@ fn suite(store: &dyn Store) {
             .is_empty(),
         "held"
     );
+    assert_eq!(
+        store.next_due().unwrap(),
+        Some(due_a + Duration::from_secs(60)),
+        "a held session is next due when its lease ends, not before: a tracker does not spin on it"
+    );
     let polled = decide(
         Some(&b),
         &Input::PollFailed {

@@ -144,7 +144,9 @@ impl Store for MemoryStore {
             .state()
             .sessions
             .values()
-            .filter_map(|(r, _)| r.next_poll)
+            .filter_map(|(r, claimed)| {
+                Some(r.next_poll?.max(claimed.unwrap_or(SystemTime::UNIX_EPOCH)))
+            })
             .min())
     }
 

@@ -153,7 +153,9 @@ pub trait Store: Send + Sync {
         limit: usize,
     ) -> Result<Vec<Tracked>, StoreError>;
 
-    /// The earliest next poll of any session (`None`: nothing to poll).
+    /// When the next session becomes claimable: the earliest next poll, where a session held
+    /// under a lease counts at its lease's end (`None`: nothing to poll). A tracker sleeps until
+    /// then: a session another replica holds does not wake it before it can be taken.
     ///
     /// # Errors
     ///

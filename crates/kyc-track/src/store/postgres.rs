@@ -6,12 +6,13 @@
 //! lease), and the poll budget is one row updated atomically (the budget is the fleet's, not a
 //! replica's). Migrations run under an advisory lock, so replicas starting together migrate once.
 
+use std::collections::HashMap;
 use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kyc_core::SessionId;
 use kyc_core::track::{PendingCreate, PollBudget, Tracked};
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 
 use super::{Commit, Committed, Store, StoreError, VerdictRecord};
 
@@ -56,6 +57,12 @@ const MIGRATIONS: &[&str] = &[
      );",
 ];
 
+/// A new session's row; one already tracked is left as it is.
+const INSERT_SESSION: &str = "INSERT INTO sessions
+         (session_id, version, first_seen, next_poll, claimed_until, record)
+     VALUES ($1, $2, $3, $4, NULL, $5)
+     ON CONFLICT (session_id) DO NOTHING";
+
 /// The key of the advisory lock migrations take (any constant of this project's).
 const MIGRATION_LOCK: i64 = 0x6b79_635f_7472_6b01;
 
@@ -76,7 +83,7 @@ pub struct PgStore {
 
 #[derive(Default)]
 struct Pool {
-    idle: Vec<Client>,
+    idle: Vec<Conn>,
     open: usize,
 }
 
@@ -102,8 +109,14 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
+/// The error PostgreSQL gave, with its SQLSTATE code and message (never the statement's
+/// parameters: they may be personal data; PostgreSQL's detail line, which can quote a row's
+/// values, is left out).
 fn db(e: &postgres::Error) -> StoreError {
-    StoreError::Database(e.to_string())
+    StoreError::Database(match e.as_db_error() {
+        Some(server) => format!("{} ({})", server.message(), server.code().code()),
+        None => e.to_string(),
+    })
 }
 
 fn corrupt(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
@@ -132,25 +145,48 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// A connection and the statements prepared on it: the store's frequent statements are parsed
+/// once per connection, not once per call (a round trip each time otherwise).
+struct Conn {
+    client: Client,
+    prepared: HashMap<&'static str, Statement>,
+}
+
 /// A connection taken from the pool, given back when dropped (unless it broke).
 struct Lease<'a> {
     store: &'a PgStore,
-    client: Option<Client>,
+    conn: Option<Conn>,
 }
 
 impl Lease<'_> {
-    fn client(&mut self) -> Result<&mut Client, StoreError> {
-        self.client
+    fn conn(&mut self) -> Result<&mut Conn, StoreError> {
+        self.conn
             .as_mut()
             .ok_or_else(|| StoreError::Database("no connection".into()))
+    }
+
+    fn client(&mut self) -> Result<&mut Client, StoreError> {
+        Ok(&mut self.conn()?.client)
+    }
+
+    /// `sql` prepared on this connection (once: later calls find it prepared). A statement is
+    /// the connection's, usable inside any transaction opened on it afterwards.
+    fn prepare(&mut self, sql: &'static str) -> Result<Statement, StoreError> {
+        let conn = self.conn()?;
+        if let Some(statement) = conn.prepared.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = conn.client.prepare(sql).map_err(|e| db(&e))?;
+        conn.prepared.insert(sql, statement.clone());
+        Ok(statement)
     }
 }
 
 impl Drop for Lease<'_> {
     fn drop(&mut self) {
         let mut pool = self.store.pool();
-        match self.client.take() {
-            Some(client) if !client.is_closed() => pool.idle.push(client),
+        match self.conn.take() {
+            Some(conn) if !conn.client.is_closed() => pool.idle.push(conn),
             _ => pool.open = pool.open.saturating_sub(1),
         }
         drop(pool);
@@ -200,7 +236,7 @@ impl PgStore {
             size: DEFAULT_POOL_SIZE,
         };
         let mut lease = store.lease()?;
-        migrate(lease.client()?)?;
+        migrate(lease.client()?, store.schema.as_deref())?;
         drop(lease);
         Ok(store)
     }
@@ -215,10 +251,10 @@ impl PgStore {
         let mut pool = self.pool();
         let deadline = std::time::Instant::now() + POOL_WAIT;
         loop {
-            if let Some(client) = pool.idle.pop() {
+            if let Some(conn) = pool.idle.pop() {
                 return Ok(Lease {
                     store: self,
-                    client: Some(client),
+                    conn: Some(conn),
                 });
             }
             if pool.open < self.size {
@@ -227,7 +263,10 @@ impl PgStore {
                 return match self.new_client() {
                     Ok(client) => Ok(Lease {
                         store: self,
-                        client: Some(client),
+                        conn: Some(Conn {
+                            client,
+                            prepared: HashMap::new(),
+                        }),
                     }),
                     Err(e) => {
                         self.pool().open -= 1;
@@ -253,9 +292,7 @@ impl PgStore {
         let mut client = self.config.connect(NoTls).map_err(|e| db(&e))?;
         if let Some(schema) = &self.schema {
             client
-                .batch_execute(&format!(
-                    "CREATE SCHEMA IF NOT EXISTS {schema}; SET search_path TO {schema}"
-                ))
+                .batch_execute(&format!("SET search_path TO {schema}"))
                 .map_err(|e| db(&e))?;
         }
         Ok(client)
@@ -269,16 +306,8 @@ impl PgStore {
     /// [`StoreError::Database`] when PostgreSQL fails (nothing was written).
     pub fn insert_many(&self, records: &[Tracked]) -> Result<usize, StoreError> {
         let mut lease = self.lease()?;
-        let client = lease.client()?;
-        let mut tx = client.transaction().map_err(|e| db(&e))?;
-        let statement = tx
-            .prepare(
-                "INSERT INTO sessions
-                     (session_id, version, first_seen, next_poll, claimed_until, record)
-                 VALUES ($1, $2, $3, $4, NULL, $5)
-                 ON CONFLICT (session_id) DO NOTHING",
-            )
-            .map_err(|e| db(&e))?;
+        let statement = lease.prepare(INSERT_SESSION)?;
+        let mut tx = lease.client()?.transaction().map_err(|e| db(&e))?;
         let mut written = 0;
         for record in records {
             let text = serde_json::to_string(record).map_err(corrupt("session record"))?;
@@ -327,11 +356,18 @@ impl PgStore {
 
 /// Applies the migrations the database has not seen, under an advisory lock held for the
 /// transaction, so replicas starting at once migrate once.
-fn migrate(client: &mut Client) -> Result<(), StoreError> {
+/// Brings the schema up to date, one version per transaction, each under the migration lock;
+/// the schema `schema` (the connection's search path) is created under the lock too: two
+/// replicas creating it at once would otherwise collide in PostgreSQL's catalog.
+fn migrate(client: &mut Client, schema: Option<&str>) -> Result<(), StoreError> {
     loop {
         let mut tx = client.transaction().map_err(|e| db(&e))?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
             .map_err(|e| db(&e))?;
+        if let Some(schema) = schema {
+            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .map_err(|e| db(&e))?;
+        }
         tx.batch_execute("CREATE TABLE IF NOT EXISTS kyc_track_schema (version INTEGER NOT NULL)")
             .map_err(|e| db(&e))?;
         let version: i32 = match tx
@@ -375,30 +411,36 @@ fn verdict(text: &str, deliveries: i32) -> Result<VerdictRecord, StoreError> {
 impl Store for PgStore {
     fn load(&self, session: &SessionId) -> Result<Option<Tracked>, StoreError> {
         let mut lease = self.lease()?;
+        let select = lease.prepare("SELECT record FROM sessions WHERE session_id = $1")?;
         let row = lease
             .client()?
-            .query_opt(
-                "SELECT record FROM sessions WHERE session_id = $1",
-                &[&session.as_str()],
-            )
+            .query_opt(&select, &[&session.as_str()])
             .map_err(|e| db(&e))?;
         row.map(|r| tracked(&r.get::<_, String>(0))).transpose()
     }
 
     fn commit(&self, commit: &Commit) -> Result<Committed, StoreError> {
         let mut lease = self.lease()?;
+        let insert_key = lease.prepare(
+            "INSERT INTO deliveries (key, received_at) VALUES ($1, $2)
+             ON CONFLICT (key) DO NOTHING",
+        )?;
+        let insert_session = lease.prepare(INSERT_SESSION)?;
+        let update_session = lease.prepare(
+            "UPDATE sessions SET version = $2, next_poll = $3, claimed_until = NULL, record = $4
+             WHERE session_id = $1 AND version = $5",
+        )?;
+        let insert_verdict = lease.prepare(
+            "INSERT INTO verdicts (key, record) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+        )?;
+        let finish_create =
+            lease.prepare("DELETE FROM pending_creates WHERE idempotency_key = $1")?;
         let mut tx = lease.client()?.transaction().map_err(|e| db(&e))?;
         if let Some(key) = &commit.delivery {
             let at = ms(commit.at.unwrap_or(UNIX_EPOCH));
             // A copy committing on another replica holds the key's index entry: this waits for
             // it, then finds the key taken.
-            let inserted = tx
-                .execute(
-                    "INSERT INTO deliveries (key, received_at) VALUES ($1, $2)
-                     ON CONFLICT (key) DO NOTHING",
-                    &[key, &at],
-                )
-                .map_err(|e| db(&e))?;
+            let inserted = tx.execute(&insert_key, &[key, &at]).map_err(|e| db(&e))?;
             if inserted == 0 {
                 return Ok(Committed::Duplicate);
             }
@@ -410,10 +452,7 @@ impl Store for PgStore {
             let written = match commit.read_version {
                 None => tx
                     .execute(
-                        "INSERT INTO sessions
-                             (session_id, version, first_seen, next_poll, claimed_until, record)
-                         VALUES ($1, $2, $3, $4, NULL, $5)
-                         ON CONFLICT (session_id) DO NOTHING",
+                        &insert_session,
                         &[
                             &record.session_id.as_str(),
                             &version,
@@ -425,9 +464,7 @@ impl Store for PgStore {
                     .map_err(|e| db(&e))?,
                 Some(read) => tx
                     .execute(
-                        "UPDATE sessions
-                         SET version = $2, next_poll = $3, claimed_until = NULL, record = $4
-                         WHERE session_id = $1 AND version = $5",
+                        &update_session,
                         &[
                             &record.session_id.as_str(),
                             &version,
@@ -445,18 +482,11 @@ impl Store for PgStore {
         }
         if let Some(verdict) = &commit.verdict {
             let text = serde_json::to_string(verdict).map_err(corrupt("verdict"))?;
-            tx.execute(
-                "INSERT INTO verdicts (key, record) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
-                &[&verdict.key, &text],
-            )
-            .map_err(|e| db(&e))?;
+            tx.execute(&insert_verdict, &[&verdict.key, &text])
+                .map_err(|e| db(&e))?;
         }
         if let Some(key) = &commit.finish_create {
-            tx.execute(
-                "DELETE FROM pending_creates WHERE idempotency_key = $1",
-                &[key],
-            )
-            .map_err(|e| db(&e))?;
+            tx.execute(&finish_create, &[key]).map_err(|e| db(&e))?;
         }
         tx.commit().map_err(|e| db(&e))?;
         Ok(Committed::Done)
@@ -469,45 +499,39 @@ impl Store for PgStore {
         limit_to: usize,
     ) -> Result<Vec<Tracked>, StoreError> {
         let mut connection = self.lease()?;
-        let mut tx = connection.client()?.transaction().map_err(|e| db(&e))?;
-        let until = ms(add(now, lease));
         // Rows another replica is claiming right now are skipped, not waited for; rows it holds
         // under a lease are not due for this one.
+        let claim = connection.prepare(
+            "UPDATE sessions SET claimed_until = $2, next_poll = $2
+             WHERE session_id IN (
+                 SELECT session_id FROM sessions
+                 WHERE next_poll IS NOT NULL AND next_poll <= $1
+                   AND (claimed_until IS NULL OR claimed_until <= $1)
+                 ORDER BY next_poll LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING record",
+        )?;
+        let mut tx = connection.client()?.transaction().map_err(|e| db(&e))?;
+        let until = ms(add(now, lease));
         let rows = tx
-            .query(
-                "UPDATE sessions SET claimed_until = $2
-                 WHERE session_id IN (
-                     SELECT session_id FROM sessions
-                     WHERE next_poll IS NOT NULL AND next_poll <= $1
-                       AND (claimed_until IS NULL OR claimed_until <= $1)
-                     ORDER BY next_poll LIMIT $3
-                     FOR UPDATE SKIP LOCKED)
-                 RETURNING next_poll, record",
-                &[&ms(now), &until, &limit(limit_to)],
-            )
+            .query(&claim, &[&ms(now), &until, &limit(limit_to)])
             .map_err(|e| db(&e))?;
-        let mut out: Vec<(i64, Tracked)> = rows
+        let mut out: Vec<Tracked> = rows
             .iter()
-            .map(|r| {
-                Ok((
-                    r.get::<_, Option<i64>>(0).unwrap_or(0),
-                    tracked(&r.get::<_, String>(1))?,
-                ))
-            })
+            .map(|r| tracked(&r.get::<_, String>(0)))
             .collect::<Result<_, StoreError>>()?;
         tx.commit().map_err(|e| db(&e))?;
-        out.sort_by_key(|(next, _)| *next);
-        Ok(out.into_iter().map(|(_, r)| r).collect())
+        out.sort_by_key(|r| r.next_poll);
+        Ok(out)
     }
 
     fn next_due(&self) -> Result<Option<SystemTime>, StoreError> {
         let mut lease = self.lease()?;
+        let select =
+            lease.prepare("SELECT MIN(next_poll) FROM sessions WHERE next_poll IS NOT NULL")?;
         let row = lease
             .client()?
-            .query_one(
-                "SELECT MIN(next_poll) FROM sessions WHERE next_poll IS NOT NULL",
-                &[],
-            )
+            .query_one(&select, &[])
             .map_err(|e| db(&e))?;
         Ok(row.get::<_, Option<i64>>(0).map(from_ms))
     }
@@ -518,22 +542,20 @@ impl Store for PgStore {
         polls_per_minute: u32,
     ) -> Result<Option<SystemTime>, StoreError> {
         let mut lease = self.lease()?;
+        // One row, updated only when its time has come: the fleet's budget, taken atomically.
+        let take =
+            lease.prepare("UPDATE budget SET next_free = $2 WHERE id = 1 AND next_free <= $1")?;
+        let read = lease.prepare("SELECT next_free FROM budget WHERE id = 1")?;
         let client = lease.client()?;
         let mut budget = PollBudget { next_free: now };
         budget.take(now, polls_per_minute);
-        // One row, updated only when its time has come: the fleet's budget, taken atomically.
         let granted = client
-            .execute(
-                "UPDATE budget SET next_free = $2 WHERE id = 1 AND next_free <= $1",
-                &[&ms(now), &ms(budget.next_free)],
-            )
+            .execute(&take, &[&ms(now), &ms(budget.next_free)])
             .map_err(|e| db(&e))?;
         if granted == 1 {
             return Ok(None);
         }
-        let row = client
-            .query_one("SELECT next_free FROM budget WHERE id = 1", &[])
-            .map_err(|e| db(&e))?;
+        let row = client.query_one(&read, &[]).map_err(|e| db(&e))?;
         Ok(Some(from_ms(row.get(0))))
     }
 
@@ -670,11 +692,10 @@ impl kyc_axum::ReplayStore for PgStore {
         let key = key.to_string();
         let claim = super::new_claim();
         let mut lease = self.lease().map_err(fail)?;
-        let client = lease.client().map_err(fail)?;
         // One statement: a copy on another replica inserting the same key waits for this one,
         // then finds it claimed.
-        let taken = client
-            .query_opt(
+        let insert = lease
+            .prepare(
                 "INSERT INTO receipts (key, claim, lease_until, remember_until)
                  VALUES ($1, $2, $3, NULL)
                  ON CONFLICT (key) DO UPDATE
@@ -683,8 +704,11 @@ impl kyc_axum::ReplayStore for PgStore {
                      WHERE (receipts.remember_until IS NULL OR receipts.remember_until <= $4)
                        AND (receipts.lease_until IS NULL OR receipts.lease_until <= $4)
                  RETURNING claim",
-                &[&key, &claim, &ms(lease_until), &ms(now)],
             )
+            .map_err(fail)?;
+        let client = lease.client().map_err(fail)?;
+        let taken = client
+            .query_opt(&insert, &[&key, &claim, &ms(lease_until), &ms(now)])
             .map_err(|e| fail(db(&e)))?;
         if taken.is_some() {
             return Ok(kyc_axum::Started::New {

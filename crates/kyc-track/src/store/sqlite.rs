@@ -327,7 +327,7 @@ impl Store for SqliteStore {
         let mut out = Vec::with_capacity(rows.len());
         for (id, text) in rows {
             tx.execute(
-                "UPDATE sessions SET claimed_until = ?2 WHERE session_id = ?1",
+                "UPDATE sessions SET claimed_until = ?2, next_poll = ?2 WHERE session_id = ?1",
                 params![id, until],
             )
             .map_err(db)?;
