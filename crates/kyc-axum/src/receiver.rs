@@ -94,7 +94,7 @@ impl WebhookReceiver {
     }
 
     /// Remembers at most `capacity` deliveries within one window (see kyc-core's
-    /// [`ReplayGuard::evicted_early`]); `0` turns the guard off, and every authenticated delivery
+    /// [`ReplayGuard::evicted_early`](kyc_core::webhook::ReplayGuard::evicted_early)); `0` turns the guard off, and every authenticated delivery
     /// reaches the handler, copies included.
     #[must_use]
     pub fn replay_capacity(self, capacity: usize) -> Self {
@@ -108,7 +108,7 @@ impl WebhookReceiver {
     }
 
     /// How long a delivery stays in flight if its [`Receipt`] is leaked (neither committed nor
-    /// dropped): [`ReplayGuard::lease`], 60 s by default. A receipt is dropped when its request
+    /// dropped): [`ReplayGuard::lease`](kyc_core::webhook::ReplayGuard::lease), 60 s by default. A receipt is dropped when its request
     /// ends, however it ends, so this matters only to a receipt kept on purpose (e.g.
     /// `std::mem::forget`).
     #[must_use]
