@@ -99,14 +99,11 @@ fn ingest(store: &dyn Store, batch: &[Delivery], verifier: &Verifier) -> Result<
     Ok(batch.len() as f64 / started.elapsed().as_secs_f64())
 }
 
-/// Bare inserts per second of the same session rows into `connection`, one transaction each.
-fn bare(
-    connection: &mut rusqlite::Connection,
-    batch: &[Delivery],
-    round: usize,
-) -> Result<f64, Error> {
+/// The rows a bare insert writes: `n` sessions' records as the tracker would write them (id and
+/// JSON text), ids unique per `round`.
+fn bare_rows(n: usize, round: usize) -> Result<Vec<(String, String)>, Error> {
     let settings = TrackSettings::default();
-    let rows: Vec<(String, String)> = (0..batch.len())
+    (0..n)
         .map(|i| {
             let id = SessionId::from(format!("bare-{round}-{i}").as_str());
             let o = Observation::new(id.clone(), SessionStatus::Validated, Origin::Webhook);
@@ -115,7 +112,16 @@ fn bare(
                 .ok_or("no record")?;
             Ok((id.as_str().to_owned(), serde_json::to_string(&record)?))
         })
-        .collect::<Result<_, Error>>()?;
+        .collect()
+}
+
+/// Bare inserts per second of the same session rows into `connection`, one transaction each.
+fn bare(
+    connection: &mut rusqlite::Connection,
+    batch: &[Delivery],
+    round: usize,
+) -> Result<f64, Error> {
+    let rows = bare_rows(batch.len(), round)?;
     let started = Instant::now();
     for (id, text) in &rows {
         let tx = connection.transaction()?;
@@ -311,16 +317,7 @@ fn postgres(url: &str, per_round: usize, rounds: usize, sessions: usize) -> Resu
             Ok(())
         })?;
         three.push(batch.len() as f64 / started.elapsed().as_secs_f64());
-        let rows: Vec<(String, String)> = (0..per_round)
-            .map(|i| {
-                let id = SessionId::from(format!("bare-{round}-{i}").as_str());
-                let o = Observation::new(id.clone(), SessionStatus::Validated, Origin::Webhook);
-                let record = decide(None, &Input::Observed(o), SystemTime::now(), &settings)
-                    .record
-                    .ok_or("no record")?;
-                Ok((id.as_str().to_owned(), serde_json::to_string(&record)?))
-            })
-            .collect::<Result<_, Error>>()?;
+        let rows = bare_rows(per_round, round)?;
         let started = Instant::now();
         for (id, text) in &rows {
             let mut tx = bare_client.transaction()?;

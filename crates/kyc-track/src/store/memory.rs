@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use kyc_core::SessionId;
 use kyc_core::track::{PendingCreate, PollBudget, Tracked};
 
+use super::rows::add;
 use super::{Commit, Committed, Store, StoreError, VerdictRecord};
 
 #[derive(Default)]
@@ -48,10 +49,6 @@ impl MemoryStore {
     fn state(&self) -> MutexGuard<'_, State> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-fn add(t: SystemTime, d: Duration) -> SystemTime {
-    t.checked_add(d).unwrap_or(t)
 }
 
 impl Store for MemoryStore {

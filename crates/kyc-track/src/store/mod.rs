@@ -1,10 +1,11 @@
 //! Where tracked sessions, delivered webhooks, verdicts waiting for the application, pending
 //! creates and the poll budget live: the [`Store`] trait, one transaction per input, and its
-//! implementations ([`MemoryStore`] for tests, [`SqliteStore`] embedded in one file).
+//! implementations ([`MemoryStore`] for tests, [`SqliteStore`] embedded in one file, `PgStore` shared by a fleet).
 
 mod memory;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod rows;
 mod sqlite;
 
 use std::fmt;

@@ -14,6 +14,7 @@ use kyc_core::SessionId;
 use kyc_core::track::{PendingCreate, PollBudget, Tracked};
 use postgres::{Client, NoTls, Statement};
 
+use super::rows::{add, corrupt, from_ms, limit, ms, not_new, tracked, verdict};
 use super::{Commit, Committed, Store, StoreError, VerdictRecord};
 
 /// The schema, one migration per version, each applied in its own transaction under the
@@ -119,30 +120,16 @@ fn db(e: &postgres::Error) -> StoreError {
     })
 }
 
-fn corrupt(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
-    move |e| StoreError::Corrupt {
-        what,
+/// Column `i` of `row` as a `T`: a column of another type (a schema changed by hand) is an
+/// error, never a panic.
+fn col<'a, T: postgres::types::FromSql<'a>>(
+    row: &'a postgres::Row,
+    i: usize,
+) -> Result<T, StoreError> {
+    row.try_get(i).map_err(|e| StoreError::Corrupt {
+        what: "column",
         why: e.to_string(),
-    }
-}
-
-fn ms(t: SystemTime) -> i64 {
-    let millis = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    i64::try_from(millis).unwrap_or(i64::MAX)
-}
-
-fn from_ms(ms: i64) -> SystemTime {
-    UNIX_EPOCH
-        .checked_add(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
-        .unwrap_or(UNIX_EPOCH)
-}
-
-fn add(t: SystemTime, d: Duration) -> SystemTime {
-    t.checked_add(d).unwrap_or(t)
-}
-
-fn limit(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
+    })
 }
 
 /// A connection and the statements prepared on it: the store's frequent statements are parsed
@@ -348,8 +335,8 @@ impl PgStore {
             .map_err(|e| db(&e))?;
         Ok(rows
             .iter()
-            .map(|r| r.get::<_, String>(0))
-            .collect::<Vec<_>>()
+            .map(|r| col::<String>(r, 0))
+            .collect::<Result<Vec<_>, _>>()?
             .join("\n"))
     }
 }
@@ -374,7 +361,7 @@ fn migrate(client: &mut Client, schema: Option<&str>) -> Result<(), StoreError> 
             .query_opt("SELECT version FROM kyc_track_schema", &[])
             .map_err(|e| db(&e))?
         {
-            Some(row) => row.get(0),
+            Some(row) => col(&row, 0)?,
             None => {
                 tx.execute("INSERT INTO kyc_track_schema (version) VALUES (0)", &[])
                     .map_err(|e| db(&e))?;
@@ -398,16 +385,6 @@ fn migrate(client: &mut Client, schema: Option<&str>) -> Result<(), StoreError> 
     }
 }
 
-fn tracked(text: &str) -> Result<Tracked, StoreError> {
-    serde_json::from_str(text).map_err(corrupt("session record"))
-}
-
-fn verdict(text: &str, deliveries: i32) -> Result<VerdictRecord, StoreError> {
-    let mut record: VerdictRecord = serde_json::from_str(text).map_err(corrupt("verdict"))?;
-    record.deliveries = u32::try_from(deliveries).unwrap_or(0);
-    Ok(record)
-}
-
 impl Store for PgStore {
     fn load(&self, session: &SessionId) -> Result<Option<Tracked>, StoreError> {
         let mut lease = self.lease()?;
@@ -416,7 +393,7 @@ impl Store for PgStore {
             .client()?
             .query_opt(&select, &[&session.as_str()])
             .map_err(|e| db(&e))?;
-        row.map(|r| tracked(&r.get::<_, String>(0))).transpose()
+        row.map(|r| tracked(&col::<String>(&r, 0)?)).transpose()
     }
 
     fn commit(&self, commit: &Commit) -> Result<Committed, StoreError> {
@@ -518,7 +495,7 @@ impl Store for PgStore {
             .map_err(|e| db(&e))?;
         let mut out: Vec<Tracked> = rows
             .iter()
-            .map(|r| tracked(&r.get::<_, String>(0)))
+            .map(|r| tracked(&col::<String>(r, 0)?))
             .collect::<Result<_, StoreError>>()?;
         tx.commit().map_err(|e| db(&e))?;
         out.sort_by_key(|r| r.next_poll);
@@ -533,7 +510,7 @@ impl Store for PgStore {
             .client()?
             .query_one(&select, &[])
             .map_err(|e| db(&e))?;
-        Ok(row.get::<_, Option<i64>>(0).map(from_ms))
+        Ok(col::<Option<i64>>(&row, 0)?.map(from_ms))
     }
 
     fn take_poll(
@@ -556,7 +533,7 @@ impl Store for PgStore {
             return Ok(None);
         }
         let row = client.query_one(&read, &[]).map_err(|e| db(&e))?;
-        Ok(Some(from_ms(row.get(0))))
+        Ok(Some(from_ms(col(&row, 0)?)))
     }
 
     fn claim_verdicts(
@@ -581,7 +558,12 @@ impl Store for PgStore {
             .map_err(|e| db(&e))?;
         let mut out: Vec<(i64, VerdictRecord)> = rows
             .iter()
-            .map(|r| Ok((r.get(0), verdict(&r.get::<_, String>(1), r.get(2))?)))
+            .map(|r| {
+                Ok((
+                    col::<i64>(r, 0)?,
+                    verdict(&col::<String>(r, 1)?, i64::from(col::<i32>(r, 2)?))?,
+                ))
+            })
             .collect::<Result<_, StoreError>>()?;
         tx.commit().map_err(|e| db(&e))?;
         out.sort_by_key(|(sequence, _)| *sequence);
@@ -611,7 +593,12 @@ impl Store for PgStore {
             )
             .map_err(|e| db(&e))?;
         rows.iter()
-            .map(|r| Ok((verdict(&r.get::<_, String>(0), r.get(1))?, r.get(2))))
+            .map(|r| {
+                Ok((
+                    verdict(&col::<String>(r, 0)?, i64::from(col::<i32>(r, 1)?))?,
+                    col::<bool>(r, 2)?,
+                ))
+            })
             .collect()
     }
 
@@ -625,7 +612,7 @@ impl Store for PgStore {
             )
             .map_err(|e| db(&e))?;
         rows.iter()
-            .map(|r| tracked(&r.get::<_, String>(0)))
+            .map(|r| tracked(&col::<String>(r, 0)?))
             .collect()
     }
 
@@ -654,9 +641,7 @@ impl Store for PgStore {
             )
             .map_err(|e| db(&e))?;
         rows.iter()
-            .map(|r| {
-                serde_json::from_str(&r.get::<_, String>(0)).map_err(corrupt("pending create"))
-            })
+            .map(|r| serde_json::from_str(&col::<String>(r, 0)?).map_err(corrupt("pending create")))
             .collect()
     }
 
@@ -721,11 +706,11 @@ impl kyc_axum::ReplayStore for PgStore {
                 &[&key],
             )
             .map_err(|e| fail(db(&e)))?
-            .and_then(|row| row.get(0));
-        Ok(match remembered {
-            Some(until) if until > ms(now) => kyc_axum::Started::Done,
-            _ => kyc_axum::Started::InFlight,
-        })
+            .map(|row| col::<Option<i64>>(&row, 0))
+            .transpose()
+            .map_err(fail)?
+            .flatten();
+        Ok(not_new(remembered, now))
     }
 
     fn commit(

@@ -9,6 +9,7 @@ use kyc_core::SessionId;
 use kyc_core::track::{PendingCreate, PollBudget, Tracked};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
+use super::rows::{add, corrupt, from_ms, limit, ms, not_new, tracked, verdict};
 use super::{Commit, Committed, Store, StoreError, VerdictRecord};
 
 /// The schema, one migration per version, applied in order inside one transaction each.
@@ -64,28 +65,6 @@ impl std::fmt::Debug for SqliteStore {
 
 fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Database(e.to_string())
-}
-
-fn corrupt(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
-    move |e| StoreError::Corrupt {
-        what,
-        why: e.to_string(),
-    }
-}
-
-fn ms(t: SystemTime) -> i64 {
-    let millis = t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis());
-    i64::try_from(millis).unwrap_or(i64::MAX)
-}
-
-fn from_ms(ms: i64) -> SystemTime {
-    UNIX_EPOCH
-        .checked_add(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
-        .unwrap_or(UNIX_EPOCH)
-}
-
-fn add(t: SystemTime, d: Duration) -> SystemTime {
-    t.checked_add(d).unwrap_or(t)
 }
 
 impl SqliteStore {
@@ -191,16 +170,6 @@ fn migrate(connection: &mut Connection) -> Result<(), StoreError> {
             .map_err(db)?;
         tx.commit().map_err(db)?;
     }
-}
-
-fn tracked(text: &str) -> Result<Tracked, StoreError> {
-    serde_json::from_str(text).map_err(corrupt("session record"))
-}
-
-fn verdict(text: &str, deliveries: i64) -> Result<VerdictRecord, StoreError> {
-    let mut record: VerdictRecord = serde_json::from_str(text).map_err(corrupt("verdict"))?;
-    record.deliveries = u32::try_from(deliveries).unwrap_or(u32::MAX);
-    Ok(record)
 }
 
 impl Store for SqliteStore {
@@ -316,10 +285,9 @@ impl Store for SqliteStore {
                 )
                 .map_err(db)?;
             let found = statement
-                .query_map(
-                    params![ms(now), i64::try_from(limit).unwrap_or(i64::MAX)],
-                    |row| Ok((row.get(0)?, row.get(1)?)),
-                )
+                .query_map(params![ms(now), self::limit(limit)], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })
                 .map_err(db)?;
             found.collect::<Result<_, _>>().map_err(db)?
         };
@@ -397,10 +365,9 @@ impl Store for SqliteStore {
                 )
                 .map_err(db)?;
             let found = statement
-                .query_map(
-                    params![ms(now), i64::try_from(limit).unwrap_or(i64::MAX)],
-                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-                )
+                .query_map(params![ms(now), self::limit(limit)], |row| {
+                    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+                })
                 .map_err(db)?;
             found.collect::<Result<_, _>>().map_err(db)?
         };
@@ -439,7 +406,7 @@ impl Store for SqliteStore {
             )
             .map_err(db)?;
         let rows = statement
-            .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
+            .query_map(params![self::limit(limit)], |row| {
                 Ok((
                     row.get::<_, String>(0)?,
                     row.get::<_, i64>(1)?,
@@ -463,9 +430,7 @@ impl Store for SqliteStore {
             )
             .map_err(db)?;
         let rows = statement
-            .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |row| {
-                row.get::<_, String>(0)
-            })
+            .query_map(params![self::limit(limit)], |row| row.get::<_, String>(0))
             .map_err(db)?;
         let mut out = Vec::new();
         for row in rows {
@@ -564,10 +529,7 @@ impl kyc_axum::ReplayStore for SqliteStore {
             .optional()
             .map_err(fail)?
             .flatten();
-        Ok(match remembered {
-            Some(until) if until > ms(now) => kyc_axum::Started::Done,
-            _ => kyc_axum::Started::InFlight,
-        })
+        Ok(not_new(remembered, now))
     }
 
     fn commit(
