@@ -5,8 +5,9 @@
 //!
 //! - one `kyc track serve` on a SQLite file, killed with SIGKILL twice mid-run and restarted on
 //!   the same file;
-//! - a fleet of three on one PostgreSQL database, the webhooks spread over them, one killed with
-//!   SIGKILL mid-run and another restarted.
+//! - a fleet of three on one PostgreSQL database, the webhooks spread over them, one redeployed
+//!   mid-run and one killed with SIGKILL while a poll of its is in flight (every poll takes
+//!   0.8 s, so replicas poll at once and a claim must hold).
 //!
 //! Each shows: every session final in the simulator has exactly one verdict, with the simulator's
 //! status, acknowledged by one consumer (`kyc track verdicts --ack`); none for a session that is
@@ -28,10 +29,13 @@ use kyc_core::{
     Config, Country, CreateSession, Credentials, DocumentType, Environment, SessionStatus,
     UploadFile,
 };
-use kyc_mock::{MockConfig, MockServer, RecordedRequest, WebhookChaos};
+use kyc_mock::{Fault, MockConfig, MockServer, RecordedRequest, Route, WebhookChaos};
 use kyc_track::{PgStore, SqliteStore, Store, Tracker};
 
 const SESSIONS: usize = 210;
+
+/// How long the simulator takes to answer a poll in the fleet run.
+const POLL_TAKES: Duration = Duration::from_millis(800);
 const SEED: u64 = 20_261_207;
 const PATH: &str = "/webhooks/identity";
 const JPEG: &[u8] = &[
@@ -70,7 +74,7 @@ impl Fleet {
     }
 
     /// `kyc track serve` number `i`, started and its start line read.
-    fn serve(&self, mock: &MockServer, i: usize) -> Child {
+    fn serve(&self, mock: &MockServer, i: usize) -> Replica {
         let secret = format!("{}:{}", mock.webhook_api_key(), mock.webhook_secret());
         let mut child = Command::new(env!("CARGO_BIN_EXE_kyc"))
             .args([
@@ -116,7 +120,31 @@ impl Fleet {
             .read_line(&mut line)
             .unwrap();
         assert!(line.contains("\"listen\""), "start line: {line:?}");
-        child
+        Replica(child)
+    }
+}
+
+/// A running `kyc track serve`, killed when dropped: a failed assertion does not leave it
+/// running (it would hold the test's output open and keep polling).
+struct Replica(Child);
+
+impl std::ops::Deref for Replica {
+    type Target = Child;
+    fn deref(&self) -> &Child {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Replica {
+    fn deref_mut(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }
 
@@ -124,6 +152,28 @@ impl Fleet {
 fn kill(child: &mut Child) {
     child.kill().unwrap();
     child.wait().unwrap();
+}
+
+/// SIGKILL to `replica` while a poll it sent is unanswered (the simulator holds every poll
+/// [`POLL_TAKES`]): it dies holding that session's claim. Returns the session and when its poll
+/// arrived. Waits at most 60 s for such a moment.
+fn kill_mid_poll(mock: &MockServer, replica: &mut Child, agent: &str) -> (String, SystemTime) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let in_flight = mock.requests().into_iter().rev().find(|r| {
+            r.method == "GET"
+                && r.header("user-agent") == Some(agent)
+                && r.received_at.elapsed().unwrap_or_default() < POLL_TAKES / 2
+        });
+        if let Some(poll) = in_flight {
+            if let Some(id) = poll.path.strip_prefix("/identity/v1/sessions/") {
+                kill(replica);
+                return (id.to_owned(), poll.received_at);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("{agent} sent no poll within 60 s");
 }
 
 /// SIGTERM: a replica's orderly stop, as a deployment does.
@@ -360,7 +410,9 @@ fn every_final_session_gets_one_verdict_through_lost_doubled_reordered_webhooks_
         db: format!("sqlite:{}", db_path.display()),
         ports: vec![free_port()],
         polls_per_minute: 6000,
-        poll_lease_secs: 300,
+        // A kill can land between a poll's claim and its write: the restarted tracker takes the
+        // session when the lease ends, well inside the run.
+        poll_lease_secs: 3,
     };
     let mock = simulator(&fleet.ports);
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&db_path).unwrap());
@@ -402,30 +454,51 @@ fn a_fleet_of_three_on_postgres_keeps_every_promise_through_a_kill_and_a_restart
         poll_lease_secs: 3,
     };
     let mock = simulator(&fleet.ports);
-    let mut replicas: Vec<Child> = (0..3).map(|i| fleet.serve(&mock, i)).collect();
-    let mut killed = false;
+    // Every poll answered after 0.8 s: replicas poll at once, each holding its session for
+    // longer than the budget's 500 ms between polls, so a session not held by its claim would be
+    // taken again by the next replica while the first still waits (a mutation that drops the
+    // claim fails). Two replicas can still poll faster than the budget: it stays binding.
+    mock.inject_fault(Route::GetSession, Fault::Delay(POLL_TAKES), 100_000);
+    let mut replicas: Vec<Replica> = (0..3).map(|i| fleet.serve(&mock, i)).collect();
+    let mut victim = None;
     let outcome = run(&mock, &fleet, store, |i| {
         if i == SESSIONS / 3 {
-            // Replica 0 dies: its claimed polls wait for their lease; its webhooks fail over to
-            // the others (the simulator retries on the next URL) or are caught up by polls.
-            kill(&mut replicas[0]);
-            killed = true;
-        }
-        if i == 2 * SESSIONS / 3 {
-            // Replica 1 is redeployed.
+            // Replica 1 is redeployed while sessions are created and webhooks arrive.
             terminate(&mut replicas[1]);
             replicas[1] = fleet.serve(&mock, 1);
         }
+        if i == SESSIONS - 1 {
+            // Replica 0 dies with SIGKILL while one of its polls is in flight: the session it
+            // claimed waits for the lease; its webhooks fail over to the others (the simulator
+            // retries on the next URL) or are caught up by polls.
+            victim = Some(kill_mid_poll(&mock, &mut replicas[0], "kyc-track r0"));
+        }
     });
-    assert!(killed);
-    for (i, replica) in replicas.iter_mut().enumerate() {
-        if i != 0 {
-            kill(replica);
+    drop(replicas);
+    let polls = check(&outcome, "fleet (PostgreSQL, three replicas)");
+    // The session replica 0 was polling when it died is not polled again before its claim's
+    // lease (3 s) ends, then is free for the others (it reached its verdict: `check`).
+    let (victim, died_polling_at) = victim.unwrap();
+    let mut taken_over = "its verdict came by webhook".to_owned();
+    for r in polls.get(&victim).map(Vec::as_slice).unwrap_or_default() {
+        if r.received_at > died_polling_at {
+            let after = r.received_at.duration_since(died_polling_at).unwrap();
+            assert!(
+                after >= Duration::from_millis(2500),
+                "{victim} polled again {after:?} after its poller died"
+            );
+            assert_ne!(r.header("user-agent"), Some("kyc-track r0"));
+            taken_over = format!(
+                "polled again {after:?} later by {:?}",
+                r.header("user-agent").unwrap_or_default()
+            );
+            break;
         }
     }
-    let polls = check(&outcome, "fleet (PostgreSQL, three replicas)");
-    // No session polled by two replicas at once: two polls of one session are at least half
-    // the quiet period apart (a claim holds a session until its poll is recorded).
+    // No session polled by two replicas at once: a claim holds a session until its poll is
+    // written (0.8 s after it was sent), and the next poll is a quiet period (1 s) later, so two
+    // polls of one session are 1.8 s apart or more (3 s: a dead replica's lease); a session
+    // claimed twice would be polled again within 0.5 s, when the budget frees the next poll.
     let mut closest = Duration::MAX;
     for list in polls.values() {
         for pair in list.windows(2) {
@@ -437,7 +510,7 @@ fn a_fleet_of_three_on_postgres_keeps_every_promise_through_a_kill_and_a_restart
         }
     }
     assert!(
-        closest >= Duration::from_millis(500),
+        closest >= Duration::from_secs(1),
         "two polls {closest:?} apart"
     );
     // The fleet's budget: polls are 500 ms apart on average; in any 10 s at most 20 (+1 at the
@@ -461,8 +534,14 @@ fn a_fleet_of_three_on_postgres_keeps_every_promise_through_a_kill_and_a_restart
         .flatten()
         .filter_map(|r| r.header("user-agent"))
         .collect();
+    let closest = if closest == Duration::MAX {
+        "none polled twice".to_owned()
+    } else {
+        format!("closest two polls of one session {closest:?} apart")
+    };
     println!(
-        "fleet: polls by {agents:?}; closest two polls of one session {closest:?}; at most \
-         {most} polls in any 10 s"
+        "fleet: {} polls by {agents:?}; {closest}; at most {most} polls in any 10 s; r0 killed \
+         polling {victim}: {taken_over}",
+        times.len()
     );
 }
