@@ -55,10 +55,10 @@
 //! | [`Route::Token`] | `token` | `POST /oauth/token` |
 //! | [`Route::Revoke`] | `revoke` | `POST /oauth/token/revoke` |
 //! | [`Route::CreateSession`] | `create_session` | `POST /identity/v2/sessions` |
-//! | [`Route::UploadFile`] | `upload_file` | `POST /identity/v1/sessions/{id}/entities/{entity_id}/files/{type_document}` |
-//! | [`Route::GetSession`] | `get_session` | `GET /identity/v1/sessions/{id}` (`/identity/v1/session/{id}` with `singular-get-path`) |
-//! | [`Route::CancelSession`] | `cancel_session` | `DELETE /identity/v1/sessions/{id}` |
-//! | [`Route::SessionReport`] | `session_report` | `GET /identity/v1/sessions/{id}/report` |
+//! | [`Route::UploadFile`] | `upload_file` | `POST /identity/v1/sessions/{session_id}/entities/{entity_id}/files/{type_document}` |
+//! | [`Route::GetSession`] | `get_session` | `GET /identity/v1/sessions/{session_id}` (`/identity/v1/session/{session_id}` with `singular-get-path`) |
+//! | [`Route::CancelSession`] | `cancel_session` | `DELETE /identity/v1/sessions/{session_id}` |
+//! | [`Route::SessionReport`] | `session_report` | `GET /identity/v1/sessions/{session_id}/report` |
 //! | [`Route::SearchSessions`] | `search_sessions` | `GET /identity/v1/sessions` |
 //! | [`Route::CleanValidations`] | `clean_validations` | `POST /clean_validations` |
 //!
@@ -276,6 +276,7 @@ mod json;
 mod kyb;
 mod lifecycle;
 mod multipart;
+mod openapi;
 mod record;
 mod report;
 mod router;
@@ -298,6 +299,7 @@ pub use config::{
     DEFAULT_WEBHOOK_SECRET, Decision, KNOWN_AUDIENCES, MockConfig, Outcome, StartError,
 };
 pub use faults::Fault;
+pub use openapi::OPENAPI;
 pub use record::RecordedRequest;
 pub use routes::Route;
 pub use server::{AdminError, MockServer};

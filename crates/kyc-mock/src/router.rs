@@ -209,7 +209,7 @@ pub(crate) async fn serve(
     let session_id = match &matched {
         Matched::Found(_, params) => params
             .iter()
-            .find(|(name, _)| *name == "id")
+            .find(|(name, _)| *name == "session_id")
             .map(|(_, id)| (*id).to_owned()),
         _ => None,
     };
@@ -268,7 +268,7 @@ pub(crate) async fn serve(
     Ok(response)
 }
 
-/// Adds a request on one session (a route with an `{id}` parameter) to the session's timeline,
+/// Adds a request on one session (a route with a `{session_id}` parameter) to the session's timeline,
 /// unless its handler did (the upload that stores a file, before the processing it may start).
 fn note(
     shared: &Shared,

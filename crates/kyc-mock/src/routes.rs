@@ -106,12 +106,12 @@ routes! {
     Token "token" POST "/oauth/token" => auth::token, Rules::CLIENT;
     Revoke "revoke" POST "/oauth/token/revoke" => auth::revoke, Rules::CLIENT;
     CreateSession "create_session" POST "/identity/v2/sessions" => sessions::create, Rules::BEARER;
-    UploadFile "upload_file" POST "/identity/v1/sessions/{id}/entities/{entity_id}/files/{type_document}"
+    UploadFile "upload_file" POST "/identity/v1/sessions/{session_id}/entities/{entity_id}/files/{type_document}"
         => upload::upload, Rules::FILE;
-    GetSession "get_session" GET "/identity/v1/sessions/{id}" => sessions::get,
-        Rules::BEARER.moved_by(Alternative::SingularGetPath, "/identity/v1/session/{id}");
-    CancelSession "cancel_session" DELETE "/identity/v1/sessions/{id}" => sessions::cancel, Rules::BEARER;
-    SessionReport "session_report" GET "/identity/v1/sessions/{id}/report" => sessions::report, Rules::BEARER;
+    GetSession "get_session" GET "/identity/v1/sessions/{session_id}" => sessions::get,
+        Rules::BEARER.moved_by(Alternative::SingularGetPath, "/identity/v1/session/{session_id}");
+    CancelSession "cancel_session" DELETE "/identity/v1/sessions/{session_id}" => sessions::cancel, Rules::BEARER;
+    SessionReport "session_report" GET "/identity/v1/sessions/{session_id}/report" => sessions::report, Rules::BEARER;
     SearchSessions "search_sessions" GET "/identity/v1/sessions" => search::search, Rules::QUERY;
     CleanValidations "clean_validations" POST "/clean_validations" => sessions::clean, Rules::BEARER;
 }
@@ -284,7 +284,7 @@ mod tests {
                 assert_eq!(
                     params,
                     [
-                        ("id", "iss-1"),
+                        ("session_id", "iss-1"),
                         ("entity_id", "usr-1"),
                         ("type_document", "selfie")
                     ]

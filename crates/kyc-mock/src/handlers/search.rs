@@ -16,6 +16,9 @@ use crate::state::Shared;
 
 const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;
+/// The largest page number: 2^53 - 1, the largest integer every JSON reader keeps exactly (the
+/// answer's `current_page` repeats it). Documented in docs/openapi.json.
+const MAX_PAGE_NUMBER: u64 = (1 << 53) - 1;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum SortKey {
@@ -126,7 +129,15 @@ fn parse(raw: Option<&str>) -> Result<Query, ApiError> {
                 }
                 q.page_size = Some(size);
             }
-            "page[number]" => q.page_number = Some(number(&name, value)?),
+            "page[number]" => {
+                let page = number(&name, value)?;
+                if u64::try_from(page).map_or(true, |p| p > MAX_PAGE_NUMBER) {
+                    return Err(invalid(format!(
+                        "`page[number]` must be at most {MAX_PAGE_NUMBER}"
+                    )));
+                }
+                q.page_number = Some(page);
+            }
             "sort" => {
                 let mut keys: Vec<(SortKey, bool)> = Vec::new();
                 for part in value.split(',') {
