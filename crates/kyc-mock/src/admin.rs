@@ -338,6 +338,7 @@ fn index(shared: &Shared) -> Value {
         "base_url": shared.base_url,
         "client_id": shared.config.client_id,
         "audience": shared.config.audience,
+        "openapi_url": format!("{}{}", shared.base_url, crate::openapi::PATH),
         "routes": [
             "GET /_admin/sessions",
             "GET /_admin/sessions/{id}",

@@ -183,6 +183,17 @@
 //! kyc-mock --webhook-url http://127.0.0.1:9001/h --webhook-url http://127.0.0.1:9002/h --notify-processing --webhook-drop-rate 0.1 --webhook-duplicate-rate 0.2 --webhook-max-delay-ms 500 --webhook-seed 42
 //! ```
 //!
+//! # The API as a document
+//!
+//! [`OPENAPI`] is the OpenAPI 3.1 description of the API the simulator plays (the repository's
+//! `docs/openapi.json`): every operation of the table above, both webhook notifications, the
+//! signature headers and the error body, each path, parameter and member marked documented by
+//! Pomelo, inferred, or this project's choice. The simulator serves it at `/openapi.json`
+//! ([`MockServer::openapi_url`], in the start lines of `kyc-mock` and `kyc mock` and on the
+//! console), outside the route table: never faulted, recorded or counted. `kyc openapi` prints
+//! it. Tests hold it to the route table, to kyc-core's requests and to the simulator's answers;
+//! Schemathesis checks the simulator against it from outside (`scripts/interop.sh`).
+//!
 //! # The console and the admin API
 //!
 //! The simulator serves a web page, `/_console/`, where a developer watches sessions arrive
@@ -200,7 +211,7 @@
 //!
 //! | Request | What it does |
 //! |---|---|
-//! | `GET /_admin` | the simulator's base URL, client id, audience and these routes |
+//! | `GET /_admin` | the simulator's base URL, client id, audience, `openapi_url` and these routes |
 //! | `GET /_admin/sessions` | the newest sessions (`?limit=`, default 200, at most 10,000), newest first: id, kind (`kyc`, `kyb`, `additional`), status, reason, user or company id, country, flow, times, file count, documents awaited |
 //! | `GET /_admin/sessions/{id}` | the session object, plus `timeline` (`[{at, what}]`), `webhooks`, `required_again`, KYB `company` and `partners`, and `preview` on each file |
 //! | `GET /_admin/sessions/{id}/files/{file_id}` | an uploaded image's bytes (the 200 most recent, 32 MiB at most) |

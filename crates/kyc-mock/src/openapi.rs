@@ -1,11 +1,45 @@
 //! The OpenAPI description of the Identity API as this project understands it
-//! (`docs/openapi.json`, embedded). A test holds it to the route table.
+//! (`docs/openapi.json`, embedded), served at `/openapi.json` beside the API, outside its route
+//! table: never faulted, recorded or counted. A test holds it to the route table.
+
+use bytes::Bytes;
+use http::header::{ALLOW, CACHE_CONTROL};
+use http::{HeaderValue, Method, Response, StatusCode};
+
+use crate::http::{ApiError, HttpResponse, MockBody};
 
 /// The OpenAPI 3.1 description of Pomelo's Identity API as kyc-rs understands it: every path,
 /// parameter and member marked `documented`, `inferred` or this project's `choice` in
-/// `x-kyc-basis`. The simulator answers as it says. The same bytes as the repository's
-/// `docs/openapi.json`.
+/// `x-kyc-basis`. The simulator serves it at `/openapi.json` and answers as it says; `kyc
+/// openapi` prints it. The same bytes as the repository's `docs/openapi.json`.
 pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// Where the simulator serves [`OPENAPI`].
+pub(crate) const PATH: &str = "/openapi.json";
+
+/// The answer to a request for [`PATH`]: the document to `GET` and `HEAD`, `405` otherwise.
+pub(crate) fn serve(method: &Method) -> HttpResponse {
+    if method != Method::GET && method != Method::HEAD {
+        let mut response = ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("use GET on {PATH}"),
+        )
+        .into_response();
+        response
+            .headers_mut()
+            .insert(ALLOW, HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    let mut response = Response::new(MockBody::full(Bytes::from_static(OPENAPI.as_bytes())));
+    let headers = response.headers_mut();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
 
 #[cfg(test)]
 mod tests {
@@ -13,7 +47,7 @@ mod tests {
 
     use serde_json::Value;
 
-    use super::OPENAPI;
+    use super::*;
     use crate::config::Alternative;
     use crate::routes::TABLE;
 

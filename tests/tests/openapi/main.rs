@@ -229,3 +229,27 @@ fn every_example_of_the_document_fits_its_schema() {
     wrong["data"]["surprise"] = true.into();
     assert_eq!(validator.errors(create, &wrong).len(), 2);
 }
+
+#[test]
+fn the_simulator_serves_the_document_byte_for_byte() {
+    let file = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/openapi.json"),
+    )
+    .unwrap();
+    assert_eq!(kyc_mock::OPENAPI, file);
+    let server = kyc_mock::MockServer::start(kyc_mock::MockConfig::new()).unwrap();
+    assert_eq!(
+        server.openapi_url(),
+        format!("{}/openapi.json", server.base_url())
+    );
+    let agent = simulator::agent();
+    let mut response = agent.get(server.openapi_url()).call().unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(response.body_mut().read_to_string().unwrap(), file);
+    let refused = agent.post(server.openapi_url()).send(&b""[..]).unwrap();
+    assert_eq!(refused.status(), 405);
+    // Outside the API: not recorded, not counted.
+    assert!(server.requests().is_empty());
+    assert_eq!(server.stats().requests, 0);
+}
