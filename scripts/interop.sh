@@ -5,6 +5,8 @@
 #      serves it byte for byte;
 #   2. Schemathesis runs its stateless phases (examples, coverage, fuzzing) and its stateful one
 #      against `kyc mock` on 127.0.0.1, every check on, and finds nothing;
+#   3. the Python example (examples/python/, standard library only) drives `kyc mock` as another
+#      language's test suite would.
 #
 # The tools come from PyPI into a virtual environment (target/interop-venv, reused while
 # scripts/interop/requirements.txt is unchanged), pinned with hashes. Bounded: INTEROP_EXAMPLES
@@ -75,5 +77,8 @@ SCHEMATHESIS_HOOKS=hooks PYTHONPATH="$ROOT/scripts/interop" timeout "$TIMEOUT" \
     "$VENV/bin/schemathesis" --config-file scripts/interop/schemathesis.toml \
     run "$base/openapi.json" --url "$base" \
     --max-examples "$EXAMPLES" --seed "$SEED" --generation-database none --no-color
+
+echo "== interop: the Python example"
+python3 examples/python/test_kyc_mock.py --kyc "$KYC"
 
 echo "== interop: done in $((SECONDS - started)) s"
