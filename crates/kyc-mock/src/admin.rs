@@ -408,7 +408,7 @@ fn session(shared: &Shared, id: &str) -> Result<Value, ApiError> {
         let timeline: Vec<Value> = session
             .timeline
             .iter()
-            .map(|e| json!({ "at": rfc3339(e.at), "what": e.what }))
+            .map(|e| json!({ "at": rfc3339(e.at), "what": e.what.text() }))
             .collect();
         let previews: Vec<bool> = session
             .files

@@ -29,8 +29,8 @@ fn person_report(session: &Session) -> Value {
         "status": session.status.as_str(),
         "reason": session.reason,
         "personal_data": personal_data.unwrap_or_else(|| json!({})),
-        "steps": session.steps_json(),
-        "files": session.files_json(),
+        "steps": session.steps,
+        "files": session.files,
     });
     if let Some(map) = report.as_object_mut() {
         map.extend(session.subject.members());

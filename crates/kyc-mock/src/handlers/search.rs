@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use http::StatusCode;
+use serde::Serialize;
 use serde_json::{Value, json};
 use url::form_urlencoded;
 
@@ -224,17 +225,22 @@ pub(crate) fn search(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
     });
     let total_items = found.len();
     let total_pages = total_items.div_ceil(page_size);
-    let page: Vec<Value> = found
-        .iter()
+    let page: Vec<&Session> = found
+        .into_iter()
         .skip(index.saturating_mul(page_size))
         .take(page_size)
-        .map(|s| s.to_json())
         .collect();
+    // Members in the order of their names, as everywhere the simulator writes JSON.
+    #[derive(Serialize)]
+    struct Page<'a> {
+        data: Vec<&'a Session>,
+        meta: Value,
+    }
     Ok(json(
         StatusCode::OK,
-        &json!({
-            "data": page,
-            "meta": {
+        &Page {
+            data: page,
+            meta: json!({
                 "pagination": {
                     "total_pages": total_pages,
                     "current_page": current_page,
@@ -242,7 +248,7 @@ pub(crate) fn search(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
                     "total_items": total_items,
                 },
                 "filters": [],
-            }
-        }),
+            }),
+        },
     ))
 }

@@ -263,7 +263,7 @@ fn with_session<T>(
 /// `GET /identity/v1/sessions/{session_id}`.
 pub(crate) fn get(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
     with_session(shared, call.param("session_id"), |s| {
-        Ok(data(StatusCode::OK, s.to_json()))
+        Ok(data(StatusCode::OK, &*s))
     })
 }
 
@@ -292,7 +292,7 @@ pub(crate) fn cancel(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
         s.required_again.clear();
         // A pending processing timer must not finish a cancelled session.
         s.generation += 1;
-        Ok(data(StatusCode::OK, s.to_json()))
+        Ok(data(StatusCode::OK, &*s))
     })
 }
 

@@ -167,7 +167,7 @@ pub(crate) fn upload(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
     session.required_again.retain(|d| d != type_document);
     session.note(
         now,
-        format!("POST {} → 201 ({})", parts.uri.path(), call.request_id()),
+        format!("POST {} → 201 ({})", parts.uri.path(), call.request_id),
     );
     state.stats.uploads_applied += 1;
     if content_type.starts_with("image/") {
