@@ -224,7 +224,7 @@ Examples:
     #[command(after_help = "\
 On start, prints one JSON line on stdout with base_url, audience, client_id, client_secret (the
 simulator's own test credentials, unless given), webhook_url and webhook_api_key (and
-webhook_secret when it is the default, Pomelo's published example), console_url and admin_token,
+webhook_secret when it is the default, Pomelo's published example), openapi_url, console_url and admin_token,
 then serves on 127.0.0.1 (or --bind) until stopped. The kyc-mock program takes the same options. Open console_url in a browser on this machine to watch sessions arrive,
 decide their outcome, resend webhooks and queue faults; scripts in any language do the same over
 /_admin/ with the header x-admin-token.
@@ -234,6 +234,16 @@ Example:
   # elsewhere: kyc --base-url http://127.0.0.1:8080 --audience https://auth.pomelo.la \\
   #     --client-id kyc-mock-client --client-secret kyc-mock-secret session search")]
     Mock(MockArgs),
+    /// Print the OpenAPI 3.1 description of Pomelo's Identity API as kyc-rs understands it
+    #[command(after_help = "\
+Prints docs/openapi.json, the document the simulator serves at /openapi.json: every path,
+parameter and member of the API, each marked in x-kyc-basis as documented by Pomelo (with the
+reference's section), inferred, or this project's choice (with the setting that changes it).
+Generate a client from it, or check a server against it.
+
+Example:
+  kyc openapi > pomelo-identity.openapi.json")]
+    Openapi,
     /// Run a complete KYC flow and then a KYB flow against an embedded simulator, step by step
     #[command(after_help = "\
 Starts the simulator and a webhook receiver on 127.0.0.1, then gets a token, creates a session,

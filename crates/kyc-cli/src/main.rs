@@ -75,6 +75,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             WebhookCommand::Sign(args) => webhook::sign(&args),
         },
         Command::Mock(args) => mock::run(&args),
+        Command::Openapi => output::document(kyc_mock::OPENAPI),
         Command::Demo => demo::run(),
         Command::Doctor(args) => doctor::run(&global, &args),
         Command::Track(command) => match command {

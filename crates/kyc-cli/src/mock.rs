@@ -31,6 +31,8 @@ struct Started<'a> {
     /// `--secret` is never echoed.
     #[serde(skip_serializing_if = "Option::is_none")]
     webhook_secret: Option<&'a str>,
+    /// The description of the API it plays (OpenAPI 3.1).
+    openapi_url: String,
     /// The console, its token included (it answers only on loopback).
     console_url: String,
     /// The admin API's token (`x-admin-token`).
@@ -73,6 +75,7 @@ pub(crate) fn run(args: &MockArgs) -> Result<(), Failure> {
         webhook_seed: server.webhook_seed(),
         webhook_api_key: server.webhook_api_key(),
         webhook_secret: (!custom_secret).then(|| server.webhook_secret()),
+        openapi_url: server.openapi_url(),
         console_url: server.console_url(),
         admin_token: server.admin_token(),
     };

@@ -22,13 +22,19 @@ pub(crate) fn json(value: &impl Serialize) -> Result<(), Failure> {
             &std::io::Error::other(e),
         )
     })?;
-    let mut stdout = std::io::stdout().lock();
-    let text = if stdout.is_terminal() {
+    let text = if std::io::stdout().is_terminal() {
         terminal_safe(&text)
     } else {
         Cow::Borrowed(text.as_str())
     };
-    match writeln!(stdout, "{text}").and_then(|()| stdout.flush()) {
+    document(&text)
+}
+
+/// Prints `text`, a JSON document as it is (its bytes and their order kept), and a newline on
+/// stdout, then flushes; a reader that stopped reading is not an error.
+pub(crate) fn document(text: &str) -> Result<(), Failure> {
+    let mut stdout = std::io::stdout().lock();
+    match writeln!(stdout, "{}", text.trim_end()).and_then(|()| stdout.flush()) {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(Failure::io("cannot write the result to stdout", &e))
         }

@@ -338,6 +338,7 @@ fn index(shared: &Shared) -> Value {
         "base_url": shared.base_url,
         "client_id": shared.config.client_id,
         "audience": shared.config.audience,
+        "openapi_url": format!("{}{}", shared.base_url, crate::openapi::PATH),
         "routes": [
             "GET /_admin/sessions",
             "GET /_admin/sessions/{id}",
@@ -407,7 +408,7 @@ fn session(shared: &Shared, id: &str) -> Result<Value, ApiError> {
         let timeline: Vec<Value> = session
             .timeline
             .iter()
-            .map(|e| json!({ "at": rfc3339(e.at), "what": e.what }))
+            .map(|e| json!({ "at": rfc3339(e.at), "what": e.what.text() }))
             .collect();
         let previews: Vec<bool> = session
             .files

@@ -56,16 +56,66 @@ pub(crate) fn unix_seconds(t: SystemTime) -> u64 {
 
 /// Formats `t` as RFC 3339 in UTC with second precision, e.g. `2021-07-27T17:04:31Z`.
 pub(crate) fn rfc3339(t: SystemTime) -> String {
-    let secs = unix_seconds(t);
-    let days = secs / 86_400;
-    let rem = secs % 86_400;
-    let (y, m, d) = civil_from_days(i64::try_from(days).unwrap_or(i64::MAX));
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60
-    )
+    Stamp::of(t).as_str().to_owned()
+}
+
+/// An instant written as [`rfc3339`] writes it, on the stack: the simulator writes several per
+/// answer, and formatting each into a `String` was a share of its time (BENCHMARKS.md, L6).
+pub(crate) struct Stamp {
+    bytes: [u8; 32],
+    len: usize,
+}
+
+impl Stamp {
+    pub(crate) fn of(t: SystemTime) -> Self {
+        let secs = unix_seconds(t);
+        let rem = secs % 86_400;
+        let (y, m, d) = civil_from_days(i64::try_from(secs / 86_400).unwrap_or(i64::MAX));
+        let mut stamp = Stamp {
+            bytes: [0; 32],
+            len: 0,
+        };
+        // At least four digits of year (more past 9999, which an expiry may reach).
+        let year = u64::try_from(y).unwrap_or(0);
+        let digits = year.checked_ilog10().map_or(1, |l| l as usize + 1).max(4);
+        for i in (0..digits).rev() {
+            stamp.digit(year / 10u64.pow(u32::try_from(i).unwrap_or(0)) % 10);
+        }
+        let two = |stamp: &mut Stamp, n: u64, after: u8| {
+            stamp.digit(n / 10 % 10);
+            stamp.digit(n % 10);
+            stamp.push(after);
+        };
+        stamp.push(b'-');
+        two(&mut stamp, u64::try_from(m).unwrap_or(0), b'-');
+        two(&mut stamp, u64::try_from(d).unwrap_or(0), b'T');
+        two(&mut stamp, rem / 3600, b':');
+        two(&mut stamp, rem % 3600 / 60, b':');
+        two(&mut stamp, rem % 60, b'Z');
+        stamp
+    }
+
+    fn digit(&mut self, n: u64) {
+        // `n` is below 10: the cast keeps it.
+        self.push(b'0' + (n % 10) as u8);
+    }
+
+    fn push(&mut self, byte: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = byte;
+            self.len += 1;
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(self.bytes.get(..self.len).unwrap_or_default()).unwrap_or_default()
+    }
+}
+
+impl serde::Serialize for Stamp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 /// Parses a `YYYY-MM-DD` calendar date into days since the Unix epoch; `None` when malformed.
@@ -141,6 +191,11 @@ mod tests {
         assert_eq!(rfc3339(t), "2021-07-27T17:04:31Z");
         let leap = UNIX_EPOCH + Duration::from_secs(951_782_400); // 2000-02-29
         assert_eq!(rfc3339(leap), "2000-02-29T00:00:00Z");
+        // An expiry past the clock's last day keeps every digit of its year.
+        let after = UNIX_EPOCH + LATEST + Duration::from_secs(86_400 + 3_661);
+        assert_eq!(rfc3339(after), "10000-01-01T01:01:01Z");
+        let early = UNIX_EPOCH + Duration::from_secs(86_400 * 365 * 30 + 59);
+        assert_eq!(rfc3339(early), "1999-12-25T00:00:59Z");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use http::{HeaderValue, Response, StatusCode};
 use hyper::body::{Body, Frame, SizeHint};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 /// The simulator's response body: the whole body in one frame, or (for the truncated-body fault)
@@ -148,14 +149,22 @@ pub(crate) fn with_body(
 }
 
 /// A JSON response.
-pub(crate) fn json(status: StatusCode, value: &Value) -> HttpResponse {
-    let body = serde_json::to_vec(value).unwrap_or_default();
+pub(crate) fn json(status: StatusCode, value: &impl Serialize) -> HttpResponse {
+    // Room for a session object, so that writing one does not grow the buffer step by step.
+    let mut body = Vec::with_capacity(2048);
+    if serde_json::to_writer(&mut body, value).is_err() {
+        body.clear();
+    }
     with_body(status, "application/json", body)
 }
 
-/// A `{"data": value}` response.
-pub(crate) fn data(status: StatusCode, value: Value) -> HttpResponse {
-    json(status, &json!({ "data": value }))
+/// A `{"data": value}` response, written straight from `value`.
+pub(crate) fn data(status: StatusCode, value: impl Serialize) -> HttpResponse {
+    #[derive(Serialize)]
+    struct Data<T> {
+        data: T,
+    }
+    json(status, &Data { data: value })
 }
 
 /// A response whose `Content-Length` promises more than is sent before the connection closes.

@@ -54,12 +54,19 @@ impl IdGen {
         draw
     }
 
-    /// `prefix` followed by `len` random ASCII letters and digits.
+    /// `prefix` followed by `len` random ASCII letters and digits: the next `len` numbers of the
+    /// stream, drawn under one lock (every request draws an id).
     pub(crate) fn id(&self, prefix: &str, len: usize) -> String {
         let mut out = String::with_capacity(prefix.len() + len);
         out.push_str(prefix);
+        let mut s = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for _ in 0..len {
-            let n = usize::try_from(self.next_u64() % ALPHANUMERIC.len() as u64).unwrap_or(0);
+            let draw = splitmix64(*s, 0);
+            *s = s.wrapping_add(GAMMA);
+            let n = usize::try_from(draw % ALPHANUMERIC.len() as u64).unwrap_or(0);
             out.push(char::from(*ALPHANUMERIC.get(n).unwrap_or(&b'0')));
         }
         out

@@ -55,10 +55,10 @@
 //! | [`Route::Token`] | `token` | `POST /oauth/token` |
 //! | [`Route::Revoke`] | `revoke` | `POST /oauth/token/revoke` |
 //! | [`Route::CreateSession`] | `create_session` | `POST /identity/v2/sessions` |
-//! | [`Route::UploadFile`] | `upload_file` | `POST /identity/v1/sessions/{id}/entities/{entity_id}/files/{type_document}` |
-//! | [`Route::GetSession`] | `get_session` | `GET /identity/v1/sessions/{id}` (`/identity/v1/session/{id}` with `singular-get-path`) |
-//! | [`Route::CancelSession`] | `cancel_session` | `DELETE /identity/v1/sessions/{id}` |
-//! | [`Route::SessionReport`] | `session_report` | `GET /identity/v1/sessions/{id}/report` |
+//! | [`Route::UploadFile`] | `upload_file` | `POST /identity/v1/sessions/{session_id}/entities/{entity_id}/files/{type_document}` |
+//! | [`Route::GetSession`] | `get_session` | `GET /identity/v1/sessions/{session_id}` (`/identity/v1/session/{session_id}` with `singular-get-path`) |
+//! | [`Route::CancelSession`] | `cancel_session` | `DELETE /identity/v1/sessions/{session_id}` |
+//! | [`Route::SessionReport`] | `session_report` | `GET /identity/v1/sessions/{session_id}/report` |
 //! | [`Route::SearchSessions`] | `search_sessions` | `GET /identity/v1/sessions` |
 //! | [`Route::CleanValidations`] | `clean_validations` | `POST /clean_validations` |
 //!
@@ -183,6 +183,17 @@
 //! kyc-mock --webhook-url http://127.0.0.1:9001/h --webhook-url http://127.0.0.1:9002/h --notify-processing --webhook-drop-rate 0.1 --webhook-duplicate-rate 0.2 --webhook-max-delay-ms 500 --webhook-seed 42
 //! ```
 //!
+//! # The API as a document
+//!
+//! [`OPENAPI`] is the OpenAPI 3.1 description of the API the simulator plays (the repository's
+//! `docs/openapi.json`): every operation of the table above, both webhook notifications, the
+//! signature headers and the error body, each path, parameter and member marked documented by
+//! Pomelo, inferred, or this project's choice. The simulator serves it at `/openapi.json`
+//! ([`MockServer::openapi_url`], in the start lines of `kyc-mock` and `kyc mock` and on the
+//! console), outside the route table: never faulted, recorded or counted. `kyc openapi` prints
+//! it. Tests hold it to the route table, to kyc-core's requests and to the simulator's answers;
+//! Schemathesis checks the simulator against it from outside (`scripts/interop.sh`).
+//!
 //! # The console and the admin API
 //!
 //! The simulator serves a web page, `/_console/`, where a developer watches sessions arrive
@@ -200,7 +211,7 @@
 //!
 //! | Request | What it does |
 //! |---|---|
-//! | `GET /_admin` | the simulator's base URL, client id, audience and these routes |
+//! | `GET /_admin` | the simulator's base URL, client id, audience, `openapi_url` and these routes |
 //! | `GET /_admin/sessions` | the newest sessions (`?limit=`, default 200, at most 10,000), newest first: id, kind (`kyc`, `kyb`, `additional`), status, reason, user or company id, country, flow, times, file count, documents awaited |
 //! | `GET /_admin/sessions/{id}` | the session object, plus `timeline` (`[{at, what}]`), `webhooks`, `required_again`, KYB `company` and `partners`, and `preview` on each file |
 //! | `GET /_admin/sessions/{id}/files/{file_id}` | an uploaded image's bytes (the 200 most recent, 32 MiB at most) |
@@ -276,6 +287,7 @@ mod json;
 mod kyb;
 mod lifecycle;
 mod multipart;
+mod openapi;
 mod record;
 mod report;
 mod router;
@@ -298,6 +310,7 @@ pub use config::{
     DEFAULT_WEBHOOK_SECRET, Decision, KNOWN_AUDIENCES, MockConfig, Outcome, StartError,
 };
 pub use faults::Fault;
+pub use openapi::OPENAPI;
 pub use record::RecordedRequest;
 pub use routes::Route;
 pub use server::{AdminError, MockServer};

@@ -70,6 +70,7 @@ fn main() -> ExitCode {
     );
     // The chaos's decisions replay with --webhook-seed and this number.
     println!("webhook_seed={}", server.webhook_seed());
+    println!("openapi_url={}", server.openapi_url());
     println!("console_url={}", server.console_url());
     println!("admin_token={}", server.admin_token());
     println!("Press Ctrl-C to stop.");

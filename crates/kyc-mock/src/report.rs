@@ -1,4 +1,4 @@
-//! `GET /identity/v1/sessions/{id}/report`: a person's report from what the create carried, and
+//! `GET /identity/v1/sessions/{session_id}/report`: a person's report from what the create carried, and
 //! a company's in the shape of Pomelo's documented KYB report.
 
 use std::time::SystemTime;
@@ -29,8 +29,8 @@ fn person_report(session: &Session) -> Value {
         "status": session.status.as_str(),
         "reason": session.reason,
         "personal_data": personal_data.unwrap_or_else(|| json!({})),
-        "steps": session.steps_json(),
-        "files": session.files_json(),
+        "steps": session.steps,
+        "files": session.files,
     });
     if let Some(map) = report.as_object_mut() {
         map.extend(session.subject.members());
@@ -68,7 +68,15 @@ fn file_json(base_url: &str, session: &Session, file: &FileRecord) -> Value {
 /// from registries (names, activities) are made up from what the create sent.
 fn company_report(base_url: &str, session: &Session, kyb: &Company) -> Value {
     let company = &kyb.data;
-    let text = |name: &str| company.get(name).cloned().unwrap_or(Value::Null);
+    // A member the create sent as text, else `null`: a company's other members are kept
+    // unchecked, and the report promises text or `null` for these (docs/openapi.json).
+    let text = |name: &str| {
+        company
+            .get(name)
+            .filter(|v| v.is_string())
+            .cloned()
+            .unwrap_or(Value::Null)
+    };
     let nature = company.get("legal_nature").map(|v| match v {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -99,15 +107,14 @@ fn company_report(base_url: &str, session: &Session, kyb: &Company) -> Value {
             "country": a.get("country").cloned().unwrap_or_else(|| json!(session.country)),
         })
     });
-    let legal_name = company
-        .get("legal_name")
-        .cloned()
+    let legal_name = Some(text("legal_name"))
+        .filter(|v| !v.is_null())
         .unwrap_or_else(|| json!(format!("Empresa simulada {}", kyb.id())));
     let company_data = json!({
         "is_mei": company.get("is_mei").and_then(Value::as_bool).unwrap_or(false),
         "registration_date": day(session.created_at),
         "id_fiscal": text("fiscal_id"),
-        "trade_name": company.get("trade_name").cloned().unwrap_or_else(|| legal_name.clone()),
+        "trade_name": Some(text("trade_name")).filter(|v| !v.is_null()).unwrap_or_else(|| legal_name.clone()),
         "legal_name": legal_name,
         "juridic_nature": nature.map(|code| json!({"code": code, "description": description})),
         "email": text("email"),

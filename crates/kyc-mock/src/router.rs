@@ -9,13 +9,13 @@ use http::header::{ALLOW, CONNECTION, CONTENT_LENGTH, RETRY_AFTER, TRANSFER_ENCO
 use http::request::Parts;
 use http::{HeaderValue, Method, Request, StatusCode};
 use http_body_util::BodyExt;
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 
 use crate::faults::Fault;
 use crate::handlers::auth;
-use crate::handlers::request::{Call, Noted, RequestId, no_query};
+use crate::handlers::request::{Call, Noted, no_query};
 use crate::http::{ApiError, HttpResponse, truncated_json, with_body};
-use crate::record::RecordedRequest;
+use crate::record::Entry;
 use crate::routes::{Matched, Row, find};
 use crate::state::Shared;
 
@@ -130,26 +130,12 @@ async fn read_body(parts: &Parts, mut body: Incoming, limit: usize) -> BodyRead 
     }
 }
 
-fn record(shared: &Shared, request_id: &str, parts: &Parts, body: &[u8]) {
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(n, v)| {
-            (
-                n.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
-    shared.lock().requests.push(RecordedRequest {
-        request_id: request_id.to_owned(),
-        method: parts.method.as_str().to_owned(),
-        path: parts.uri.path().to_owned(),
-        query: parts.uri.query().map(str::to_owned),
-        headers,
-        body: body.to_vec(),
-        received_at: std::time::SystemTime::now(),
-    });
+fn record(shared: &Shared, request_id: &HeaderValue, parts: &Parts, body: Bytes) {
+    if shared.config.max_recorded_requests > 0 {
+        // Made outside the lock.
+        let entry = Entry::new(request_id.clone(), parts, body);
+        shared.lock().requests.push(entry);
+    }
 }
 
 /// One API request in, one response out (or a dropped connection).
@@ -157,11 +143,12 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     request: Request<Incoming>,
 ) -> Result<HttpResponse, DropConnection> {
-    let (mut parts, body) = request.into_parts();
-    let request_id = shared.ids.id("req-", 20);
-    parts.extensions.insert(RequestId(request_id.clone()));
-    let path = parts.uri.path().to_owned();
-    let matched = find(parts.method.as_str(), &path, &shared.config);
+    let (parts, body) = request.into_parts();
+    // Made a header value once: the log, the timeline and the answer share its bytes.
+    let request_id = HeaderValue::from_maybe_shared(Bytes::from(shared.ids.id("req-", 20)))
+        .unwrap_or_else(|_| HeaderValue::from_static("req-"));
+    let path = parts.uri.path();
+    let matched = find(parts.method.as_str(), path, &shared.config);
     let row = matched.row();
     let limit = if row.is_some_and(|row| row.rules.file_body) {
         shared
@@ -191,34 +178,40 @@ pub(crate) async fn serve(
         }
         _ => None,
     };
+    // A body-less request is handled at once: its token, checked from its head, still holds.
+    let bodyless = body.is_end_stream();
     let body = if denied.is_some() {
         discard_in_background(&parts, body, shared.config.body_read_timeout);
         BodyRead::Unread
+    } else if bodyless {
+        // Nothing to read, and so no deadline to arm.
+        BodyRead::Complete(Bytes::new())
     } else {
         let read = read_body(&parts, body, limit);
         tokio::time::timeout(shared.config.body_read_timeout, read)
             .await
             .unwrap_or(BodyRead::TimedOut)
     };
-    let recorded: &[u8] = match &body {
-        BodyRead::Complete(bytes) => bytes,
-        _ => &[],
+    let recorded = match &body {
+        BodyRead::Complete(bytes) => bytes.clone(),
+        _ => Bytes::new(),
     };
     record(&shared, &request_id, &parts, recorded);
+    let request_id_text = request_id.to_str().unwrap_or_default();
 
     let close = body.leaves_connection_unusable(&parts);
     let session_id = match &matched {
         Matched::Found(_, params) => params
             .iter()
-            .find(|(name, _)| *name == "id")
-            .map(|(_, id)| (*id).to_owned()),
+            .find(|(name, _)| *name == "session_id")
+            .map(|(_, id)| *id),
         _ => None,
     };
     let mut response = match (fault, denied) {
         (Some(Fault::DropConnection), _) => return Err(DropConnection),
         (Some(Fault::LoseResponse), _) => {
             // Applied, and the answer never leaves.
-            let _ = respond(&shared, matched, &parts, body);
+            let _ = respond(&shared, matched, &parts, body, (request_id_text, false));
             return Err(DropConnection);
         }
         (None, Some(error)) => error.into_response(),
@@ -227,7 +220,7 @@ pub(crate) async fn serve(
         }
         (Some(Fault::Delay(delay)), _) => {
             tokio::time::sleep(delay).await;
-            respond(&shared, matched, &parts, body)
+            respond(&shared, matched, &parts, body, (request_id_text, false))
         }
         (
             Some(Fault::Trickle {
@@ -236,12 +229,14 @@ pub(crate) async fn serve(
             }),
             _,
         ) => {
-            let response = respond(&shared, matched, &parts, body);
+            let response = respond(&shared, matched, &parts, body, (request_id_text, false));
             tokio::time::sleep(head_after).await;
             response.map(|b| b.trickled(body_over))
         }
         (Some(fault), _) => faulted(&fault),
-        (None, None) => respond(&shared, matched, &parts, body),
+        // Not faulted, so authenticated from its head when its route needs it; checked again
+        // after a body, during which the token may have expired or been revoked.
+        (None, None) => respond(&shared, matched, &parts, body, (request_id_text, bodyless)),
     };
     if close {
         // Answer if the client still listens, then close.
@@ -249,27 +244,24 @@ pub(crate) async fn serve(
             .headers_mut()
             .insert(CONNECTION, HeaderValue::from_static("close"));
     }
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
     if let Some(id) = session_id.filter(|_| response.extensions().get::<Noted>().is_none()) {
         note(
             &shared,
-            &id,
-            &path,
+            id,
+            path,
             &parts.method,
             response.status(),
             &request_id,
         );
     }
+    let headers = response.headers_mut();
+    headers.insert("x-request-id", request_id.clone());
     // The simulator's own clock (advance_clock moves it), so a client can measure its skew.
-    if let Ok(date) = HeaderValue::from_str(&httpdate::fmt_http_date(shared.clock.now())) {
-        response.headers_mut().insert(http::header::DATE, date);
-    }
+    headers.insert(http::header::DATE, shared.date_header());
     Ok(response)
 }
 
-/// Adds a request on one session (a route with an `{id}` parameter) to the session's timeline,
+/// Adds a request on one session (a route with a `{session_id}` parameter) to the session's timeline,
 /// unless its handler did (the upload that stores a file, before the processing it may start).
 fn note(
     shared: &Shared,
@@ -277,7 +269,7 @@ fn note(
     path: &str,
     method: &Method,
     status: StatusCode,
-    request_id: &str,
+    request_id: &HeaderValue,
 ) {
     // Only authenticated requests: anyone may reach the port, not everyone may write here.
     if status == StatusCode::UNAUTHORIZED {
@@ -285,10 +277,7 @@ fn note(
     }
     let now = shared.clock.now();
     if let Some(session) = shared.lock().sessions.get_mut(id) {
-        session.note(
-            now,
-            format!("{method} {path} → {} ({request_id})", status.as_u16()),
-        );
+        session.note_request(now, method, path, status, request_id);
     }
 }
 
@@ -353,11 +342,15 @@ fn faulted(fault: &Fault) -> HttpResponse {
     }
 }
 
+/// The answer of the matched route. `request` is the request's id, and whether its bearer token
+/// was checked from its head with nothing read since (not for a faulted request, whose head goes
+/// unchecked, nor after a body).
 fn respond(
     shared: &Arc<Shared>,
     matched: Matched<'_>,
     parts: &Parts,
     body: BodyRead,
+    request: (&str, bool),
 ) -> HttpResponse {
     let (row, params) = match matched {
         Matched::Found(row, params) => (row, params),
@@ -382,7 +375,7 @@ fn respond(
             .into_response();
         }
     };
-    handle(shared, row, &params, parts, body).unwrap_or_else(ApiError::into_response)
+    handle(shared, row, &params, parts, body, request).unwrap_or_else(ApiError::into_response)
 }
 
 /// Checks what the row's rules ask for, then calls its handler.
@@ -392,11 +385,12 @@ fn handle(
     params: &[(&'static str, &str)],
     parts: &Parts,
     body: BodyRead,
+    (request_id, authorized): (&str, bool),
 ) -> Result<HttpResponse, ApiError> {
     if !row.rules.query {
         no_query(parts.uri.query())?;
     }
-    if row.rules.bearer {
+    if row.rules.bearer && !authorized {
         auth::authorize(shared, &parts.headers)?;
     }
     let body = match body {
@@ -419,6 +413,7 @@ fn handle(
             parts,
             params,
             body: &body,
+            request_id,
         },
     )
 }

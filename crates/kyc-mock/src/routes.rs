@@ -106,12 +106,12 @@ routes! {
     Token "token" POST "/oauth/token" => auth::token, Rules::CLIENT;
     Revoke "revoke" POST "/oauth/token/revoke" => auth::revoke, Rules::CLIENT;
     CreateSession "create_session" POST "/identity/v2/sessions" => sessions::create, Rules::BEARER;
-    UploadFile "upload_file" POST "/identity/v1/sessions/{id}/entities/{entity_id}/files/{type_document}"
+    UploadFile "upload_file" POST "/identity/v1/sessions/{session_id}/entities/{entity_id}/files/{type_document}"
         => upload::upload, Rules::FILE;
-    GetSession "get_session" GET "/identity/v1/sessions/{id}" => sessions::get,
-        Rules::BEARER.moved_by(Alternative::SingularGetPath, "/identity/v1/session/{id}");
-    CancelSession "cancel_session" DELETE "/identity/v1/sessions/{id}" => sessions::cancel, Rules::BEARER;
-    SessionReport "session_report" GET "/identity/v1/sessions/{id}/report" => sessions::report, Rules::BEARER;
+    GetSession "get_session" GET "/identity/v1/sessions/{session_id}" => sessions::get,
+        Rules::BEARER.moved_by(Alternative::SingularGetPath, "/identity/v1/session/{session_id}");
+    CancelSession "cancel_session" DELETE "/identity/v1/sessions/{session_id}" => sessions::cancel, Rules::BEARER;
+    SessionReport "session_report" GET "/identity/v1/sessions/{session_id}/report" => sessions::report, Rules::BEARER;
     SearchSessions "search_sessions" GET "/identity/v1/sessions" => search::search, Rules::QUERY;
     CleanValidations "clean_validations" POST "/clean_validations" => sessions::clean, Rules::BEARER;
 }
@@ -166,21 +166,28 @@ impl Matched<'_> {
     }
 }
 
-/// The values of `pattern`'s `{name}` segments in `segments`, if the path fits the pattern.
-fn bind<'a>(pattern: &'static str, segments: &[&'a str]) -> Option<Vec<(&'static str, &'a str)>> {
-    let pattern: Vec<&'static str> = pattern.trim_start_matches('/').split('/').collect();
-    if pattern.len() != segments.len() {
-        return None;
-    }
-    let mut params = Vec::new();
-    for (expected, actual) in pattern.into_iter().zip(segments) {
-        match expected.strip_prefix('{').and_then(|p| p.strip_suffix('}')) {
-            Some(name) => params.push((name, *actual)),
-            None if expected == *actual => {}
-            None => return None,
+/// Whether `path` (its leading `/` removed) fits `pattern`, segment for segment; `{name}`
+/// matches any non-empty segment. Allocates nothing: every request is matched against the table.
+fn fits(pattern: &'static str, path: &str) -> bool {
+    let mut expected = pattern.trim_start_matches('/').split('/');
+    let mut actual = path.split('/');
+    loop {
+        match (expected.next(), actual.next()) {
+            (None, None) => return true,
+            (Some(e), Some(a)) if e.starts_with('{') || e == a => {}
+            _ => return false,
         }
     }
-    Some(params)
+}
+
+/// The values of `pattern`'s `{name}` segments in `path`, which [`fits`] it.
+fn bind<'a>(pattern: &'static str, path: &'a str) -> Vec<(&'static str, &'a str)> {
+    pattern
+        .trim_start_matches('/')
+        .split('/')
+        .zip(path.split('/'))
+        .filter_map(|(e, a)| Some((e.strip_prefix('{')?.strip_suffix('}')?, a)))
+        .collect()
 }
 
 /// Finds the row for `method` and `path` as `config` plays the routes.
@@ -188,25 +195,21 @@ pub(crate) fn find<'a>(method: &str, path: &'a str, config: &MockConfig) -> Matc
     let Some(rest) = path.strip_prefix('/') else {
         return Matched::NotFound;
     };
-    let segments: Vec<&str> = rest.split('/').collect();
-    if segments.iter().any(|s| s.is_empty()) {
+    if rest.split('/').any(str::is_empty) {
         return Matched::NotFound;
     }
     let mut allowed: Vec<&str> = Vec::new();
     for row in TABLE {
         let moved = row.rules.moved.filter(|(alt, _)| config.plays(*alt));
         let pattern = moved.map_or(row.path, |(_, path)| path);
-        match bind(pattern, &segments) {
-            Some(params) if row.method == method => return Matched::Found(row, params),
-            Some(_) => allowed.push(row.method),
-            // Moved away: nothing answers this method at the usual spelling.
-            None if moved.is_some()
-                && row.method == method
-                && bind(row.path, &segments).is_some() =>
-            {
-                return Matched::NotFound;
+        if fits(pattern, rest) {
+            if row.method == method {
+                return Matched::Found(row, bind(pattern, rest));
             }
-            None => {}
+            allowed.push(row.method);
+        } else if moved.is_some() && row.method == method && fits(row.path, rest) {
+            // Moved away: nothing answers this method at the usual spelling.
+            return Matched::NotFound;
         }
     }
     if allowed.is_empty() {
@@ -284,7 +287,7 @@ mod tests {
                 assert_eq!(
                     params,
                     [
-                        ("id", "iss-1"),
+                        ("session_id", "iss-1"),
                         ("entity_id", "usr-1"),
                         ("type_document", "selfie")
                     ]

@@ -303,6 +303,12 @@ impl MockServer {
         self.shared.lock().default_outcome = outcome;
     }
 
+    /// Where the simulator serves [`OPENAPI`](crate::OPENAPI), the description of the API it
+    /// plays: `http://127.0.0.1:PORT/openapi.json`.
+    pub fn openapi_url(&self) -> String {
+        format!("{}{}", self.shared.base_url, crate::openapi::PATH)
+    }
+
     /// The token the console and the admin API ask for (32 random characters from the
     /// operating system, new at every start).
     pub fn admin_token(&self) -> &str {
@@ -444,13 +450,17 @@ async fn accept_loop(listener: TcpListener, shared: Arc<Shared>, mut stop: onesh
     }
 }
 
-/// hyper's service: one request in, one response out (or a dropped connection). The console and
-/// the admin API are served apart, outside faults, the request log and the statistics.
+/// hyper's service: one request in, one response out (or a dropped connection). The API's
+/// description, the console and the admin API are served apart, outside faults, the request log
+/// and the statistics.
 async fn serve(
     shared: Arc<Shared>,
     peer: SocketAddr,
     request: http::Request<hyper::body::Incoming>,
 ) -> Result<crate::http::HttpResponse, DropConnection> {
+    if request.uri().path() == crate::openapi::PATH {
+        return Ok(crate::openapi::serve(request.method()));
+    }
     if crate::admin::is_admin_path(request.uri().path()) {
         let (parts, body) = request.into_parts();
         return Ok(crate::admin::serve(&shared, peer, parts, body).await);

@@ -2,9 +2,11 @@
 
 use std::time::SystemTime;
 
-use serde_json::{Value, json};
+use http::{HeaderValue, Method, StatusCode};
+use serde::ser::{Serialize, SerializeMap as _, Serializer};
+use serde_json::Value;
 
-use crate::clock::rfc3339;
+use crate::clock::Stamp;
 use crate::subject::Subject;
 
 /// Countries a session may be created for.
@@ -130,19 +132,37 @@ pub(crate) struct FileRecord {
 
 impl FileRecord {
     pub(crate) fn to_json(&self) -> Value {
-        json!({
-            "id": self.id,
-            "entity_id": self.entity_id,
-            "type_document": self.type_document,
-            "file_name": self.file_name,
-            "content_type": self.content_type,
-            "size": if self.size_in_megabytes {
-                json!(self.size as f64 / 1_000_000.0)
-            } else {
-                json!(self.size)
-            },
-            "created_at": rfc3339(self.created_at),
-        })
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// The file object of docs/wire-conventions.md. Members are written in the order of their names,
+/// as `serde_json`'s map orders them, so that every way the simulator writes a file gives the
+/// same bytes.
+impl Serialize for FileRecord {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(7))?;
+        map.serialize_entry("content_type", self.content_type)?;
+        map.serialize_entry("created_at", &Stamp::of(self.created_at))?;
+        map.serialize_entry("entity_id", &self.entity_id)?;
+        map.serialize_entry("file_name", &self.file_name)?;
+        map.serialize_entry("id", &self.id)?;
+        if self.size_in_megabytes {
+            map.serialize_entry("size", &(self.size as f64 / 1_000_000.0))?;
+        } else {
+            map.serialize_entry("size", &self.size)?;
+        }
+        map.serialize_entry("type_document", &self.type_document)?;
+        map.end()
+    }
+}
+
+impl Serialize for Step {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("name", self.name)?;
+        map.serialize_entry("status", self.status.as_str())?;
+        map.end()
     }
 }
 
@@ -155,7 +175,54 @@ const MAX_NOTE: usize = 300;
 #[derive(Clone, Debug)]
 pub(crate) struct TimelineEntry {
     pub(crate) at: SystemTime,
-    pub(crate) what: String,
+    pub(crate) what: Note,
+}
+
+/// What a timeline entry says. A request is kept as its parts and written out when the timeline
+/// is read: every request on a session adds one, and formatting each at once was a share of the
+/// simulator's time under load (BENCHMARKS.md, L6).
+#[derive(Clone, Debug)]
+pub(crate) enum Note {
+    Text(String),
+    /// `METHOD PATH → STATUS (REQUEST-ID)`.
+    Request {
+        method: Method,
+        path: Box<str>,
+        status: StatusCode,
+        request_id: HeaderValue,
+    },
+}
+
+impl Note {
+    /// The entry as the console shows it.
+    pub(crate) fn text(&self) -> String {
+        match self {
+            Note::Text(text) => text.clone(),
+            Note::Request {
+                method,
+                path,
+                status,
+                request_id,
+            } => shortened(format!(
+                "{method} {path} → {} ({})",
+                status.as_u16(),
+                String::from_utf8_lossy(request_id.as_bytes())
+            )),
+        }
+    }
+}
+
+/// `text`, cut to at most [`MAX_NOTE`] bytes and an ellipsis.
+fn shortened(mut text: String) -> String {
+    if text.len() > MAX_NOTE {
+        let mut end = MAX_NOTE;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 #[derive(Clone, Debug)]
@@ -208,15 +275,36 @@ impl Session {
 
     /// Adds `what` to the timeline at `at`.
     pub(crate) fn note(&mut self, at: SystemTime, what: impl Into<String>) {
-        let mut what = what.into();
-        if what.len() > MAX_NOTE {
-            let mut end = MAX_NOTE;
-            while !what.is_char_boundary(end) {
-                end -= 1;
-            }
-            what.truncate(end);
-            what.push('…');
+        self.add(at, Note::Text(shortened(what.into())));
+    }
+
+    /// Adds a request to the timeline at `at`.
+    pub(crate) fn note_request(
+        &mut self,
+        at: SystemTime,
+        method: &Method,
+        path: &str,
+        status: StatusCode,
+        request_id: &HeaderValue,
+    ) {
+        // No more of the path than can be shown (a path's segments are the client's free text).
+        let mut end = path.len().min(MAX_NOTE);
+        while !path.is_char_boundary(end) {
+            end -= 1;
         }
+        let path = path.get(..end).unwrap_or_default();
+        self.add(
+            at,
+            Note::Request {
+                method: method.clone(),
+                path: path.into(),
+                status,
+                request_id: request_id.clone(),
+            },
+        );
+    }
+
+    fn add(&mut self, at: SystemTime, what: Note) {
         if self.timeline.len() >= MAX_TIMELINE {
             self.timeline.pop_front();
         }
@@ -313,39 +401,194 @@ impl Session {
         }
     }
 
-    pub(crate) fn steps_json(&self) -> Value {
-        Value::Array(
-            self.steps
-                .iter()
-                .map(|s| json!({ "name": s.name, "status": s.status.as_str() }))
-                .collect(),
-        )
-    }
-
-    pub(crate) fn files_json(&self) -> Value {
-        Value::Array(self.files.iter().map(FileRecord::to_json).collect())
-    }
-
-    /// The session object of docs/wire-conventions.md: `user_id` for a person, `company_id` for
-    /// a KYB session, both for an additional one.
+    /// The session object of docs/wire-conventions.md (see its `Serialize`), as a JSON tree for
+    /// the admin API to add to.
     pub(crate) fn to_json(&self) -> Value {
-        let mut session = json!({
-            "id": self.id,
-            "flow_type": self.flow_type,
-            "country": self.country,
-            "integration_method": self.integration_method,
-            "status": self.status.as_str(),
-            "reason": self.reason,
-            "created_at": rfc3339(self.created_at),
-            "updated_at": rfc3339(self.updated_at),
-            "expiration_at": rfc3339(self.expiration_at),
-            "url": (!self.url.is_empty()).then_some(&self.url),
-            "steps": self.steps_json(),
-            "files": self.files_json(),
-        });
-        if let Some(map) = session.as_object_mut() {
-            map.extend(self.subject.members());
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
+/// The session object of docs/wire-conventions.md: `user_id` for a person, `company_id` for a
+/// KYB session, both for an additional one. Written straight from the session, without a JSON
+/// tree in between (the simulator's capacity, BENCHMARKS.md L6), its members in the order of
+/// their names as `serde_json`'s map orders them, so that the bytes are those of the tree.
+impl Serialize for Session {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (user_id, company_id) = match &self.subject {
+            Subject::Person(person) => (Some(person.user_id.as_str()), None),
+            Subject::Company(company) => (None, Some(company.id())),
+            Subject::Employee { person, company_id } => {
+                (Some(person.user_id.as_str()), Some(company_id.as_str()))
+            }
+        };
+        let mut map = s.serialize_map(None)?;
+        if let Some(company_id) = company_id {
+            map.serialize_entry("company_id", company_id)?;
         }
-        session
+        map.serialize_entry("country", &self.country)?;
+        map.serialize_entry("created_at", &Stamp::of(self.created_at))?;
+        map.serialize_entry("expiration_at", &Stamp::of(self.expiration_at))?;
+        map.serialize_entry("files", &self.files)?;
+        map.serialize_entry("flow_type", &self.flow_type)?;
+        map.serialize_entry("id", &self.id)?;
+        map.serialize_entry("integration_method", &self.integration_method)?;
+        map.serialize_entry("reason", &self.reason)?;
+        map.serialize_entry("status", self.status.as_str())?;
+        map.serialize_entry("steps", &self.steps)?;
+        map.serialize_entry("updated_at", &Stamp::of(self.updated_at))?;
+        map.serialize_entry("url", &(!self.url.is_empty()).then_some(&self.url))?;
+        if let Some(user_id) = user_id {
+            map.serialize_entry("user_id", user_id)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::clock::rfc3339;
+    use crate::subject::{Company, Person};
+
+    /// The session object as it was built before it was written straight (a JSON tree), kept to
+    /// show the bytes did not change.
+    fn as_tree(session: &Session) -> Value {
+        let file = |f: &FileRecord| {
+            json!({
+                "id": f.id, "entity_id": f.entity_id, "type_document": f.type_document,
+                "file_name": f.file_name, "content_type": f.content_type,
+                "size": if f.size_in_megabytes { json!(f.size as f64 / 1_000_000.0) } else { json!(f.size) },
+                "created_at": rfc3339(f.created_at),
+            })
+        };
+        let mut tree = json!({
+            "id": session.id, "flow_type": session.flow_type, "country": session.country,
+            "integration_method": session.integration_method,
+            "status": session.status.as_str(), "reason": session.reason,
+            "created_at": rfc3339(session.created_at), "updated_at": rfc3339(session.updated_at),
+            "expiration_at": rfc3339(session.expiration_at),
+            "url": (!session.url.is_empty()).then_some(&session.url),
+            "steps": session.steps.iter()
+                .map(|s| json!({"name": s.name, "status": s.status.as_str()}))
+                .collect::<Vec<_>>(),
+            "files": session.files.iter().map(file).collect::<Vec<_>>(),
+        });
+        tree.as_object_mut()
+            .unwrap()
+            .extend(session.subject.members());
+        tree
+    }
+
+    fn session(subject: Subject, reason: Option<&str>, url: &str, megabytes: bool) -> Session {
+        let at = |s: u64| UNIX_EPOCH + Duration::from_secs(1_700_000_000 + s);
+        let file = |n: usize| FileRecord {
+            id: format!("fil-{n}"),
+            entity_id: "usr-1".into(),
+            type_document: "selfie".into(),
+            file_name: format!("\"odd\" name {n}.jpg"),
+            content_type: "image/jpeg",
+            size: 1_234 * n,
+            created_at: at(n as u64),
+            size_in_megabytes: megabytes,
+        };
+        Session {
+            id: "iss-1".into(),
+            seq: 0,
+            subject,
+            flow_type: "kyc-accounts".into(),
+            country: "ARG".into(),
+            integration_method: "API".into(),
+            status: Status::NotValidated,
+            reason: reason.map(str::to_owned),
+            created_at: at(0),
+            updated_at: at(5),
+            expiration_at: at(86_400),
+            url: url.into(),
+            steps: Session::initial_steps(true, false),
+            files: (1..=3).map(file).collect(),
+            required_again: Vec::new(),
+            timeline: std::collections::VecDeque::new(),
+            required_file_sent: false,
+            generation: 0,
+        }
+    }
+
+    #[test]
+    fn a_request_is_noted_as_it_was_written_and_cut_as_it_was() {
+        let mut s = session(
+            Subject::Person(Person {
+                user_id: "usr-1".into(),
+                personal_data: None,
+            }),
+            None,
+            "",
+            false,
+        );
+        let id = HeaderValue::from_static("req-1");
+        s.note_request(
+            UNIX_EPOCH,
+            &Method::GET,
+            "/identity/v1/sessions/iss-1",
+            StatusCode::OK,
+            &id,
+        );
+        let long = format!("/{}", "é".repeat(400));
+        s.note_request(
+            UNIX_EPOCH,
+            &Method::DELETE,
+            &long,
+            StatusCode::CONFLICT,
+            &id,
+        );
+        s.note(UNIX_EPOCH, "x".repeat(400));
+        let texts: Vec<String> = s.timeline.iter().map(|e| e.what.text()).collect();
+        assert_eq!(texts[0], "GET /identity/v1/sessions/iss-1 → 200 (req-1)");
+        for cut in &texts[1..] {
+            assert!(
+                cut.ends_with('…') && cut.len() <= MAX_NOTE + '…'.len_utf8(),
+                "{cut}"
+            );
+        }
+        assert!(texts[1].starts_with("DELETE /éé"));
+    }
+
+    #[test]
+    fn the_session_written_straight_has_the_bytes_of_the_tree() {
+        let person = Person {
+            user_id: "usr-1 \u{e9}\u{1F600}".into(),
+            personal_data: None,
+        };
+        let company = Company {
+            data: json!({"id": "cmp-1"}).as_object().unwrap().clone(),
+            partners: Vec::new(),
+            requests: Vec::new(),
+        };
+        for session in [
+            session(Subject::Person(person.clone()), None, "http://x/s", false),
+            session(
+                Subject::Company(company),
+                Some("DOCUMENT_MISMATCH"),
+                "",
+                true,
+            ),
+            session(
+                Subject::Employee {
+                    person,
+                    company_id: "cmp-2".into(),
+                },
+                Some("a \"quoted\"\nreason"),
+                "u",
+                false,
+            ),
+        ] {
+            assert_eq!(
+                serde_json::to_string(&session).unwrap(),
+                serde_json::to_string(&as_tree(&session)).unwrap()
+            );
+        }
     }
 }

@@ -5,7 +5,7 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
-use http::StatusCode;
+use http::{HeaderValue, StatusCode};
 use sha2::{Digest, Sha256};
 
 use crate::chaos::WebhookChaos;
@@ -43,6 +43,8 @@ pub(crate) struct Shared {
     pub(crate) admin_token: String,
     state: Mutex<State>,
     deliveries_changed: Condvar,
+    /// The `Date` header of the current second, and that second (formatted once a second).
+    date: Mutex<(u64, HeaderValue)>,
 }
 
 #[derive(Debug)]
@@ -197,6 +199,7 @@ impl Shared {
             admin_token,
             state: Mutex::new(state),
             deliveries_changed: Condvar::new(),
+            date: Mutex::new((u64::MAX, HeaderValue::from_static(""))),
         }
     }
 
@@ -204,6 +207,20 @@ impl Shared {
     /// for a simulator, so poisoning is ignored.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The `Date` header for now on the simulator's clock (which `advance_clock` moves), made
+    /// once a second rather than for every answer.
+    pub(crate) fn date_header(&self) -> HeaderValue {
+        let now = self.clock.now();
+        let second = crate::clock::unix_seconds(now);
+        let mut date = self.date.lock().unwrap_or_else(PoisonError::into_inner);
+        if date.0 != second {
+            if let Ok(value) = HeaderValue::from_str(&httpdate::fmt_http_date(now)) {
+                *date = (second, value);
+            }
+        }
+        date.1.clone()
     }
 
     /// The targets of notifications of `kind`.

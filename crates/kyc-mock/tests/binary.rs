@@ -59,8 +59,12 @@ fn serves_with_the_printed_credentials_and_stops_on_sigterm() {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut banner = std::collections::HashMap::new();
-    for line in lines.by_ref().take(11) {
+    // Up to the last line of the banner (bounded).
+    for line in lines.by_ref().take(30) {
         let line = line.unwrap();
+        if line.starts_with("Press Ctrl-C") {
+            break;
+        }
         if let Some((k, v)) = line.split_once('=') {
             banner.insert(k.to_owned(), v.to_owned());
         }
@@ -79,6 +83,11 @@ fn serves_with_the_printed_credentials_and_stops_on_sigterm() {
             "{}/_console/?token={}",
             banner["base_url"], banner["admin_token"]
         )
+    );
+    // The description of the API it plays (issue #27).
+    assert_eq!(
+        banner["openapi_url"],
+        format!("{}/openapi.json", banner["base_url"])
     );
     let addr = banner["base_url"]
         .strip_prefix("http://")

@@ -208,6 +208,8 @@ fn unknown_or_malformed_parameters_are_400() {
         "?page[size]=abc",
         "?page[number]=-1",
         "?page[number]=1.5",
+        // Past 2^53 - 1, which a JSON reader may not keep exactly in `current_page`.
+        "?page[number]=9007199254740992",
         "?sort=name",
         "?sort=created_at,created_at",
         "?sort=",

@@ -117,6 +117,8 @@ fn kyc_mock_prints_how_to_reach_it_serves_and_stops_on_sigterm() {
         mock.get("console_url"),
         format!("{base_url}/_console/?token={token}")
     );
+    // The API it plays, as a document (issue #27).
+    assert_eq!(mock.get("openapi_url"), format!("{base_url}/openapi.json"));
 
     let created = mock.kyc(&[
         "session",
@@ -139,6 +141,15 @@ fn kyc_mock_prints_how_to_reach_it_serves_and_stops_on_sigterm() {
     assert_eq!(code, 0, "a stop signal is a normal end");
     let stderr = mock.stderr.recv_timeout(Duration::from_secs(5)).unwrap();
     assert!(stderr.contains("stopped"), "{stderr}");
+}
+
+#[test]
+fn kyc_openapi_prints_the_document_the_simulator_serves() {
+    let run = kyc(&["openapi"]);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    assert_eq!(run.stdout, kyc_mock::OPENAPI);
+    let document: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(document["openapi"], "3.1.0");
 }
 
 #[test]

@@ -23,6 +23,8 @@ pub(crate) struct Call<'a> {
     /// `(name, value)` of each `{name}` segment of the route's path.
     pub(crate) params: &'a [(&'static str, &'a str)],
     pub(crate) body: &'a [u8],
+    /// The `x-request-id` the answer will carry.
+    pub(crate) request_id: &'a str,
 }
 
 impl<'a> Call<'a> {
@@ -33,19 +35,7 @@ impl<'a> Call<'a> {
             .find(|(n, _)| *n == name)
             .map_or("", |(_, v)| v)
     }
-
-    /// The `x-request-id` the answer will carry.
-    pub(crate) fn request_id(&self) -> &'a str {
-        self.parts
-            .extensions
-            .get::<RequestId>()
-            .map_or("", |r| r.0.as_str())
-    }
 }
-
-/// The request's id, put in the request's extensions by the router.
-#[derive(Clone, Debug)]
-pub(crate) struct RequestId(pub(crate) String);
 
 /// Marks an answer whose handler already noted the request in the session's timeline.
 #[derive(Clone, Copy, Debug)]

@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use http::StatusCode;
+use serde::Serialize;
 use serde_json::{Value, json};
 use url::form_urlencoded;
 
@@ -16,6 +17,9 @@ use crate::state::Shared;
 
 const DEFAULT_PAGE_SIZE: usize = 20;
 const MAX_PAGE_SIZE: usize = 100;
+/// The largest page number: 2^53 - 1, the largest integer every JSON reader keeps exactly (the
+/// answer's `current_page` repeats it). Documented in docs/openapi.json.
+const MAX_PAGE_NUMBER: u64 = (1 << 53) - 1;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum SortKey {
@@ -126,7 +130,15 @@ fn parse(raw: Option<&str>) -> Result<Query, ApiError> {
                 }
                 q.page_size = Some(size);
             }
-            "page[number]" => q.page_number = Some(number(&name, value)?),
+            "page[number]" => {
+                let page = number(&name, value)?;
+                if u64::try_from(page).map_or(true, |p| p > MAX_PAGE_NUMBER) {
+                    return Err(invalid(format!(
+                        "`page[number]` must be at most {MAX_PAGE_NUMBER}"
+                    )));
+                }
+                q.page_number = Some(page);
+            }
             "sort" => {
                 let mut keys: Vec<(SortKey, bool)> = Vec::new();
                 for part in value.split(',') {
@@ -213,17 +225,22 @@ pub(crate) fn search(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
     });
     let total_items = found.len();
     let total_pages = total_items.div_ceil(page_size);
-    let page: Vec<Value> = found
-        .iter()
+    let page: Vec<&Session> = found
+        .into_iter()
         .skip(index.saturating_mul(page_size))
         .take(page_size)
-        .map(|s| s.to_json())
         .collect();
+    // Members in the order of their names, as everywhere the simulator writes JSON.
+    #[derive(Serialize)]
+    struct Page<'a> {
+        data: Vec<&'a Session>,
+        meta: Value,
+    }
     Ok(json(
         StatusCode::OK,
-        &json!({
-            "data": page,
-            "meta": {
+        &Page {
+            data: page,
+            meta: json!({
                 "pagination": {
                     "total_pages": total_pages,
                     "current_page": current_page,
@@ -231,7 +248,7 @@ pub(crate) fn search(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
                     "total_items": total_items,
                 },
                 "filters": [],
-            }
-        }),
+            }),
+        },
     ))
 }

@@ -260,16 +260,16 @@ fn with_session<T>(
     f(session)
 }
 
-/// `GET /identity/v1/sessions/{id}`.
+/// `GET /identity/v1/sessions/{session_id}`.
 pub(crate) fn get(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
-    with_session(shared, call.param("id"), |s| {
-        Ok(data(StatusCode::OK, s.to_json()))
+    with_session(shared, call.param("session_id"), |s| {
+        Ok(data(StatusCode::OK, &*s))
     })
 }
 
-/// `GET /identity/v1/sessions/{id}/report`.
+/// `GET /identity/v1/sessions/{session_id}/report`.
 pub(crate) fn report(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
-    with_session(shared, call.param("id"), |s| {
+    with_session(shared, call.param("session_id"), |s| {
         Ok(data(
             StatusCode::OK,
             crate::report::report_json(&shared.base_url, s),
@@ -277,10 +277,10 @@ pub(crate) fn report(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
     })
 }
 
-/// `DELETE /identity/v1/sessions/{id}`.
+/// `DELETE /identity/v1/sessions/{session_id}`.
 pub(crate) fn cancel(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
     let now = shared.clock.now();
-    with_session(shared, call.param("id"), |s| {
+    with_session(shared, call.param("session_id"), |s| {
         if s.status.is_final() {
             return Err(ApiError::invalid_state(format!(
                 "the session is {} and cannot be cancelled",
@@ -292,7 +292,7 @@ pub(crate) fn cancel(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
         s.required_again.clear();
         // A pending processing timer must not finish a cancelled session.
         s.generation += 1;
-        Ok(data(StatusCode::OK, s.to_json()))
+        Ok(data(StatusCode::OK, &*s))
     })
 }
 

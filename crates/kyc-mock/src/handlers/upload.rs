@@ -1,4 +1,4 @@
-//! `POST /identity/v1/sessions/{id}/entities/{entity_id}/files/{type_document}`.
+//! `POST /identity/v1/sessions/{session_id}/entities/{entity_id}/files/{type_document}`.
 
 use std::sync::Arc;
 
@@ -88,10 +88,10 @@ fn check_file(
     Ok(content_type)
 }
 
-/// `POST /identity/v1/sessions/{id}/entities/{entity_id}/files/{type_document}`.
+/// `POST /identity/v1/sessions/{session_id}/entities/{entity_id}/files/{type_document}`.
 pub(crate) fn upload(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
     let (session_id, entity_id, type_document) = (
-        call.param("id"),
+        call.param("session_id"),
         call.param("entity_id"),
         call.param("type_document"),
     );
@@ -167,7 +167,7 @@ pub(crate) fn upload(shared: &Arc<Shared>, call: &Call<'_>) -> HandlerResult {
     session.required_again.retain(|d| d != type_document);
     session.note(
         now,
-        format!("POST {} → 201 ({})", parts.uri.path(), call.request_id()),
+        format!("POST {} → 201 ({})", parts.uri.path(), call.request_id),
     );
     state.stats.uploads_applied += 1;
     if content_type.starts_with("image/") {
