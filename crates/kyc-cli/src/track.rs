@@ -309,6 +309,7 @@ pub(crate) fn serve(
         }
         let mut options = kyc_track::TrackerOptions::default();
         options.poll_lease = args.poll_lease;
+        options.create_lease = args.create_lease;
         let tracker = kyc_track::Tracker::with_options(builder.build(), store, rules, options);
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await

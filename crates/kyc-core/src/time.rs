@@ -58,10 +58,18 @@ impl Timestamp {
         *self.instant.get_or_init(|| read(&self.text))
     }
 
-    /// The instant as a [`SystemTime`], when there is one.
+    /// The instant as a [`SystemTime`], when there is one and the platform's `SystemTime` can
+    /// hold it (Windows' cannot go before 1601: `0001-01-01T00:00:00Z` is `None` there, where a
+    /// plain conversion would panic).
     #[must_use]
     pub fn to_system_time(&self) -> Option<SystemTime> {
-        self.instant().map(SystemTime::from)
+        let since = self.instant()?.as_duration();
+        let magnitude = since.unsigned_abs();
+        if since.is_negative() {
+            SystemTime::UNIX_EPOCH.checked_sub(magnitude)
+        } else {
+            SystemTime::UNIX_EPOCH.checked_add(magnitude)
+        }
     }
 }
 
@@ -276,6 +284,19 @@ mod tests {
         let from = Timestamp::from_instant(jiff::Timestamp::from_second(0).unwrap());
         assert_eq!(from.as_str(), "1970-01-01T00:00:00Z");
         assert_eq!(from.to_system_time(), Some(std::time::UNIX_EPOCH));
+        // Before the epoch, to the ends of jiff's range: converted where the platform can hold
+        // it, `None` where it cannot, never a panic (Windows stops at 1601).
+        assert_eq!(
+            Timestamp::new("1969-12-31T23:59:59.5Z").to_system_time(),
+            std::time::UNIX_EPOCH.checked_sub(std::time::Duration::from_millis(500))
+        );
+        for edge in [
+            "0001-01-01T00:00:00Z",
+            "-009999-01-02T01:59:59Z",
+            "9999-12-30T22:00:00Z",
+        ] {
+            let _ = Timestamp::new(edge).to_system_time();
+        }
     }
 
     #[test]

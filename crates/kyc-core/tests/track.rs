@@ -202,6 +202,27 @@ proptest! {
     }
 
     #[test]
+    fn a_failed_poll_is_tried_again_no_sooner_than_the_quiet_period(
+        inputs in proptest::collection::vec(input(), 1..60),
+        settings in settings(),
+    ) {
+        // Whatever the expiry: an outage must not spend the polls at the budget's pace.
+        for ((input, _), (now, _, d)) in inputs.iter().zip(run(&inputs, &settings)) {
+            let (Input::PollFailed { .. }, Some(r)) = (input, d.record) else { continue };
+            if let Some(next) = r.next_poll {
+                // Sooner only for the poll after the session expires, and only while that is
+                // still ahead: once it has passed, a failure there is spaced as any other.
+                let soonest = (now + settings.quiet_period).min(r.first_seen + settings.give_up_after);
+                let last_chance = r.expiration_at.map(|e| e + settings.expiry_grace);
+                prop_assert!(
+                    next >= soonest || (next > now && Some(next) == last_chance),
+                    "tried again {:?} after a failure", next.duration_since(now)
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_budget_never_allows_more_than_its_polls_in_any_minute(
         per_minute in 1u32..500,
         asks in proptest::collection::vec(0u64..3_000, 1..400),
@@ -320,19 +341,31 @@ fn a_lost_create_answer_is_found_by_search_or_the_create_is_sent_again() {
         )
         .unwrap()
     };
-    assert_eq!(resume_create(&pending, &[]), Resume::SendAgain);
+    let untracked = |_: &SessionId| false;
+    assert_eq!(resume_create(&pending, &[], untracked), Resume::SendAgain);
     let old = session("iss-old", "usr-9", "2023-01-01T00:00:00Z");
     let other = session("iss-other", "usr-8", "2023-11-14T22:20:00Z");
     assert_eq!(
-        resume_create(&pending, &[old.clone(), other]),
+        resume_create(&pending, &[old.clone(), other], untracked),
         Resume::SendAgain
     );
     // 2023-11-14T22:30:00Z is 1_700_001_000 s: the create's own start.
     let made = session("iss-made", "usr-9", "2023-11-14T22:30:01Z");
     let later = session("iss-later", "usr-9", "2023-11-14T23:30:00Z");
+    let found = [later, old, made];
     assert_eq!(
-        resume_create(&pending, &[later, old, made]),
+        resume_create(&pending, &found, untracked),
         Resume::Adopt(SessionId::from("iss-made"))
+    );
+    // A tracked session is another create's answer (a create's own is tracked as it completes):
+    // two pending creates of one subject adopt two sessions, then none is left for a third.
+    assert_eq!(
+        resume_create(&pending, &found, |id| id.as_str() == "iss-made"),
+        Resume::Adopt(SessionId::from("iss-later"))
+    );
+    assert_eq!(
+        resume_create(&pending, &found, |id| id.as_str() != "iss-old"),
+        Resume::SendAgain
     );
 }
 
@@ -401,4 +434,35 @@ fn an_older_non_final_status_changes_nothing_but_a_final_one_always_counts() {
         again.conflict.is_none() && !again.changed,
         "the same conflict is kept once"
     );
+}
+
+#[test]
+fn debug_shows_neither_a_create_s_personal_data_nor_a_reason() {
+    let pending = PendingCreate::new(
+        "k".repeat(32),
+        "usr-9",
+        serde_json::json!({"kind": "kyc", "body": {"name": "Juana Pérez", "fiscal_id": "20-12345678-9"}}),
+        at(0),
+    );
+    let shown = format!("{pending:?}");
+    assert!(
+        shown.contains("usr-9") && shown.contains("2 members"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("Juana") && !shown.contains("12345678"),
+        "{shown}"
+    );
+    let mut o = Observation::new(
+        SessionId::from("iss-1"),
+        SessionStatus::NotValidated,
+        Origin::Webhook,
+    );
+    o.reason = Some("documento de Juana Pérez vencido".to_owned());
+    let shown = format!("{:?}", Input::Observed(o));
+    assert!(
+        shown.contains("NotValidated") && shown.contains("bytes"),
+        "{shown}"
+    );
+    assert!(!shown.contains("Juana"), "{shown}");
 }

@@ -5,6 +5,7 @@ use kyc_core::{CreateAdditionalSession, CreateKybSession, CreateSession, Idempot
 use serde_json::{Value, json};
 
 use crate::TrackError;
+use crate::store::json_fault;
 
 /// A create sent through [`Tracker::create`](crate::Tracker::create).
 #[derive(Clone, Debug)]
@@ -75,14 +76,14 @@ impl Create {
             Create::Kyb(c) => ("kyb", serde_json::to_value(c)),
             Create::Additional(c) => ("additional", serde_json::to_value(c)),
         };
-        let body = body.map_err(|e| TrackError::Stored(e.to_string()))?;
+        let body = body.map_err(|e| TrackError::Stored(json_fault(&e)))?;
         Ok(json!({"kind": kind, "body": body}))
     }
 
     /// The create [`Create::to_json`] wrote.
     pub(crate) fn from_json(value: &Value) -> Result<Self, TrackError> {
         let body = value.get("body").cloned().unwrap_or(Value::Null);
-        let bad = |e: serde_json::Error| TrackError::Stored(e.to_string());
+        let bad = |e: serde_json::Error| TrackError::Stored(json_fault(&e));
         match value.get("kind").and_then(Value::as_str) {
             Some("kyc") => serde_json::from_value(body).map(Create::Kyc).map_err(bad),
             Some("kyb") => serde_json::from_value(body).map(Create::Kyb).map_err(bad),

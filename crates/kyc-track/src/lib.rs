@@ -19,7 +19,7 @@ pub use store::{
 };
 #[cfg(feature = "postgres")]
 pub use store::{DEFAULT_POOL_SIZE, PgStore};
-pub use tracker::{Ingested, TickReport, TrackError, Tracker, TrackerOptions, apply};
+pub use tracker::{Ingested, Resumed, TickReport, TrackError, Tracker, TrackerOptions, apply};
 
 /// The tracking rules, re-exported: [`TrackSettings`](kyc_core::track::TrackSettings) and the
 /// record types.

@@ -91,14 +91,14 @@ async fn receive(State(route): State<Arc<Route>>, request: Request) -> Response 
     }
 }
 
-/// Runs a tracker as a service until `stop` completes: resumes the creates a crash left pending,
-/// receives webhooks on `listener` at `path` ([`Tracker::router`]) and polls what goes quiet
+/// Runs a tracker as a service until `stop` completes: receives webhooks on `listener` at `path`
+/// ([`Tracker::router`]), polls what goes quiet and resumes the creates a crash left pending
 /// ([`Tracker::run`], sleeping at most `idle` between rounds).
 ///
 /// # Errors
 ///
-/// The listener's failure. A failure to resume creates is not one: they stay pending and are
-/// resumed at the next start.
+/// The listener's failure. A failure to poll or resume creates is not one: they are tried
+/// again at a later round.
 pub async fn serve(
     tracker: Tracker,
     listener: tokio::net::TcpListener,
@@ -115,7 +115,6 @@ pub async fn serve(
     let until = |mut watch: tokio::sync::watch::Receiver<bool>| async move {
         let _ = watch.wait_for(|stop| *stop).await;
     };
-    let _ = tracker.resume_creates().await;
     let router = tracker.router(path, verifier);
     let poller = tracker.clone();
     let polling = tokio::spawn({

@@ -1,6 +1,7 @@
 //! [`Tracker`]: kyc-core's tracking rules carried out over a [`Store`] and a kyc-reqwest client,
 //! on tokio.
 
+use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -10,7 +11,9 @@ use kyc_core::track::{
     resume_create,
 };
 use kyc_core::webhook::Event;
-use kyc_core::{Fault, GetSession, IdempotencyKey, SearchSessions, SessionCreated, SessionId};
+use kyc_core::{
+    Fault, GetSession, IdempotencyKey, SearchSessions, SessionCreated, SessionId, Sort,
+};
 
 use crate::create::Create;
 use crate::store::{Commit, Committed, Store, StoreError, VerdictRecord};
@@ -40,6 +43,18 @@ pub enum TrackError {
     /// down).
     #[error("the store call was interrupted")]
     Interrupted,
+    /// The create succeeded but the session it made could not be recorded as tracked: the
+    /// create stays pending under its key, and a tracker resuming it adopts that session (do not
+    /// create it again under a new key).
+    #[error("session {session_id} was created but not recorded: {source}")]
+    Unrecorded {
+        /// The session the create made.
+        session_id: SessionId,
+        /// The create's idempotency key, under which it stays pending.
+        idempotency_key: String,
+        /// Why it could not be recorded.
+        source: Box<TrackError>,
+    },
 }
 
 /// What became of a webhook given to [`Tracker::ingest`].
@@ -86,6 +101,27 @@ pub struct TrackerOptions {
     /// How long delivery keys are kept (a redelivery older than that is refused as stale by the
     /// verifier anyway). Default 30 days.
     pub delivery_memory: Duration,
+    /// How long a create is held by the tracker sending it (or resuming it) before another may
+    /// resume it: longer than a call may take with its retries (the client's overall timeout,
+    /// 180 s by default). Default 5 min.
+    pub create_lease: Duration,
+    /// How often [`Tracker::run`] looks for creates whose sender died before recording their
+    /// answer. Default 30 s.
+    pub resume_every: Duration,
+}
+
+/// The most pending creates one [`Tracker::resume_creates`] takes.
+const CREATES_PER_ROUND: usize = 16;
+
+/// What one [`Tracker::resume_creates`] did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct Resumed {
+    /// The sessions found (adopted) or created again, now tracked.
+    pub sessions: Vec<SessionId>,
+    /// The creates that failed this time (their idempotency key, and why): still pending, they
+    /// are taken again after [`TrackerOptions::create_lease`].
+    pub failed: Vec<(String, TrackError)>,
 }
 
 impl Default for TrackerOptions {
@@ -95,6 +131,8 @@ impl Default for TrackerOptions {
             verdict_lease: Duration::from_secs(60),
             polls_per_tick: 64,
             delivery_memory: Duration::from_secs(30 * 24 * 3600),
+            create_lease: Duration::from_secs(300),
+            resume_every: Duration::from_secs(30),
         }
     }
 }
@@ -121,6 +159,13 @@ impl std::fmt::Debug for Tracker {
 
 fn now() -> SystemTime {
     SystemTime::now()
+}
+
+/// `t + d`, or `t` plus a year when that overflows.
+fn later(t: SystemTime, d: Duration) -> SystemTime {
+    t.checked_add(d)
+        .or_else(|| t.checked_add(Duration::from_secs(365 * 24 * 3600)))
+        .unwrap_or(t)
 }
 
 impl Tracker {
@@ -193,14 +238,18 @@ impl Tracker {
     /// Creates a session and tracks it, so that its verdict reaches the application even if
     /// every webhook is lost, and a crash cannot create it twice: the create and its idempotency
     /// key (the caller's, or one drawn here) are written to the store before the request leaves;
-    /// a create whose answer was lost is resumed by [`Tracker::resume_creates`] (which a tracker
-    /// runs at start) under the same key, or adopted if a search finds it.
+    /// a create whose answer was lost is resumed by [`Tracker::resume_creates`] (which
+    /// [`Tracker::run`] calls every [`TrackerOptions::resume_every`]) once
+    /// [`TrackerOptions::create_lease`] has passed, under the same key, or adopted if a search
+    /// finds it.
     ///
     /// # Errors
     ///
     /// [`TrackError::Store`] when the create could not be written (nothing was sent);
     /// [`TrackError::Call`] when Pomelo refused it (then it is forgotten) or when no answer came
-    /// (then it stays pending, to be resumed; the error carries its key).
+    /// (then it stays pending, to be resumed; the error carries its key);
+    /// [`TrackError::Unrecorded`] when the session was created but could not be recorded (it
+    /// stays pending, to be adopted).
     pub async fn create(&self, create: impl Into<Create>) -> Result<SessionCreated, TrackError> {
         let create = create.into();
         let key = match create.key() {
@@ -209,8 +258,8 @@ impl Tracker {
         };
         let create = create.with_key(key.clone());
         let pending = PendingCreate::new(key.as_str(), create.subject(), create.to_json()?, now());
-        let stored = pending.clone();
-        self.on_store(move |store| store.put_pending_create(&stored))
+        let held_until = later(now(), self.options.create_lease);
+        self.on_store(move |store| store.put_pending_create(&pending, held_until))
             .await?;
         self.send_create(&create, &key).await
     }
@@ -237,9 +286,14 @@ impl Tracker {
                         .and_then(kyc_core::Timestamp::to_system_time),
                     origin: Origin::Created,
                 };
-                self.apply(input, None, Some(key.as_str().to_owned()))
-                    .await?;
-                Ok(created)
+                match self.apply(input, None, Some(key.as_str().to_owned())).await {
+                    Ok(_) => Ok(created),
+                    Err(e) => Err(TrackError::Unrecorded {
+                        session_id: created.id,
+                        idempotency_key: key.as_str().to_owned(),
+                        source: Box::new(e),
+                    }),
+                }
             }
             Err(error) => {
                 if refused_for_good(&error) {
@@ -259,40 +313,68 @@ impl Tracker {
         }
     }
 
-    /// Resumes the creates a crash left without an answer: each is adopted when a search by its
-    /// subject finds the session its lost answer named, or sent again under the same key.
-    /// Returns the sessions created or found.
+    /// Resumes the creates whose sender died (or gave up waiting) before recording an answer:
+    /// up to 16 pending creates no tracker holds, each held for [`TrackerOptions::create_lease`]
+    /// while it is resumed, adopted when a search by its subject finds the session its lost
+    /// answer named (see [`resume_create`]), or sent again under the same key. A create that
+    /// fails is reported in [`Resumed::failed`] and does not stop the others.
     ///
     /// # Errors
     ///
-    /// The first failure; the creates not reached stay pending.
-    pub async fn resume_creates(&self) -> Result<Vec<SessionId>, TrackError> {
-        let pending = self.on_store(|store| store.pending_creates()).await?;
-        let mut out = Vec::new();
-        for create in pending {
-            let search = SearchSessions::new().user_id(create.subject.as_str());
-            let found = self.client.execute(&search).await?;
-            match resume_create(&create, &found.sessions) {
-                Resume::Adopt(session_id) => {
-                    let input = Input::Follow {
-                        session_id: session_id.clone(),
-                        subject: Some(create.subject.clone()),
-                        expiration_at: None,
-                        origin: Origin::Search,
-                    };
-                    self.apply(input, None, Some(create.idempotency_key.clone()))
-                        .await?;
-                    out.push(session_id);
-                }
-                _ => {
-                    let key = IdempotencyKey::new(create.idempotency_key.as_str())
-                        .map_err(|e| TrackError::Stored(e.to_string()))?;
-                    let typed = Create::from_json(&create.request)?.with_key(key.clone());
-                    out.push(self.send_create(&typed, &key).await?.id);
-                }
+    /// [`TrackError::Store`] when the pending creates could not be claimed.
+    pub async fn resume_creates(&self) -> Result<Resumed, TrackError> {
+        let (lease, at) = (self.options.create_lease, now());
+        let claimed = self
+            .on_store(move |store| store.claim_pending_creates(at, lease, CREATES_PER_ROUND))
+            .await?;
+        let mut report = Resumed::default();
+        for create in claimed {
+            match self.resume_create(&create).await {
+                Ok(session_id) => report.sessions.push(session_id),
+                Err(e) => report.failed.push((create.idempotency_key, e)),
             }
         }
-        Ok(out)
+        Ok(report)
+    }
+
+    /// Resumes one claimed create.
+    async fn resume_create(&self, create: &PendingCreate) -> Result<SessionId, TrackError> {
+        // Newest first: the lost answer is among the subject's latest sessions.
+        let search = SearchSessions::new()
+            .user_id(create.subject.as_str())
+            .sort(Sort::desc("created_at"));
+        let found = self.client.execute(&search).await?;
+        let ids: Vec<SessionId> = found.sessions.iter().map(|s| s.id.clone()).collect();
+        let tracked = self
+            .on_store(move |store| {
+                let mut tracked = HashSet::new();
+                for id in ids {
+                    if store.load(&id)?.is_some() {
+                        tracked.insert(id);
+                    }
+                }
+                Ok(tracked)
+            })
+            .await?;
+        match resume_create(create, &found.sessions, |id| tracked.contains(id)) {
+            Resume::Adopt(session_id) => {
+                let input = Input::Follow {
+                    session_id: session_id.clone(),
+                    subject: Some(create.subject.clone()),
+                    expiration_at: None,
+                    origin: Origin::Search,
+                };
+                self.apply(input, None, Some(create.idempotency_key.clone()))
+                    .await?;
+                Ok(session_id)
+            }
+            _ => {
+                let key = IdempotencyKey::new(create.idempotency_key.as_str())
+                    .map_err(|e| TrackError::Stored(e.to_string()))?;
+                let typed = Create::from_json(&create.request)?.with_key(key.clone());
+                Ok(self.send_create(&typed, &key).await?.id)
+            }
+        }
     }
 
     /// Starts tracking an existing session (created elsewhere): it is polled after the quiet
@@ -383,7 +465,11 @@ impl Tracker {
                 .await
             {
                 Ok(session) => match Observation::from_session(&session, Origin::Poll) {
-                    Some(observation) => Input::Observed(observation),
+                    Some(mut observation) => {
+                        // The answer is about the session asked for, whatever id it spells.
+                        observation.session_id = record.session_id.clone();
+                        Input::Observed(observation)
+                    }
                     None => Input::PollFailed {
                         session_id: record.session_id.clone(),
                     },
@@ -430,9 +516,10 @@ impl Tracker {
         self.on_store(move |store| store.ack(&key, now())).await
     }
 
-    /// The push form of the outbox: hands each waiting verdict to `handler` and acknowledges it
-    /// when the handler succeeds (a failed one is handed over again after the lease). Returns how
-    /// many were acknowledged. At least once: key the handler's effect on
+    /// The push form of the outbox: hands waiting verdicts, at most `limit`, to `handler` one at
+    /// a time (each claimed just before it is handed over, so a slow handler cannot outlast the
+    /// claims of the ones after it) and acknowledges each when the handler succeeds (a failed
+    /// one is handed over again after the lease). Returns how many were acknowledged. At least once: key the handler's effect on
     /// [`VerdictRecord::key`] to make it exactly once.
     ///
     /// # Errors
@@ -448,7 +535,10 @@ impl Tracker {
         Fut: Future<Output = Result<(), E>>,
     {
         let mut acked = 0;
-        for verdict in self.next_verdicts(limit).await? {
+        for _ in 0..limit {
+            let Some(verdict) = self.next_verdicts(1).await?.into_iter().next() else {
+                break;
+            };
             let key = verdict.key.clone();
             if handler(verdict).await.is_ok() && self.ack(&key).await? {
                 acked += 1;
@@ -458,13 +548,21 @@ impl Tracker {
     }
 
     /// Runs the reconciliation loop until `stop` completes: [`Tracker::tick`], then a sleep until
-    /// the next due poll (at most `idle`, at least 10 ms), forgetting old delivery keys once an
-    /// hour. Store or poll failures are retried at the next round.
+    /// the next due poll (at most `idle`, at least 10 ms), resuming creates whose sender died
+    /// ([`Tracker::resume_creates`]) at start and every [`TrackerOptions::resume_every`], and
+    /// forgetting old delivery keys once an hour. Store or poll failures are retried at the next round.
     pub async fn run(&self, idle: Duration, stop: impl Future<Output = ()>) {
         let mut stop = std::pin::pin!(stop);
         let mut forgot_at: Option<SystemTime> = None;
+        let mut resumed_at: Option<SystemTime> = None;
         loop {
             let at = now();
+            if resumed_at.is_none_or(|t| {
+                at.duration_since(t).unwrap_or_default() >= self.options.resume_every
+            }) && self.resume_creates().await.is_ok()
+            {
+                resumed_at = Some(at);
+            }
             if forgot_at.is_none_or(|t| {
                 at.duration_since(t).unwrap_or_default() > Duration::from_secs(3600)
             }) {

@@ -61,8 +61,16 @@ impl Store for Flaky {
     fn list(&self, l: usize) -> Result<Vec<Tracked>, StoreError> {
         self.inner.list(l)
     }
-    fn put_pending_create(&self, c: &PendingCreate) -> Result<(), StoreError> {
-        self.inner.put_pending_create(c)
+    fn put_pending_create(&self, c: &PendingCreate, h: SystemTime) -> Result<(), StoreError> {
+        self.inner.put_pending_create(c, h)
+    }
+    fn claim_pending_creates(
+        &self,
+        n: SystemTime,
+        l: Duration,
+        k: usize,
+    ) -> Result<Vec<PendingCreate>, StoreError> {
+        self.inner.claim_pending_creates(n, l, k)
     }
     fn pending_creates(&self) -> Result<Vec<PendingCreate>, StoreError> {
         self.inner.pending_creates()

@@ -199,9 +199,50 @@ fn suite(store: &dyn Store) {
     assert_eq!(store.take_poll(at(200), 60).unwrap(), Some(at(201)));
     assert_eq!(store.take_poll(at(201), 60).unwrap(), None);
 
-    // Pending creates: written before the request, gone with the create's commit.
+    // Pending creates: written before the request, held by their sender until the answer is
+    // due, then claimed by one resumer at a time (oldest first), gone with the create's commit.
     let pending = PendingCreate::new("key-1", "usr-9", serde_json::json!({"a": 1}), at(300));
-    store.put_pending_create(&pending).unwrap();
+    store.put_pending_create(&pending, at(310)).unwrap();
+    assert_eq!(
+        store.pending_creates().unwrap(),
+        std::slice::from_ref(&pending)
+    );
+    let lease = Duration::from_secs(20);
+    assert!(
+        store
+            .claim_pending_creates(at(305), lease, 10)
+            .unwrap()
+            .is_empty(),
+        "its sender holds it"
+    );
+    let older = PendingCreate::new("key-0", "usr-8", serde_json::json!({"b": 2}), at(299));
+    store.put_pending_create(&older, at(299)).unwrap();
+    let claimed = store.claim_pending_creates(at(310), lease, 1).unwrap();
+    assert_eq!(
+        claimed,
+        std::slice::from_ref(&older),
+        "oldest first, `limit` of them"
+    );
+    let claimed = store.claim_pending_creates(at(311), lease, 10).unwrap();
+    assert_eq!(
+        claimed,
+        std::slice::from_ref(&pending),
+        "the other is held now"
+    );
+    assert!(
+        store
+            .claim_pending_creates(at(329), lease, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store.claim_pending_creates(at(331), lease, 10).unwrap(),
+        [older.clone(), pending.clone()],
+        "a lapsed hold frees them"
+    );
+    let mut finish = Commit::default();
+    finish.finish_create = Some("key-0".into());
+    assert_eq!(store.commit(&finish).unwrap(), Committed::Done);
     assert_eq!(
         store.pending_creates().unwrap(),
         std::slice::from_ref(&pending)
@@ -331,6 +372,43 @@ fn replicas_on_one_postgres_share_keys_claims_and_the_budget() {
     commit.record = Some(r);
     assert_eq!(replicas[0].commit(&commit).unwrap(), Committed::Done);
     assert_eq!(replicas[1].commit(&commit).unwrap(), Committed::Duplicate);
+    // A pending create is resumed by one replica at a time.
+    for i in 0..12 {
+        let create =
+            PendingCreate::new(format!("key-{i:02}"), "usr-1", serde_json::json!({}), at(i));
+        replicas[i as usize % 3]
+            .put_pending_create(&create, at(i))
+            .unwrap();
+    }
+    let resumed: Vec<Vec<String>> = std::thread::scope(|s| {
+        let claims: Vec<_> = replicas
+            .iter()
+            .map(|store| {
+                s.spawn(move || {
+                    let mut mine = Vec::new();
+                    for _ in 0..10 {
+                        for c in store
+                            .claim_pending_creates(due, Duration::from_secs(60), 2)
+                            .unwrap()
+                        {
+                            mine.push(c.idempotency_key);
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        claims.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<&String> = resumed.iter().flatten().collect();
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        (total, all.len()),
+        (12, 12),
+        "each create claimed once: {resumed:?}"
+    );
     // The budget is the fleet's: one poll per interval whoever asks.
     let granted = replicas
         .iter()

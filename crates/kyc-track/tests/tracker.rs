@@ -138,17 +138,20 @@ async fn a_create_whose_answer_was_lost_is_sent_again_under_its_key_or_found_by_
     let request =
         serde_json::json!({"kind": "kyc", "body": serde_json::to_value(&create).unwrap()});
     store
-        .put_pending_create(&PendingCreate::new(
-            key.as_str(),
-            "usr-crash",
-            request.clone(),
+        .put_pending_create(
+            &PendingCreate::new(
+                key.as_str(),
+                "usr-crash",
+                request.clone(),
+                std::time::SystemTime::now(),
+            ),
             std::time::SystemTime::now(),
-        ))
+        )
         .unwrap();
     let tracker = Tracker::new(client.clone(), store.clone(), fast());
     let resumed = tracker.resume_creates().await.unwrap();
     assert_eq!(
-        resumed,
+        resumed.sessions,
         std::slice::from_ref(&first.id),
         "adopted: found by search"
     );
@@ -166,21 +169,85 @@ async fn a_create_whose_answer_was_lost_is_sent_again_under_its_key_or_found_by_
     let request =
         serde_json::json!({"kind": "kyc", "body": serde_json::to_value(&create).unwrap()});
     store
-        .put_pending_create(&PendingCreate::new(
-            key.as_str(),
-            "usr-unsent",
-            request,
+        .put_pending_create(
+            &PendingCreate::new(
+                key.as_str(),
+                "usr-unsent",
+                request,
+                std::time::SystemTime::now(),
+            ),
             std::time::SystemTime::now(),
-        ))
+        )
         .unwrap();
     let tracker = Tracker::new(client, store.clone(), fast());
     let made = tracker.resume_creates().await.unwrap();
-    assert_eq!(made.len(), 1);
-    assert_eq!(tracker.resume_creates().await.unwrap(), []);
+    assert_eq!(made.sessions.len(), 1);
+    assert!(tracker.resume_creates().await.unwrap().sessions.is_empty());
     let creates = server
         .requests()
         .into_iter()
         .filter(|r| r.method == "POST" && r.path == "/identity/v2/sessions")
         .count();
     assert_eq!(creates, 1, "created once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lost_creates_are_resumed_each_once_and_a_held_or_failing_one_stops_none() {
+    let server = MockServer::start(MockConfig::new().processing_delay(Duration::ZERO)).unwrap();
+    let client = client(&server);
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let now = std::time::SystemTime::now();
+    let pending = |key: &str, user: &str, request: serde_json::Value| {
+        PendingCreate::new(key, user, request, now - Duration::from_secs(1))
+    };
+    // A create that cannot be read back: it fails, and the others are resumed all the same.
+    store
+        .put_pending_create(
+            &pending("track-key-bad", "usr-none", serde_json::json!({})),
+            now,
+        )
+        .unwrap();
+    // Two creates of one subject, both sent, both answers lost: two sessions, one each.
+    let mut made = Vec::new();
+    for n in 1..=2 {
+        let key = IdempotencyKey::new(format!("track-key-twice-{n:016}")).unwrap();
+        let create = CreateSession::new("usr-twice", Country::Arg).idempotency_key(key.clone());
+        made.push(client.execute(&create).await.unwrap().id);
+        let request =
+            serde_json::json!({"kind": "kyc", "body": serde_json::to_value(&create).unwrap()});
+        store
+            .put_pending_create(&pending(key.as_str(), "usr-twice", request), now)
+            .unwrap();
+    }
+    // A create whose sender is still waiting for its answer: not touched.
+    store
+        .put_pending_create(
+            &pending("track-key-held", "usr-held", serde_json::json!({})),
+            now + Duration::from_secs(600),
+        )
+        .unwrap();
+    let tracker = Tracker::new(client, store.clone(), fast());
+    let resumed = tracker.resume_creates().await.unwrap();
+    let mut adopted = resumed.sessions.clone();
+    adopted.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    made.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+    assert_eq!(adopted, made, "each lost answer adopted once");
+    assert_eq!(resumed.failed.len(), 1);
+    assert_eq!(resumed.failed[0].0, "track-key-bad");
+    let left: Vec<String> = store
+        .pending_creates()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.idempotency_key)
+        .collect();
+    assert_eq!(left, ["track-key-bad", "track-key-held"]);
+    // The failed one is held by this resumer for its lease: not taken again at once.
+    let again = tracker.resume_creates().await.unwrap();
+    assert!(again.sessions.is_empty() && again.failed.is_empty());
+    let creates = server
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "POST" && r.path == "/identity/v2/sessions")
+        .count();
+    assert_eq!(creates, 2, "nothing created again");
 }

@@ -10,7 +10,7 @@ use crate::model::{Session, SessionId};
 
 /// A create that was sent, or about to be, and whose answer is not recorded yet. A store writes
 /// it before the request leaves; it is removed once the session it created is tracked.
-#[derive(Clone, PartialEq, Eq, Debug, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct PendingCreate {
     /// The idempotency key every attempt carries, before and after a crash.
@@ -25,6 +25,20 @@ pub struct PendingCreate {
     pub started_at: SystemTime,
     /// How many times it was sent.
     pub attempts: u32,
+}
+
+/// The request holds the person's data (names, document numbers): `Debug` shows only its size.
+impl std::fmt::Debug for PendingCreate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let members = self.request.as_object().map_or(0, serde_json::Map::len);
+        f.debug_struct("PendingCreate")
+            .field("idempotency_key", &self.idempotency_key)
+            .field("subject", &self.subject)
+            .field("request", &format_args!("[redacted, {members} members]"))
+            .field("started_at", &self.started_at)
+            .field("attempts", &self.attempts)
+            .finish()
+    }
 }
 
 impl PendingCreate {
@@ -62,12 +76,19 @@ pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(5 * 60);
 
 /// Decides how to resume `pending` after a crash, from the subject's sessions a search found
 /// (`filter[user_id]`): a session of the subject created no earlier than the create was started
-/// (less [`CLOCK_SKEW_MARGIN`]) is the one the lost answer named, and is adopted (the earliest
-/// such, if several); otherwise the create is sent again under the same key. Sessions whose
-/// creation time is unknown are not adopted: a key honoured by the server then prevents the
-/// double, and where the server ignores keys nothing else can tell.
+/// (less [`CLOCK_SKEW_MARGIN`]) and not `tracked` already is the one the lost answer named, and
+/// is adopted (the earliest such, if several); otherwise the create is sent again under the same
+/// key. A tracked session is never the lost answer: a create's answer is tracked in the same
+/// commit that completes it, so a tracked session is another create's (two pending creates of
+/// one subject adopt two sessions, not one). Sessions whose creation time is unknown are not
+/// adopted: a key honoured by the server then prevents the double, and where the server ignores
+/// keys nothing else can tell.
 #[must_use]
-pub fn resume_create(pending: &PendingCreate, found: &[Session]) -> Resume {
+pub fn resume_create(
+    pending: &PendingCreate,
+    found: &[Session],
+    tracked: impl Fn(&SessionId) -> bool,
+) -> Resume {
     let since = pending
         .started_at
         .checked_sub(CLOCK_SKEW_MARGIN)
@@ -78,6 +99,7 @@ pub fn resume_create(pending: &PendingCreate, found: &[Session]) -> Resume {
             s.user_id.as_deref() == Some(pending.subject.as_str())
                 || s.company_id.as_deref() == Some(pending.subject.as_str())
         })
+        .filter(|s| !tracked(&s.id))
         .filter_map(|s| {
             let created = s.created_at.as_ref()?.to_system_time()?;
             (created >= since).then_some((created, &s.id))

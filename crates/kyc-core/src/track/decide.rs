@@ -7,10 +7,12 @@ use super::TrackSettings;
 use super::record::{Change, Conflict, Origin, Tracked, Verdict};
 use crate::enums::SessionStatus;
 use crate::model::{Session, SessionId};
+use crate::secret::Redacted;
 use crate::webhook::SessionNotification;
 
-/// What Pomelo said of a session: a webhook, a poll or a search result.
-#[derive(Clone, PartialEq, Eq, Debug)]
+/// What Pomelo said of a session: a webhook, a poll or a search result. `Debug` shows the
+/// reason's length only.
+#[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Observation {
     /// The session.
@@ -27,6 +29,20 @@ pub struct Observation {
     pub expiration_at: Option<SystemTime>,
     /// Where it came from.
     pub origin: Origin,
+}
+
+impl std::fmt::Debug for Observation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observation")
+            .field("session_id", &self.session_id)
+            .field("status", &self.status)
+            .field("reason", &Redacted(self.reason.as_deref()))
+            .field("subject", &self.subject)
+            .field("observed_at", &self.observed_at)
+            .field("expiration_at", &self.expiration_at)
+            .field("origin", &self.origin)
+            .finish()
+    }
 }
 
 impl Observation {
@@ -350,8 +366,11 @@ fn schedule(record: &mut Tracked, now: SystemTime, settings: &TrackSettings) {
     let mut next = add(now, backoff(settings, record.quiet_polls));
     if let Some(expiry) = record.expiration_at {
         let last_chance = add(expiry, settings.expiry_grace);
-        if !record.polled_after_expiry && next > last_chance {
-            next = last_chance.max(now);
+        // Brought forward to the moment after expiry, never to "now": once that moment has
+        // passed (the tracker was down, or the poll then failed), the back-off spaces the tries
+        // as any other, or an outage would spend every poll at the budget's pace.
+        if !record.polled_after_expiry && now < last_chance && next > last_chance {
+            next = last_chance;
         }
     }
     record.next_poll = Some(next.min(deadline));

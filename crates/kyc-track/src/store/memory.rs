@@ -19,7 +19,8 @@ struct State {
     verdicts: BTreeMap<String, Outboxed>,
     sequence: u64,
     budget: PollBudget,
-    creates: BTreeMap<String, PendingCreate>,
+    /// Pending creates by key, with the time their holder holds them until.
+    creates: BTreeMap<String, (PendingCreate, SystemTime)>,
 }
 
 struct Outboxed {
@@ -219,15 +220,47 @@ impl Store for MemoryStore {
         Ok(all.into_iter().take(limit).cloned().collect())
     }
 
-    fn put_pending_create(&self, create: &PendingCreate) -> Result<(), StoreError> {
+    fn put_pending_create(
+        &self,
+        create: &PendingCreate,
+        held_until: SystemTime,
+    ) -> Result<(), StoreError> {
         self.state()
             .creates
-            .insert(create.idempotency_key.clone(), create.clone());
+            .insert(create.idempotency_key.clone(), (create.clone(), held_until));
         Ok(())
     }
 
+    fn claim_pending_creates(
+        &self,
+        now: SystemTime,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<PendingCreate>, StoreError> {
+        let mut state = self.state();
+        let mut free: Vec<&mut (PendingCreate, SystemTime)> = state
+            .creates
+            .values_mut()
+            .filter(|(_, held_until)| *held_until <= now)
+            .collect();
+        free.sort_by_key(|(c, _)| c.started_at);
+        Ok(free
+            .into_iter()
+            .take(limit)
+            .map(|(create, held_until)| {
+                *held_until = add(now, lease);
+                create.clone()
+            })
+            .collect())
+    }
+
     fn pending_creates(&self) -> Result<Vec<PendingCreate>, StoreError> {
-        let mut all: Vec<PendingCreate> = self.state().creates.values().cloned().collect();
+        let mut all: Vec<PendingCreate> = self
+            .state()
+            .creates
+            .values()
+            .map(|(c, _)| c.clone())
+            .collect();
         all.sort_by_key(|c| c.started_at);
         Ok(all)
     }

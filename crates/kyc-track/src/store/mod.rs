@@ -8,6 +8,8 @@ mod postgres;
 mod rows;
 mod sqlite;
 
+pub(crate) use rows::json_fault;
+
 use std::fmt;
 use std::time::{Duration, SystemTime};
 
@@ -211,14 +213,33 @@ pub trait Store: Send + Sync {
     /// [`StoreError`] when the database fails.
     fn list(&self, limit: usize) -> Result<Vec<Tracked>, StoreError>;
 
-    /// Writes a create about to be sent (before it is sent).
+    /// Writes a create about to be sent (before it is sent), held by its sender until
+    /// `held_until`: no one resumes it before then (the sender is still waiting for its answer).
     ///
     /// # Errors
     ///
     /// [`StoreError`] when the database fails (then do not send it).
-    fn put_pending_create(&self, create: &PendingCreate) -> Result<(), StoreError>;
+    fn put_pending_create(
+        &self,
+        create: &PendingCreate,
+        held_until: SystemTime,
+    ) -> Result<(), StoreError>;
 
-    /// The creates written and not completed (after a crash: to resume).
+    /// Up to `limit` pending creates that no one holds at `now` (their sender died or gave up
+    /// waiting), oldest first, each held for `lease` by the caller, who resumes them. Skips, and
+    /// does not wait for, the creates another tracker is claiming.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] when the database fails.
+    fn claim_pending_creates(
+        &self,
+        now: SystemTime,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<PendingCreate>, StoreError>;
+
+    /// The creates written and not completed, held or not, oldest first (for inspection).
     ///
     /// # Errors
     ///

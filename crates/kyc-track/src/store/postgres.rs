@@ -56,6 +56,9 @@ const MIGRATIONS: &[&str] = &[
          lease_until BIGINT,
          remember_until BIGINT
      );",
+    // 3: a pending create is held by its sender until its answer is due, then by whoever resumes
+    // it (NULL: free, as every create written before this version).
+    "ALTER TABLE pending_creates ADD COLUMN held_until BIGINT;",
 ];
 
 /// A new session's row; one already tracked is left as it is.
@@ -616,19 +619,59 @@ impl Store for PgStore {
             .collect()
     }
 
-    fn put_pending_create(&self, create: &PendingCreate) -> Result<(), StoreError> {
+    fn put_pending_create(
+        &self,
+        create: &PendingCreate,
+        held_until: SystemTime,
+    ) -> Result<(), StoreError> {
         let text = serde_json::to_string(create).map_err(corrupt("pending create"))?;
         let mut lease = self.lease()?;
         lease
             .client()?
             .execute(
-                "INSERT INTO pending_creates (idempotency_key, started_at, record)
-                 VALUES ($1, $2, $3)
-                 ON CONFLICT (idempotency_key) DO UPDATE SET record = excluded.record",
-                &[&create.idempotency_key, &ms(create.started_at), &text],
+                "INSERT INTO pending_creates (idempotency_key, started_at, record, held_until)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (idempotency_key)
+                 DO UPDATE SET record = excluded.record, held_until = excluded.held_until",
+                &[
+                    &create.idempotency_key,
+                    &ms(create.started_at),
+                    &text,
+                    &ms(held_until),
+                ],
             )
             .map_err(|e| db(&e))?;
         Ok(())
+    }
+
+    fn claim_pending_creates(
+        &self,
+        now: SystemTime,
+        lease: Duration,
+        limit_to: usize,
+    ) -> Result<Vec<PendingCreate>, StoreError> {
+        let mut connection = self.lease()?;
+        let mut tx = connection.client()?.transaction().map_err(|e| db(&e))?;
+        // A create another replica is claiming right now is skipped, not waited for.
+        let rows = tx
+            .query(
+                "UPDATE pending_creates SET held_until = $2
+                 WHERE idempotency_key IN (
+                     SELECT idempotency_key FROM pending_creates
+                     WHERE held_until IS NULL OR held_until <= $1
+                     ORDER BY started_at LIMIT $3
+                     FOR UPDATE SKIP LOCKED)
+                 RETURNING record",
+                &[&ms(now), &ms(add(now, lease)), &limit(limit_to)],
+            )
+            .map_err(|e| db(&e))?;
+        let mut out = rows
+            .iter()
+            .map(|r| serde_json::from_str(&col::<String>(r, 0)?).map_err(corrupt("pending create")))
+            .collect::<Result<Vec<PendingCreate>, StoreError>>()?;
+        tx.commit().map_err(|e| db(&e))?;
+        out.sort_by_key(|c| c.started_at);
+        Ok(out)
     }
 
     fn pending_creates(&self) -> Result<Vec<PendingCreate>, StoreError> {

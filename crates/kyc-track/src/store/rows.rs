@@ -11,7 +11,23 @@ use super::{StoreError, VerdictRecord};
 pub(super) fn corrupt(what: &'static str) -> impl Fn(serde_json::Error) -> StoreError {
     move |e| StoreError::Corrupt {
         what,
-        why: e.to_string(),
+        why: json_fault(&e),
+    }
+}
+
+/// What kind of JSON error `e` is and where, without serde's message: that can quote the value
+/// it met ("invalid type: string \"…\""), and stored rows hold names and document numbers.
+pub(crate) fn json_fault(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "an I/O error",
+        serde_json::error::Category::Syntax => "not JSON",
+        serde_json::error::Category::Data => "JSON of another shape",
+        serde_json::error::Category::Eof => "JSON cut short",
+    };
+    if e.line() == 0 {
+        kind.to_owned()
+    } else {
+        format!("{kind} (line {}, column {})", e.line(), e.column())
     }
 }
 

@@ -50,6 +50,9 @@ const MIGRATIONS: &[&str] = &[
          lease_until INTEGER,
          remember_until INTEGER
      );",
+    // 3: a pending create is held by its sender until its answer is due, then by whoever resumes
+    // it (NULL: free, as every create written before this version).
+    "ALTER TABLE pending_creates ADD COLUMN held_until INTEGER;",
 ];
 
 /// The store in one SQLite file.
@@ -439,17 +442,65 @@ impl Store for SqliteStore {
         Ok(out)
     }
 
-    fn put_pending_create(&self, create: &PendingCreate) -> Result<(), StoreError> {
+    fn put_pending_create(
+        &self,
+        create: &PendingCreate,
+        held_until: SystemTime,
+    ) -> Result<(), StoreError> {
         let text = serde_json::to_string(create).map_err(corrupt("pending create"))?;
         self.connection()
             .execute(
-                "INSERT INTO pending_creates (idempotency_key, started_at, record)
-                 VALUES (?1, ?2, ?3)
-                 ON CONFLICT (idempotency_key) DO UPDATE SET record = excluded.record",
-                params![create.idempotency_key, ms(create.started_at), text],
+                "INSERT INTO pending_creates (idempotency_key, started_at, record, held_until)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (idempotency_key)
+                 DO UPDATE SET record = excluded.record, held_until = excluded.held_until",
+                params![
+                    create.idempotency_key,
+                    ms(create.started_at),
+                    text,
+                    ms(held_until)
+                ],
             )
             .map_err(db)?;
         Ok(())
+    }
+
+    fn claim_pending_creates(
+        &self,
+        now: SystemTime,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<PendingCreate>, StoreError> {
+        let mut connection = self.connection();
+        let tx = connection
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let rows: Vec<String> = {
+            let mut statement = tx
+                .prepare_cached(
+                    "UPDATE pending_creates SET held_until = ?2
+                     WHERE idempotency_key IN (
+                         SELECT idempotency_key FROM pending_creates
+                         WHERE held_until IS NULL OR held_until <= ?1
+                         ORDER BY started_at LIMIT ?3)
+                     RETURNING record",
+                )
+                .map_err(db)?;
+            let found = statement
+                .query_map(
+                    params![ms(now), ms(add(now, lease)), self::limit(limit)],
+                    |row| row.get(0),
+                )
+                .map_err(db)?;
+            found.collect::<Result<_, _>>().map_err(db)?
+        };
+        tx.commit().map_err(db)?;
+        let mut out = rows
+            .iter()
+            .map(|text| serde_json::from_str(text).map_err(corrupt("pending create")))
+            .collect::<Result<Vec<PendingCreate>, StoreError>>()?;
+        out.sort_by_key(|c| c.started_at);
+        Ok(out)
     }
 
     fn pending_creates(&self) -> Result<Vec<PendingCreate>, StoreError> {
