@@ -322,6 +322,32 @@ fn the_postgres_store_keeps_every_rule() {
     suite(&PgStore::open_in_schema(&url, &schema("suite")).unwrap());
 }
 
+/// Every replica claims with `claim` at once, 20 times each: `expected` items in all, each
+/// claimed by one replica once.
+fn claimed_once_each(
+    replicas: &[PgStore],
+    expected: usize,
+    claim: impl Fn(&PgStore) -> Vec<String> + Sync,
+) {
+    let claim = &claim;
+    let claimed: Vec<Vec<String>> = std::thread::scope(|s| {
+        let claims: Vec<_> = replicas
+            .iter()
+            .map(|store| s.spawn(move || (0..20).flat_map(|_| claim(store)).collect::<Vec<_>>()))
+            .collect();
+        claims.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<&String> = claimed.iter().flatten().collect();
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(
+        (total, all.len()),
+        (expected, expected),
+        "each claimed once: {claimed:?}"
+    );
+}
+
 #[test]
 fn replicas_on_one_postgres_share_keys_claims_and_the_budget() {
     let Some(url) = postgres_url() else { return };
@@ -339,32 +365,14 @@ fn replicas_on_one_postgres_share_keys_claims_and_the_budget() {
         assert_eq!(write(&replicas[i % 3], &r, None), Committed::Done);
     }
     let due = at(0) + Duration::from_secs(3600);
-    let claimed: Vec<Vec<String>> = std::thread::scope(|s| {
-        let claims: Vec<_> = replicas
-            .iter()
-            .map(|store| {
-                s.spawn(move || {
-                    let mut mine = Vec::new();
-                    for _ in 0..20 {
-                        for r in store.claim_due(due, Duration::from_secs(60), 3).unwrap() {
-                            mine.push(r.session_id.as_str().to_owned());
-                        }
-                    }
-                    mine
-                })
-            })
-            .collect();
-        claims.into_iter().map(|h| h.join().unwrap()).collect()
+    claimed_once_each(&replicas, 40, |store| {
+        store
+            .claim_due(due, Duration::from_secs(60), 3)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.session_id.as_str().to_owned())
+            .collect()
     });
-    let mut all: Vec<&String> = claimed.iter().flatten().collect();
-    let total = all.len();
-    all.sort();
-    all.dedup();
-    assert_eq!(
-        (total, all.len()),
-        (40, 40),
-        "every session claimed once: {claimed:?}"
-    );
     // The same delivery on two replicas: one effect.
     let r = followed("iss-dup", at(0));
     let mut commit = Commit::default();
@@ -380,35 +388,14 @@ fn replicas_on_one_postgres_share_keys_claims_and_the_budget() {
             .put_pending_create(&create, at(i))
             .unwrap();
     }
-    let resumed: Vec<Vec<String>> = std::thread::scope(|s| {
-        let claims: Vec<_> = replicas
-            .iter()
-            .map(|store| {
-                s.spawn(move || {
-                    let mut mine = Vec::new();
-                    for _ in 0..10 {
-                        for c in store
-                            .claim_pending_creates(due, Duration::from_secs(60), 2)
-                            .unwrap()
-                        {
-                            mine.push(c.idempotency_key);
-                        }
-                    }
-                    mine
-                })
-            })
-            .collect();
-        claims.into_iter().map(|h| h.join().unwrap()).collect()
+    claimed_once_each(&replicas, 12, |store| {
+        store
+            .claim_pending_creates(due, Duration::from_secs(60), 2)
+            .unwrap()
+            .into_iter()
+            .map(|c| c.idempotency_key)
+            .collect()
     });
-    let mut all: Vec<&String> = resumed.iter().flatten().collect();
-    let total = all.len();
-    all.sort();
-    all.dedup();
-    assert_eq!(
-        (total, all.len()),
-        (12, 12),
-        "each create claimed once: {resumed:?}"
-    );
     // The budget is the fleet's: one poll per interval whoever asks.
     let granted = replicas
         .iter()
