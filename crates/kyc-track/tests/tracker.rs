@@ -251,3 +251,104 @@ async fn lost_creates_are_resumed_each_once_and_a_held_or_failing_one_stops_none
         .count();
     assert_eq!(creates, 2, "nothing created again");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliver_claims_each_verdict_only_when_it_hands_it_over() {
+    use kyc_core::track::{Input, Observation, Origin};
+    let server = MockServer::start(MockConfig::new()).unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    for i in 0..3 {
+        let validated = Input::Observed(Observation::new(
+            kyc_core::SessionId::from(format!("iss-{i}").as_str()),
+            SessionStatus::Validated,
+            Origin::Webhook,
+        ));
+        kyc_track::apply(
+            &*store,
+            &validated,
+            &fast(),
+            Some(format!("delivery-{i}")),
+            None,
+            std::time::SystemTime::now,
+        )
+        .unwrap();
+    }
+    let tracker = Tracker::new(client(&server), store.clone(), fast());
+    // While the first verdict's handler runs, the two after it are not held by this batch:
+    // another consumer may take them (a slow handler cannot outlast their claims).
+    let mut free_while_handling = Vec::new();
+    let acked = tracker
+        .deliver(3, |_| {
+            let free = store
+                .claim_verdicts(std::time::SystemTime::now(), Duration::from_secs(60), 10)
+                .unwrap();
+            free_while_handling.push(free.len());
+            async { Ok::<(), &str>(()) }
+        })
+        .await
+        .unwrap();
+    // The other consumer took the two; this batch handed over and acknowledged one.
+    assert_eq!((acked, free_while_handling), (1, vec![2]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_every_answer_was_lost_is_adopted_by_the_running_loop_after_its_lease() {
+    use kyc_mock::{Fault, Route};
+    let server = MockServer::start(MockConfig::new().processing_delay(Duration::ZERO)).unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let mut options = kyc_track::TrackerOptions::default();
+    options.create_lease = Duration::from_secs(3);
+    options.resume_every = Duration::from_millis(50);
+    let tracker = Tracker::with_options(client(&server), store.clone(), fast(), options);
+    // Every attempt reaches the simulator, which creates the session, and loses its answer.
+    server.inject_fault(Route::CreateSession, Fault::LoseResponse, 100);
+    let started = std::time::Instant::now();
+    let lost = tracker
+        .create(CreateSession::new("usr-lost", Country::Arg))
+        .await;
+    assert!(lost.is_err(), "no answer came");
+    server.clear_faults();
+    assert_eq!(server.session_count(), 1, "made once, under one key");
+    assert_eq!(store.pending_creates().unwrap().len(), 1);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn({
+        let tracker = tracker.clone();
+        async move {
+            tracker
+                .run(Duration::from_millis(20), async {
+                    let _ = stopped.await;
+                })
+                .await;
+        }
+    });
+    // Not before the sender's lease: the create is still its sender's.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    if started.elapsed() < Duration::from_millis(2500) {
+        assert_eq!(
+            store.pending_creates().unwrap().len(),
+            1,
+            "held by its sender"
+        );
+    }
+    let mut adopted = None;
+    for _ in 0..300 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if store.pending_creates().unwrap().is_empty() {
+            adopted = store.list(10).unwrap().into_iter().next();
+            break;
+        }
+    }
+    let _ = stop.send(());
+    running.await.unwrap();
+    let adopted = adopted.expect("resumed within 6 s of the lease");
+    assert!(
+        started.elapsed() >= Duration::from_secs(3),
+        "not before the lease"
+    );
+    assert_eq!(adopted.subject.as_deref(), Some("usr-lost"));
+    assert_eq!(
+        server.session_count(),
+        1,
+        "found by search, not created again"
+    );
+}
