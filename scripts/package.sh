@@ -12,6 +12,16 @@ cd "$ROOT"
 
 # Dependency order; kyc-bench and kyc-tests are not published.
 CRATES=(kyc-core kyc-adapter kyc-mock kyc-ureq kyc-reqwest kyc-axum kyc-track kyc-cli)
+# Cargo verifies a package against the packages made before it through a temporary registry in
+# target/package, and unpacks them into its home's registry/src under a name derived from that
+# folder. An unpacked copy left there by an earlier run from the same folder is taken as it is:
+# a package would then be built against an older copy of its sibling (seen when a signature
+# changed between two runs in one clone). Those copies are a cache: remove ours first.
+for stale in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
+    for crate in "${CRATES[@]}"; do
+        rm -rf "$stale$crate"-[0-9]*
+    done
+done
 args=()
 for crate in "${CRATES[@]}"; do args+=(-p "$crate"); done
 [ "${PACKAGE_VERIFY:-1}" = 0 ] && args+=(--no-verify)
