@@ -14,14 +14,19 @@ cd "$ROOT"
 CRATES=(kyc-core kyc-adapter kyc-mock kyc-ureq kyc-reqwest kyc-axum kyc-track kyc-cli)
 # Cargo verifies a package against the packages made before it through a temporary registry in
 # target/package, and unpacks them into its home's registry/src under a name derived from that
-# folder. An unpacked copy left there by an earlier run from the same folder is taken as it is:
-# a package would then be built against an older copy of its sibling (seen when a signature
-# changed between two runs in one clone). Those copies are a cache: remove ours first.
+# folder; it takes a registry crate of a given version as never changing. So an earlier run from
+# the same folder leaves copies that a second run uses as they are (unpacked sources, and their
+# builds in target/debug): a package is then built against an older copy of its sibling (seen
+# when a signature changed between two runs in one clone). Both are caches: drop ours first (the
+# workspace's own builds of our crates go with them, and are redone by the next build).
 for stale in "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/; do
     for crate in "${CRATES[@]}"; do
         rm -rf "$stale$crate"-[0-9]*
     done
 done
+TARGET="$(cargo metadata --format-version 1 --no-deps |
+    sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
+rm -rf "${TARGET:-$ROOT/target}"/debug/.fingerprint/kyc-*
 args=()
 for crate in "${CRATES[@]}"; do args+=(-p "$crate"); done
 [ "${PACKAGE_VERIFY:-1}" = 0 ] && args+=(--no-verify)
