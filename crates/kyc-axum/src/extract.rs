@@ -46,7 +46,17 @@ where
                 Rejection::BodyUnreadable
             }
         })?;
-        let delivery = receiver.verify(&parts.headers, &bytes)?;
+        let delivery = if receiver.store_blocks() {
+            // A database: off the worker thread (the synchronous `postgres` driver panics on
+            // one, and any database would stall the runtime's other requests).
+            let headers = parts.headers.clone();
+            let verifying = receiver.clone();
+            tokio::task::spawn_blocking(move || verifying.verify(&headers, &bytes))
+                .await
+                .map_err(|_| Rejection::StoreUnavailable)??
+        } else {
+            receiver.verify(&parts.headers, &bytes)?
+        };
         if let Some(slot) = slot {
             slot.put(delivery.receipt);
         }

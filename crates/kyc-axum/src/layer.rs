@@ -75,15 +75,24 @@ where
         ReceiptFuture {
             inner: Box::pin(self.inner.call(request)),
             slot,
+            committing: None,
         }
     }
 }
 
-/// The response future of [`ReceiptService`]: the route's, then the commit. Dropped before it
-/// finishes (a cancelled request), it drops the receipt uncommitted.
-pub struct ReceiptFuture<F> {
+/// The response future of [`ReceiptService`]: the route's, then the commit (on tokio's blocking
+/// pool when the replay store blocks; the response waits for it). Dropped before the route's
+/// future finishes (a cancelled request), it drops the receipt uncommitted.
+pub struct ReceiptFuture<F: Future> {
     inner: Pin<Box<F>>,
     slot: Slot,
+    committing: Option<Committing<F::Output>>,
+}
+
+/// A commit under way on a blocking thread, and the response that waits for it.
+struct Committing<T> {
+    commit: tokio::task::JoinHandle<()>,
+    output: Option<Box<T>>,
 }
 
 impl<F, ResBody, E> Future for ReceiptFuture<F>
@@ -93,21 +102,49 @@ where
     type Output = F::Output;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let output = match self.inner.as_mut().poll(cx) {
-            Poll::Ready(output) => output,
-            Poll::Pending => return Poll::Pending,
-        };
-        if let Some(receipt) = self.slot.take() {
-            if matches!(&output, Ok(response) if response.status().is_success()) {
-                receipt.commit();
+        let this = &mut *self;
+        loop {
+            if let Some(Committing { commit, output }) = &mut this.committing {
+                // A failed commit (its thread panicked) is one the store did not record: the
+                // delivery is handled again if it comes back, as when the store fails.
+                if Pin::new(commit).poll(cx).is_pending() {
+                    return Poll::Pending;
+                }
+                if let Some(output) = output.take() {
+                    return Poll::Ready(*output);
+                }
+                // Polled again after it finished: a caller's error; nothing more to give.
+                return Poll::Pending;
             }
-            // Otherwise dropped here: not received.
+            let output = match this.inner.as_mut().poll(cx) {
+                Poll::Ready(output) => output,
+                Poll::Pending => return Poll::Pending,
+            };
+            let Some(receipt) = this.slot.take() else {
+                return Poll::Ready(output);
+            };
+            if !matches!(&output, Ok(response) if response.status().is_success()) {
+                // Dropped here: not received.
+                return Poll::Ready(output);
+            }
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime) if receipt.blocks() => {
+                    let commit = runtime.spawn_blocking(move || receipt.commit());
+                    this.committing = Some(Committing {
+                        commit,
+                        output: Some(Box::new(output)),
+                    });
+                }
+                _ => {
+                    receipt.commit();
+                    return Poll::Ready(output);
+                }
+            }
         }
-        Poll::Ready(output)
     }
 }
 
-impl<F> std::fmt::Debug for ReceiptFuture<F> {
+impl<F: Future> std::fmt::Debug for ReceiptFuture<F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ReceiptFuture").finish_non_exhaustive()
     }

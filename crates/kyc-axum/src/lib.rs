@@ -30,14 +30,17 @@
 //! A delivery is known by its `event_id`, or without one by a digest of its api key, endpoint and
 //! body (kyc-core's [`DeliveryKey`]), never by the text of its signature, which the verifier
 //! accepts in base64 and in hex of either case, and which changes if Pomelo signs a redelivery
-//! again. Handled deliveries are remembered for the verifier's freshness window (a copy older
-//! than that is refused as stale anyway), 100,000 at most ([`WebhookReceiver::replay_capacity`]).
+//! again. Handled deliveries are remembered for 24 h after their signing
+//! ([`WebhookReceiver::replay_memory`]: Pomelo publishes neither how long it retries nor whether a
+//! retry is signed again, and one signed again passes the freshness check however late), 100,000
+//! at most ([`WebhookReceiver::replay_capacity`]; a delivery in flight is never forgotten to make
+//! room).
 //!
 //! What the in-process guard cannot do: it lives in one process's memory. Behind a load balancer
 //! with several processes, a copy reaching another process is handled again; after a restart,
-//! every delivery is new. Make the handler's effect idempotent where that matters (e.g. keyed by
-//! session and status). A durable store shared by every process is coming with the tracker
-//! (`kyc-track`).
+//! every delivery is new. For those, keep the deliveries in a database every process shares:
+//! [`WebhookReceiver::replay_store`] with kyc-track's `PgStore` (or `SqliteStore`), whose calls the
+//! extractor and [`ReceiptLayer`] make on tokio's blocking pool.
 //!
 //! # In front of the receiver: a timeout and a concurrency limit
 //!
@@ -97,8 +100,8 @@ mod store;
 pub use extract::VerifiedEvent;
 pub use layer::{ReceiptFuture, ReceiptLayer, ReceiptService};
 pub use receiver::{
-    DEFAULT_BODY_LIMIT, DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_LEASE, Delivery, Receipt,
-    WebhookReceiver,
+    DEFAULT_BODY_LIMIT, DEFAULT_REPLAY_CAPACITY, DEFAULT_REPLAY_LEASE, DEFAULT_REPLAY_MEMORY,
+    Delivery, Receipt, WebhookReceiver,
 };
 pub use rejection::{IN_FLIGHT_RETRY_AFTER_SECS, Rejection};
 pub use store::{MemoryReplayStore, ReplayStore, ReplayStoreError, Started};

@@ -16,8 +16,14 @@ pub const DEFAULT_REPLAY_LEASE: Duration = Duration::from_secs(60);
 /// Largest webhook body read by default: 1 MiB (Pomelo's notifications are a few hundred bytes).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
 
-/// Deliveries the default replay guard remembers within one freshness window.
+/// Deliveries the default replay guard remembers at most.
 pub const DEFAULT_REPLAY_CAPACITY: usize = 100_000;
+
+/// How long a handled delivery is remembered by default: 24 h after its signing (or its commit,
+/// the later). Pomelo does not publish how long it retries, nor whether a retry is signed again
+/// (a retry signed again passes the freshness check however late it comes): a day covers
+/// retries spread over hours. See [`WebhookReceiver::replay_memory`].
+pub const DEFAULT_REPLAY_MEMORY: Duration = Duration::from_secs(24 * 3600);
 
 /// What the extractor needs: the verifier, the replay guard, the body limit and the clock. Cheap
 /// to clone (one `Arc`); clones share the replay guard.
@@ -35,6 +41,7 @@ struct Inner {
     own_store: bool,
     capacity: usize,
     lease: Duration,
+    memory: Duration,
     body_limit: usize,
     clock: fn() -> SystemTime,
 }
@@ -43,7 +50,7 @@ impl Inner {
     fn memory(&self) -> Option<Arc<dyn ReplayStore>> {
         (self.capacity > 0).then(|| {
             let store: Arc<dyn ReplayStore> = Arc::new(MemoryReplayStore::new(
-                self.verifier.tolerance_value(),
+                self.remember_for(),
                 self.capacity,
                 self.lease,
             ));
@@ -52,10 +59,18 @@ impl Inner {
     }
 }
 
+impl Inner {
+    /// How long a handled delivery is remembered: the setting, and never less than the
+    /// verifier's window (a copy inside it would pass verification).
+    fn remember_for(&self) -> Duration {
+        self.memory.max(self.verifier.tolerance_value())
+    }
+}
+
 impl WebhookReceiver {
     /// A receiver verifying with `verifier`, remembering up to [`DEFAULT_REPLAY_CAPACITY`]
-    /// deliveries for the verifier's window, reading bodies up to [`DEFAULT_BODY_LIMIT`], with the
-    /// system clock.
+    /// deliveries for [`DEFAULT_REPLAY_MEMORY`], reading bodies up to [`DEFAULT_BODY_LIMIT`], with
+    /// the system clock.
     #[must_use]
     pub fn new(verifier: Verifier) -> Self {
         let mut inner = Inner {
@@ -64,6 +79,7 @@ impl WebhookReceiver {
             own_store: true,
             capacity: DEFAULT_REPLAY_CAPACITY,
             lease: DEFAULT_REPLAY_LEASE,
+            memory: DEFAULT_REPLAY_MEMORY,
             body_limit: DEFAULT_BODY_LIMIT,
             clock: SystemTime::now,
         };
@@ -121,6 +137,21 @@ impl WebhookReceiver {
         })
     }
 
+    /// Remembers a handled delivery for `memory` after its signing (or its commit, the later):
+    /// a copy within that time is answered `200` without reaching the handler, a later one is
+    /// handled again. [`DEFAULT_REPLAY_MEMORY`] (24 h) by default; never less than the
+    /// verifier's freshness window. Longer than the sender's retries: a retry that Pomelo signs
+    /// again passes verification however late it comes.
+    #[must_use]
+    pub fn replay_memory(self, memory: Duration) -> Self {
+        self.with(|inner| {
+            inner.memory = memory;
+            if inner.own_store {
+                inner.store = inner.memory();
+            }
+        })
+    }
+
     /// Reads bodies up to `bytes`; a larger one is answered `413`.
     #[must_use]
     pub fn body_limit(self, bytes: usize) -> Self {
@@ -144,6 +175,11 @@ impl WebhookReceiver {
         self.inner.body_limit
     }
 
+    /// Whether the replay store's calls may block (then they are made on a blocking thread).
+    pub(crate) fn store_blocks(&self) -> bool {
+        self.inner.store.as_ref().is_some_and(|s| s.blocks())
+    }
+
     /// Whether deliveries are remembered (a [`ReceiptLayer`](crate::ReceiptLayer) is needed).
     pub(crate) fn guards_replays(&self) -> bool {
         self.inner.store.is_some()
@@ -164,7 +200,9 @@ impl WebhookReceiver {
     /// What the extractor does once the body is collected, for use outside axum's extractors:
     /// verifies the delivery, then asks the replay guard whether to handle it. Handle the event,
     /// then [`Receipt::commit`] once it was handled; a receipt dropped without a commit leaves
-    /// the delivery to be handled again when it comes back.
+    /// the delivery to be handled again when it comes back. With a replay store that
+    /// [blocks](ReplayStore::blocks) (a database), this and [`Receipt::commit`] block: call them
+    /// from synchronous code or a blocking thread (the extractor does).
     ///
     /// # Errors
     ///
@@ -188,7 +226,9 @@ impl WebhookReceiver {
             Some(store) => {
                 let key = DeliveryKey::of(headers, body, &event);
                 let signed_at = signed_at(headers).unwrap_or(now);
-                let lease_until = now.checked_add(self.inner.lease).unwrap_or(now);
+                // A lease past what the clock can count holds for as long as it can (never `now`:
+                // that would free the delivery at once).
+                let lease_until = now.checked_add(self.inner.lease).unwrap_or_else(far_future);
                 match store
                     .begin(&key, signed_at, lease_until, now)
                     .map_err(|_| Rejection::StoreUnavailable)?
@@ -211,6 +251,14 @@ impl WebhookReceiver {
             },
         })
     }
+}
+
+/// The last second of year 9999: "until further notice" for a lease or a memory (the epoch
+/// where `SystemTime` cannot count that far).
+fn far_future() -> SystemTime {
+    SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_secs(253_402_300_799))
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 /// The signing time an authentic delivery's `X-Timestamp` gives.
@@ -276,19 +324,49 @@ impl Receipt {
             let remember_until = claim
                 .signed_at
                 .max(now)
-                .checked_add(self.receiver.inner.verifier.tolerance_value())
-                .unwrap_or(SystemTime::UNIX_EPOCH + Duration::from_secs(253_402_300_799));
+                .checked_add(self.receiver.inner.remember_for())
+                .unwrap_or_else(far_future);
             let _ = store.commit(&claim.key, claim.claim, now, remember_until);
         }
     }
 }
 
+impl Receipt {
+    /// Whether committing or abandoning it may block (its store [blocks](ReplayStore::blocks)).
+    pub(crate) fn blocks(&self) -> bool {
+        self.claim.is_some()
+            && self
+                .receiver
+                .inner
+                .store
+                .as_ref()
+                .is_some_and(|s| s.blocks())
+    }
+}
+
 impl Drop for Receipt {
     /// Not committed: the handler failed, panicked or was cancelled. The delivery is forgotten
-    /// (or, if the store fails now, when its claim's lease ends).
+    /// (or, if the store fails now, when its claim's lease ends). With a store that blocks,
+    /// inside a tokio runtime, on its blocking pool (a drop happens on a worker thread).
     fn drop(&mut self) {
         if let (Some(claim), Some(store)) = (self.claim.take(), &self.receiver.inner.store) {
-            let _ = store.abandon(&claim.key, claim.claim);
+            let store = store.clone();
+            let abandon = move || {
+                let _ = store.abandon(&claim.key, claim.claim);
+            };
+            match tokio::runtime::Handle::try_current() {
+                Ok(runtime)
+                    if self
+                        .receiver
+                        .inner
+                        .store
+                        .as_ref()
+                        .is_some_and(|s| s.blocks()) =>
+                {
+                    drop(runtime.spawn_blocking(abandon));
+                }
+                _ => abandon(),
+            }
         }
     }
 }

@@ -34,9 +34,18 @@ pub struct ReplayStoreError(pub String);
 /// delivery counts as handled only once [`ReplayStore::commit`] recorded it; a claim that is
 /// abandoned, or that outlives `lease_until`, leaves it to be handled again.
 ///
-/// Calls are short and synchronous (a database implementation makes one short transaction per
-/// call, on the request's thread).
+/// Calls are short and synchronous: a database implementation makes one short transaction per
+/// call. When [`ReplayStore::blocks`] (the default), the receiver's extractor and
+/// [`ReceiptLayer`](crate::ReceiptLayer) make them on tokio's blocking pool, never on the
+/// runtime's worker threads.
 pub trait ReplayStore: Send + Sync {
+    /// Whether a call may block its thread (a database's I/O, a lock held across it): then an
+    /// async caller makes it on a blocking thread. `true` unless overridden; an in-memory store
+    /// whose calls take a moment returns `false` and is called in place.
+    fn blocks(&self) -> bool {
+        true
+    }
+
     /// Starts handling `key` at `now`: claimed until `lease_until` unless handled before or
     /// being handled.
     ///
@@ -114,6 +123,11 @@ impl MemoryReplayStore {
 }
 
 impl ReplayStore for MemoryReplayStore {
+    /// A lock held for a map's update: called in place.
+    fn blocks(&self) -> bool {
+        false
+    }
+
     fn begin(
         &self,
         key: &DeliveryKey,

@@ -102,3 +102,147 @@ fn replicas_sharing_postgres_recognise_each_others_deliveries() {
     held.receipt.commit();
     assert_eq!(b.verify(&h, &bytes).unwrap_err().reason(), "repeated");
 }
+
+/// Serves `receiver` in an axum app (the extractor and `ReceiptLayer`) on a loopback port inside
+/// a multi-threaded tokio runtime, as a service does; posts the delivery `(headers, body)` three
+/// times (the handler fails the first) and returns the three statuses.
+fn through_axum(
+    receiver: WebhookReceiver,
+    headers: &kyc_core::http::HeaderMap,
+    body: &[u8],
+) -> Vec<u16> {
+    use axum::http::StatusCode;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    async fn handler(kyc_axum::VerifiedEvent(_event): kyc_axum::VerifiedEvent) -> StatusCode {
+        // The first call fails: the delivery is not counted, and its redelivery is handled.
+        if CALLS.fetch_add(1, Ordering::SeqCst) == 0 {
+            StatusCode::INTERNAL_SERVER_ERROR
+        } else {
+            StatusCode::NO_CONTENT
+        }
+    }
+    CALLS.store(0, Ordering::SeqCst);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let address = listener.local_addr().unwrap();
+    let app = axum::Router::new()
+        .route(PATH, axum::routing::post(handler))
+        .layer(kyc_axum::ReceiptLayer::new())
+        .with_state(receiver);
+    runtime.spawn(async move { axum::serve(listener, app).await });
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build()
+        .into();
+    let statuses = (0..3)
+        .map(|_| {
+            let mut request = agent.post(format!("http://{address}{PATH}"));
+            for (name, value) in headers {
+                request = request.header(name.as_str(), value.to_str().unwrap());
+            }
+            request
+                .content_type("application/json")
+                .send(body)
+                .map_or(0, |r| r.status().as_u16())
+        })
+        .collect();
+    runtime.shutdown_background();
+    statuses
+}
+
+fn axum_delivery() -> (kyc_core::http::HeaderMap, Vec<u8>) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let body = format!(
+        r#"{{"event_id":"evt-axum-{}","event_type":"identity.session.status_changed","data":{{"session_id":"iss-x","status":"VALIDATED"}}}}"#,
+        std::process::id()
+    );
+    delivery(&body, now)
+}
+
+#[test]
+fn in_an_axum_service_the_sqlite_store_counts_a_delivery_once_its_handler_succeeded() {
+    let dir = std::env::temp_dir().join(format!("kyc-track-replay-axum-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let store = Arc::new(SqliteStore::open(dir.join("replay.db")).unwrap());
+    let (headers, body) = axum_delivery();
+    // Failed, handled, then a repeat answered without the handler.
+    assert_eq!(
+        through_axum(receiver(store), &headers, &body),
+        [500, 204, 200]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn in_an_axum_service_the_postgres_store_counts_a_delivery_once_its_handler_succeeded() {
+    let Ok(url) = std::env::var("KYC_TEST_POSTGRES") else {
+        assert!(
+            std::env::var_os("KYC_REQUIRE_POSTGRES").is_none(),
+            "KYC_REQUIRE_POSTGRES is set but KYC_TEST_POSTGRES is not"
+        );
+        eprintln!("skipped: no PostgreSQL");
+        return;
+    };
+    let schema = format!("t_{}_replay_axum", std::process::id());
+    let store = Arc::new(PgStore::open_in_schema(&url, &schema).unwrap());
+    let (headers, body) = axum_delivery();
+    assert_eq!(
+        through_axum(receiver(store), &headers, &body),
+        [500, 204, 200]
+    );
+}
+
+#[test]
+fn a_receiver_without_the_tracker_forgets_receipts_whose_memory_ended() {
+    use kyc_core::webhook::DeliveryKey;
+    let dir = std::env::temp_dir().join(format!("kyc-track-prune-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("replay.db");
+    let store = SqliteStore::open(&path).unwrap();
+    let at = |secs: u64| UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000 + secs);
+    let key = |i: u32| {
+        let event = kyc_core::webhook::Event::from_json(
+            serde_json::json!({"event_id": format!("evt-prune-{i}")}),
+        );
+        DeliveryKey::of(&kyc_core::http::HeaderMap::new(), b"", &event)
+    };
+    // 600 deliveries handled at 0 and remembered until 100, then 600 more at 1,000: no tracker
+    // sweeps; the store's own prunes (a bounded batch every 256 claims) remove the old ones.
+    for i in 0..600 {
+        let kyc_axum::Started::New { claim } = store.begin(&key(i), at(0), at(60), at(0)).unwrap()
+        else {
+            panic!("new")
+        };
+        store.commit(&key(i), claim, at(0), at(100)).unwrap();
+    }
+    for i in 600..1200 {
+        let kyc_axum::Started::New { claim } =
+            store.begin(&key(i), at(1000), at(1060), at(1000)).unwrap()
+        else {
+            panic!("new")
+        };
+        store.commit(&key(i), claim, at(1000), at(1100)).unwrap();
+    }
+    let rows: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT count(*) FROM receipts", [], |row| row.get(0))
+        .unwrap();
+    assert!(rows < 1200, "{rows} receipts kept");
+    assert!(
+        rows >= 600,
+        "{rows}: a receipt still remembered was removed"
+    );
+    drop(store);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -182,7 +182,9 @@ impl ReplayGuard {
     pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
     /// A guard that remembers handled deliveries for `window` after they were signed (or
-    /// committed, the later), at most `capacity` deliveries in all (at least 1).
+    /// committed, the later), at most `capacity` deliveries in all (at least 1). Deliveries in
+    /// flight are never forgotten to make room: a full guard holds them beyond its capacity
+    /// until each is committed, abandoned or its lease ends (as many as are handled at once).
     #[must_use]
     pub fn new(window: Duration, capacity: usize) -> Self {
         Self {
@@ -239,7 +241,7 @@ impl ReplayGuard {
             Some(State::InFlight { .. }) => return Begin::InFlight,
             None => {}
         }
-        self.make_room();
+        self.trim(self.capacity - 1);
         self.generation = self.generation.wrapping_add(1);
         let until = later_by(now, self.lease);
         let state = State::InFlight {
@@ -278,20 +280,20 @@ impl ReplayGuard {
     pub fn commit(&mut self, ticket: Ticket, now: SystemTime) {
         self.entries.forget_expired(now);
         let mut until = later_by(ticket.signed_at.max(now), self.window);
-        match self.entries.get(&ticket.key) {
-            // Handled before (by another copy's ticket): remembered for the later of the two.
-            Some(Entry {
-                state: State::Done,
-                until: before,
-            }) => until = until.max(*before),
-            Some(_) => {}
-            None => self.make_room(),
+        // Handled before (by another copy's ticket): remembered for the later of the two.
+        if let Some(Entry {
+            state: State::Done,
+            until: before,
+        }) = self.entries.get(&ticket.key)
+        {
+            until = until.max(*before);
         }
         let entry = Entry {
             state: State::Done,
             until,
         };
         self.entries.put(ticket.key, entry);
+        self.trim(self.capacity);
     }
 
     /// The handler of `ticket`'s delivery failed, panicked or was cancelled: the delivery is
@@ -307,10 +309,12 @@ impl ReplayGuard {
         }
     }
 
-    /// Forgets the entry due first while the guard is full.
-    fn make_room(&mut self) {
-        while self.entries.len() >= self.capacity {
-            if !self.entries.forget_first() {
+    /// Forgets the handled deliveries due first while the guard holds more than `most`. A
+    /// delivery in flight is never forgotten early (a copy would then be handled beside it):
+    /// when only those are left, the guard holds more than its capacity until their leases end.
+    fn trim(&mut self, most: usize) {
+        while self.entries.len() > most {
+            if !self.entries.forget_first_done() {
                 break;
             }
             self.evicted_early += 1;
@@ -387,6 +391,35 @@ impl Entries {
                 break;
             }
             self.forget_first();
+        }
+    }
+
+    /// Forgets the handled entry due first; whether there was one. In-flight entries (as many
+    /// as deliveries being handled at once) are stepped over.
+    fn forget_first_done(&mut self) -> bool {
+        let found = self
+            .by_expiry
+            .iter()
+            .find(|(_, key)| {
+                matches!(
+                    self.by_key.get(*key),
+                    Some((
+                        Entry {
+                            state: State::Done,
+                            ..
+                        },
+                        _
+                    ))
+                )
+            })
+            .map(|(slot, key)| (*slot, *key));
+        match found {
+            Some((slot, key)) => {
+                self.by_expiry.remove(&slot);
+                self.by_key.remove(&key);
+                true
+            }
+            None => false,
         }
     }
 

@@ -255,6 +255,19 @@ pub trait Store: Send + Sync {
     fn forget_deliveries(&self, before: SystemTime) -> Result<u64, StoreError>;
 }
 
+/// How many receipts one prune removes at most, and how many `begin`s come between two prunes.
+pub(crate) const RECEIPTS_PRUNED: i64 = 512;
+
+/// Whether this `begin` of kyc-axum's replay store should also forget expired receipts: one in
+/// 256 in this process. A receiver used without the tracker has no other sweep, and each
+/// delivery leaves a row; pruning a bounded batch now and then keeps the table at about the
+/// deliveries of one memory.
+pub(crate) fn time_to_prune() -> bool {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static BEGUN: AtomicU64 = AtomicU64::new(0);
+    BEGUN.fetch_add(1, Ordering::Relaxed) % 256 == 255
+}
+
 /// A claim number for kyc-axum's replay store: the clock's nanoseconds mixed with a counter, so
 /// two claims of one key (one lapsed, one new) differ.
 pub(crate) fn new_claim() -> i64 {

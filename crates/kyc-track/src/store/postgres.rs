@@ -59,6 +59,8 @@ const MIGRATIONS: &[&str] = &[
     // 3: a pending create is held by its sender until its answer is due, then by whoever resumes
     // it (NULL: free, as every create written before this version).
     "ALTER TABLE pending_creates ADD COLUMN held_until BIGINT;",
+    // 4: receipts found by when they may be forgotten (their memory, or a dead claim's lease).
+    "CREATE INDEX receipts_expiry ON receipts ((COALESCE(remember_until, lease_until)));",
 ];
 
 /// A new session's row; one already tracked is left as it is.
@@ -738,6 +740,17 @@ impl kyc_axum::ReplayStore for PgStore {
         let taken = client
             .query_opt(&insert, &[&key, &claim, &ms(lease_until), &ms(now)])
             .map_err(|e| fail(db(&e)))?;
+        if super::time_to_prune() {
+            // Best effort: a failure here leaves the rows for the next prune; rows another
+            // replica is pruning are skipped.
+            let _ = client.execute(
+                "DELETE FROM receipts WHERE key IN (
+                     SELECT key FROM receipts
+                     WHERE COALESCE(remember_until, lease_until) < $1
+                     LIMIT $2 FOR UPDATE SKIP LOCKED)",
+                &[&ms(now), &super::RECEIPTS_PRUNED],
+            );
+        }
         if taken.is_some() {
             return Ok(kyc_axum::Started::New {
                 claim: claim as u64,

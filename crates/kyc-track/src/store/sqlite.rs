@@ -53,6 +53,8 @@ const MIGRATIONS: &[&str] = &[
     // 3: a pending create is held by its sender until its answer is due, then by whoever resumes
     // it (NULL: free, as every create written before this version).
     "ALTER TABLE pending_creates ADD COLUMN held_until INTEGER;",
+    // 4: receipts found by when they may be forgotten (their memory, or a dead claim's lease).
+    "CREATE INDEX receipts_expiry ON receipts (COALESCE(remember_until, lease_until));",
 ];
 
 /// The store in one SQLite file.
@@ -566,6 +568,15 @@ impl kyc_axum::ReplayStore for SqliteStore {
             )
             .optional()
             .map_err(fail)?;
+        if super::time_to_prune() {
+            // Best effort: a failure here leaves the rows for the next prune.
+            let _ = connection.execute(
+                "DELETE FROM receipts WHERE key IN (
+                     SELECT key FROM receipts
+                     WHERE COALESCE(remember_until, lease_until) < ?1 LIMIT ?2)",
+                params![ms(now), super::RECEIPTS_PRUNED],
+            );
+        }
         if taken.is_some() {
             return Ok(kyc_axum::Started::New {
                 claim: claim as u64,
