@@ -123,10 +123,13 @@ impl WebhookReceiver {
         })
     }
 
-    /// How long a delivery stays in flight if its [`Receipt`] is leaked (neither committed nor
-    /// dropped): [`ReplayGuard::lease`](kyc_core::webhook::ReplayGuard::lease), 60 s by default. A receipt is dropped when its request
-    /// ends, however it ends, so this matters only to a receipt kept on purpose (e.g.
-    /// `std::mem::forget`).
+    /// How long a delivery is held in flight: [`ReplayGuard::lease`](kyc_core::webhook::ReplayGuard::lease),
+    /// 60 s by default. A receipt is committed or dropped when its request ends, however it
+    /// ends, so the lease ends a claim only for a handler still running after it (a copy
+    /// arriving then is handled beside it), a process killed mid-handler (its claim in a
+    /// database store), or a receipt kept on purpose (e.g. `std::mem::forget`). Keep it longer
+    /// than any handler runs: a timeout layer in front of the receiver, shorter than the lease,
+    /// makes that hold.
     #[must_use]
     pub fn replay_lease(self, lease: Duration) -> Self {
         self.with(|inner| {
