@@ -80,8 +80,8 @@ where
     }
 }
 
-/// The response future of [`ReceiptService`]: the route's, then the commit (on tokio's blocking
-/// pool when the replay store blocks; the response waits for it). Dropped before the route's
+/// The response future of [`ReceiptService`]: the route's, then the commit or the abandon (on
+/// tokio's blocking pool when the replay store blocks; the response waits for it). Dropped before the route's
 /// future finishes (a cancelled request), it drops the receipt uncommitted.
 pub struct ReceiptFuture<F: Future> {
     inner: Pin<Box<F>>,
@@ -89,7 +89,7 @@ pub struct ReceiptFuture<F: Future> {
     committing: Option<Committing<F::Output>>,
 }
 
-/// A commit under way on a blocking thread, and the response that waits for it.
+/// A commit or abandon under way on a blocking thread, and the response that waits for it.
 struct Committing<T> {
     commit: tokio::task::JoinHandle<()>,
     output: Option<Box<T>>,
@@ -123,20 +123,28 @@ where
             let Some(receipt) = this.slot.take() else {
                 return Poll::Ready(output);
             };
-            if !matches!(&output, Ok(response) if response.status().is_success()) {
-                // Dropped here: not received.
-                return Poll::Ready(output);
-            }
+            let received = matches!(&output, Ok(response) if response.status().is_success());
             match tokio::runtime::Handle::try_current() {
+                // Recorded, or forgotten, before the answer leaves: a copy sent after it finds
+                // the delivery handled, or free to handle.
                 Ok(runtime) if receipt.blocks() => {
-                    let commit = runtime.spawn_blocking(move || receipt.commit());
+                    let commit = runtime.spawn_blocking(move || {
+                        if received {
+                            receipt.commit();
+                        } else {
+                            receipt.abandon_here();
+                        }
+                    });
                     this.committing = Some(Committing {
                         commit,
                         output: Some(Box::new(output)),
                     });
                 }
                 _ => {
-                    receipt.commit();
+                    if received {
+                        receipt.commit();
+                    }
+                    // Otherwise dropped here: not received.
                     return Poll::Ready(output);
                 }
             }

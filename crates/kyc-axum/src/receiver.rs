@@ -345,6 +345,14 @@ impl Receipt {
                 .as_ref()
                 .is_some_and(|s| s.blocks())
     }
+
+    /// Abandons it on this thread (what a drop does, without handing the store call to the
+    /// blocking pool): for a caller already on a blocking thread.
+    pub(crate) fn abandon_here(mut self) {
+        if let (Some(claim), Some(store)) = (self.claim.take(), &self.receiver.inner.store) {
+            let _ = store.abandon(&claim.key, claim.claim);
+        }
+    }
 }
 
 impl Drop for Receipt {
