@@ -109,7 +109,8 @@ impl WebhookReceiver {
         })
     }
 
-    /// Remembers at most `capacity` deliveries within one window (see kyc-core's
+    /// Remembers at most `capacity` handled deliveries within its memory (24 h by default: size
+    /// it for a day of deliveries, or shorten [`WebhookReceiver::replay_memory`]; see kyc-core's
     /// [`ReplayGuard::evicted_early`](kyc_core::webhook::ReplayGuard::evicted_early)); `0` turns the guard off, and every authenticated delivery
     /// reaches the handler, copies included.
     #[must_use]
