@@ -6,10 +6,11 @@
 //! - `begin`, `commit` and `abandon` act exactly as the model does: a handled (committed) key is
 //!   `Done` until the later of its signing and commit plus the window (the later of two commits);
 //!   a begun key is `InFlight` until its ticket is committed or abandoned or its lease ends; an
-//!   abandon frees the key only if that ticket still holds it; when full, the entry due to be
-//!   forgotten first (ties: the oldest write) makes room and is counted in `evicted_early`;
-//! - it never holds more than its capacity, and never answers `Done` for a key no ticket of which
-//!   was committed;
+//!   abandon frees the key only if that ticket still holds it; when full, the handled entry due
+//!   to be forgotten first (ties: the oldest write) makes room and is counted in `evicted_early`;
+//!   an entry in flight is never forgotten to make room;
+//! - it never holds more than its capacity or the deliveries in flight, whichever is more, and
+//!   never answers `Done` for a key no ticket of which was committed;
 //! - `begin_delivery` on arbitrary headers, body and event JSON never panics, and the same
 //!   delivery again at once is `InFlight`.
 #![no_main]
@@ -54,12 +55,14 @@ impl Model {
         self.entries.retain(|(_, _, until, _)| until.is_none_or(|u| u >= now));
     }
 
-    fn make_room(&mut self) {
-        while self.entries.len() >= self.capacity {
+    /// Forgets handled entries, the one due first first, while more than `most` are held.
+    fn trim(&mut self, most: usize) {
+        while self.entries.len() > most {
             let first = self
                 .entries
                 .iter()
                 .enumerate()
+                .filter(|(_, (_, state, _, _))| *state == State::Done)
                 .min_by_key(|(_, (_, _, until, order))| (until.is_none(), *until, *order))
                 .map(|(i, _)| i);
             let Some(first) = first else { break };
@@ -88,7 +91,7 @@ impl Model {
             Some((State::InFlight(_), _)) => return Answer::InFlight,
             None => {}
         }
-        self.make_room();
+        self.trim(self.capacity - 1);
         self.generation += 1;
         self.put(key, State::InFlight(self.generation), now.checked_add(self.lease));
         Answer::New(self.generation)
@@ -102,13 +105,10 @@ impl Model {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 _ => None,
             },
-            Some(_) => until,
-            None => {
-                self.make_room();
-                until
-            }
+            Some(_) | None => until,
         };
         self.put(key, State::Done, until);
+        self.trim(self.capacity);
     }
 
     fn abandon(&mut self, key: u8, generation: u64) {
@@ -223,7 +223,12 @@ fn run(u: &mut Unstructured<'_>) -> Result<()> {
                 }
             }
         }
-        assert!(guard.len() <= capacity.max(1), "over capacity");
+        let in_flight = model
+            .entries
+            .iter()
+            .filter(|(_, state, _, _)| matches!(state, State::InFlight(_)))
+            .count();
+        assert!(guard.len() <= capacity.max(1).max(in_flight), "over capacity");
         assert_eq!(guard.len(), model.entries.len());
         assert_eq!(guard.evicted_early(), model.evicted_early);
     }

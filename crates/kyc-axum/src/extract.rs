@@ -46,15 +46,18 @@ where
                 Rejection::BodyUnreadable
             }
         })?;
-        let delivery = if receiver.store_blocks() {
+        let runtime = tokio::runtime::Handle::try_current().ok();
+        let delivery = if let Some(runtime) = runtime.filter(|_| receiver.store_blocks()) {
             // A database: off the worker thread (the synchronous `postgres` driver panics on
             // one, and any database would stall the runtime's other requests).
             let headers = parts.headers.clone();
             let verifying = receiver.clone();
-            tokio::task::spawn_blocking(move || verifying.verify(&headers, &bytes))
+            runtime
+                .spawn_blocking(move || verifying.verify(&headers, &bytes))
                 .await
                 .map_err(|_| Rejection::StoreUnavailable)??
         } else {
+            // The memory store, or no tokio runtime to hand the call to: in place.
             receiver.verify(&parts.headers, &bytes)?
         };
         if let Some(slot) = slot {

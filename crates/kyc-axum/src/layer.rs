@@ -105,6 +105,11 @@ where
         let this = &mut *self;
         loop {
             if let Some(Committing { commit, output }) = &mut this.committing {
+                // Polled again after it finished (a caller's error): the finished handle is not
+                // polled again (tokio panics on that); there is nothing more to give.
+                if output.is_none() {
+                    return Poll::Pending;
+                }
                 // A failed commit (its thread panicked) is one the store did not record: the
                 // delivery is handled again if it comes back, as when the store fails.
                 if Pin::new(commit).poll(cx).is_pending() {
@@ -113,7 +118,6 @@ where
                 if let Some(output) = output.take() {
                     return Poll::Ready(*output);
                 }
-                // Polled again after it finished: a caller's error; nothing more to give.
                 return Poll::Pending;
             }
             let output = match this.inner.as_mut().poll(cx) {

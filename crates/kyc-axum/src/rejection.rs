@@ -19,7 +19,7 @@ pub enum Rejection {
     /// Authentic, but the body is not JSON: `400`.
     #[error("webhook body is not JSON")]
     InvalidJson,
-    /// Authentic and handled before within the freshness window (a redelivery or a replay):
+    /// Authentic and handled before within the replay memory (a redelivery or a replay):
     /// `200`, so that Pomelo stops redelivering, without calling the handler again.
     #[error("webhook delivery already received")]
     Repeated,

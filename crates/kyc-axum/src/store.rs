@@ -61,7 +61,7 @@ pub trait ReplayStore: Send + Sync {
     ) -> Result<Started, ReplayStoreError>;
 
     /// Records `key` as handled at `now`, remembered until `remember_until` (the later of its
-    /// signing and `now`, plus the freshness window), if `claim` still holds it.
+    /// signing and `now`, plus the receiver's replay memory), if `claim` still holds it.
     ///
     /// # Errors
     ///

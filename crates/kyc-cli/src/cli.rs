@@ -757,14 +757,14 @@ pub(crate) struct TrackServeArgs {
         default_value = "300"
     )]
     pub(crate) poll_lease: Duration,
-    /// How long a create is held by the replica sending it before another may resume it,
-    /// seconds: longer than a call may take with its retries (default 300)
+    /// How long a create is held by the replica sending or resuming it before another may
+    /// resume it, seconds: longer than two calls with their retries (default 600)
     #[arg(
         long,
         env = "POMELO_TRACK_CREATE_LEASE",
         value_name = "SECONDS",
         value_parser = parse_seconds,
-        default_value = "300"
+        default_value = "600"
     )]
     pub(crate) create_lease: Duration,
     /// This replica's name, sent in its requests' User-Agent (`kyc-track NAME`) and printed on

@@ -295,7 +295,15 @@ mod tests {
             "-009999-01-02T01:59:59Z",
             "9999-12-30T22:00:00Z",
         ] {
-            let _ = Timestamp::new(edge).to_system_time();
+            let converted = Timestamp::new(edge).to_system_time();
+            // Where `SystemTime` reaches that far (Unix: ±292 billion years), the same instant.
+            #[cfg(unix)]
+            assert_eq!(
+                converted.and_then(|t| jiff::Timestamp::try_from(t).ok()),
+                Timestamp::new(edge).instant(),
+                "{edge}"
+            );
+            let _ = converted;
         }
     }
 

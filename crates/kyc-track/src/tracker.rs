@@ -43,9 +43,10 @@ pub enum TrackError {
     /// down).
     #[error("the store call was interrupted")]
     Interrupted,
-    /// The create succeeded but the session it made could not be recorded as tracked: the
-    /// create stays pending under its key, and a tracker resuming it adopts that session (do not
-    /// create it again under a new key).
+    /// The create succeeded but the session it made could not be recorded as tracked (or it is
+    /// not known whether it was: an interrupted store call): the create stays pending under its
+    /// key unless that call did commit, and a tracker resuming it adopts that session. Do not
+    /// create it again under a new key.
     #[error("session {session_id} was created but not recorded: {source}")]
     Unrecorded {
         /// The session the create made.
@@ -102,12 +103,17 @@ pub struct TrackerOptions {
     /// verifier anyway). Default 30 days.
     pub delivery_memory: Duration,
     /// How long a create is held by the tracker sending it (or resuming it) before another may
-    /// resume it: longer than a call may take with its retries (the client's overall timeout,
-    /// 180 s by default). Default 5 min.
+    /// resume it: longer than its calls may take with their retries (a resume searches, then
+    /// may send: two calls of at most the client's overall timeout, 180 s by default, each).
+    /// Default 10 min.
     pub create_lease: Duration,
     /// How often [`Tracker::run`] looks for creates whose sender died before recording their
     /// answer. Default 30 s.
     pub resume_every: Duration,
+    /// How many times a pending create is resumed before it is given up (kept in the store,
+    /// never resumed again by itself; see [`Resumed::gave_up`]). A create is also given up once
+    /// older than [`TrackSettings::give_up_after`]. Default 20.
+    pub create_attempts: u32,
 }
 
 /// The most pending creates one [`Tracker::resume_creates`] takes.
@@ -122,6 +128,11 @@ pub struct Resumed {
     /// The creates that failed this time (their idempotency key, and why): still pending, they
     /// are taken again after [`TrackerOptions::create_lease`].
     pub failed: Vec<(String, TrackError)>,
+    /// The creates given up this time (their idempotency key): resumed
+    /// [`TrackerOptions::create_attempts`] times, or older than
+    /// [`TrackSettings::give_up_after`]. They stay in the store
+    /// ([`Store::pending_creates`]) for someone to look at, and are not resumed again.
+    pub gave_up: Vec<String>,
 }
 
 impl Default for TrackerOptions {
@@ -131,8 +142,9 @@ impl Default for TrackerOptions {
             verdict_lease: Duration::from_secs(60),
             polls_per_tick: 64,
             delivery_memory: Duration::from_secs(30 * 24 * 3600),
-            create_lease: Duration::from_secs(300),
+            create_lease: Duration::from_secs(600),
             resume_every: Duration::from_secs(30),
+            create_attempts: 20,
         }
     }
 }
@@ -159,6 +171,13 @@ impl std::fmt::Debug for Tracker {
 
 fn now() -> SystemTime {
     SystemTime::now()
+}
+
+/// The last second of year 9999: a create given up is held until then (never resumed again).
+fn far_future() -> SystemTime {
+    SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_secs(253_402_300_799))
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 /// `t + d`, or `t` plus a year when that overflows.
@@ -314,8 +333,8 @@ impl Tracker {
     }
 
     /// Resumes the creates whose sender died (or gave up waiting) before recording an answer:
-    /// up to 16 pending creates no tracker holds, each held for [`TrackerOptions::create_lease`]
-    /// while it is resumed, adopted when a search by its subject finds the session its lost
+    /// up to 16 pending creates no tracker holds, one at a time, each held for
+    /// [`TrackerOptions::create_lease`] while it is resumed, adopted when a search by its subject finds the session its lost
     /// answer named (see [`resume_create`]), or sent again under the same key. A create that
     /// fails is reported in [`Resumed::failed`] and does not stop the others.
     ///
@@ -323,12 +342,36 @@ impl Tracker {
     ///
     /// [`TrackError::Store`] when the pending creates could not be claimed.
     pub async fn resume_creates(&self) -> Result<Resumed, TrackError> {
-        let (lease, at) = (self.options.create_lease, now());
-        let claimed = self
-            .on_store(move |store| store.claim_pending_creates(at, lease, CREATES_PER_ROUND))
-            .await?;
+        let lease = self.options.create_lease;
         let mut report = Resumed::default();
-        for create in claimed {
+        for _ in 0..CREATES_PER_ROUND {
+            // One at a time, each claimed as its turn comes: a lease covers one create's search
+            // and send, not a batch's.
+            let at = now();
+            let claimed = self
+                .on_store(move |store| store.claim_pending_creates(at, lease, 1))
+                .await?;
+            let Some(mut create) = claimed.into_iter().next() else {
+                break;
+            };
+            // Bounded by count and by time: each resume is counted in the stored create first.
+            create.attempts = create.attempts.saturating_add(1);
+            let too_old = at
+                .duration_since(create.started_at)
+                .is_ok_and(|age| age > self.settings.give_up_after);
+            let give_up = create.attempts > self.options.create_attempts || too_old;
+            let held_until = if give_up {
+                far_future()
+            } else {
+                later(at, lease)
+            };
+            let counted = create.clone();
+            self.on_store(move |store| store.put_pending_create(&counted, held_until))
+                .await?;
+            if give_up {
+                report.gave_up.push(create.idempotency_key);
+                continue;
+            }
             match self.resume_create(&create).await {
                 Ok(session_id) => report.sessions.push(session_id),
                 Err(e) => report.failed.push((create.idempotency_key, e)),
@@ -345,18 +388,20 @@ impl Tracker {
             .sort(Sort::desc("created_at"));
         let found = self.client.execute(&search).await?;
         let ids: Vec<SessionId> = found.sessions.iter().map(|s| s.id.clone()).collect();
-        let tracked = self
+        // Sessions another create named already (not those tracked from a webhook only: this
+        // create's lost answer may be one of them).
+        let taken = self
             .on_store(move |store| {
-                let mut tracked = HashSet::new();
+                let mut taken = HashSet::new();
                 for id in ids {
-                    if store.load(&id)?.is_some() {
-                        tracked.insert(id);
+                    if store.load(&id)?.is_some_and(|r| r.from_create) {
+                        taken.insert(id);
                     }
                 }
-                Ok(tracked)
+                Ok(taken)
             })
             .await?;
-        match resume_create(create, &found.sessions, |id| tracked.contains(id)) {
+        match resume_create(create, &found.sessions, |id| taken.contains(id)) {
             Resume::Adopt(session_id) => {
                 let input = Input::Follow {
                     session_id: session_id.clone(),
@@ -556,40 +601,48 @@ impl Tracker {
         let mut forgot_at: Option<SystemTime> = None;
         let mut resumed_at: Option<SystemTime> = None;
         loop {
-            let at = now();
-            if resumed_at.is_none_or(|t| {
-                at.duration_since(t).unwrap_or_default() >= self.options.resume_every
-            }) && self.resume_creates().await.is_ok()
-            {
-                resumed_at = Some(at);
-            }
-            if forgot_at.is_none_or(|t| {
-                at.duration_since(t).unwrap_or_default() > Duration::from_secs(3600)
-            }) {
-                let memory = self.options.delivery_memory;
-                let before = at.checked_sub(memory).unwrap_or(SystemTime::UNIX_EPOCH);
-                if self
-                    .on_store(move |store| store.forget_deliveries(before))
-                    .await
-                    .is_ok()
+            // The round's work races `stop`: a stop is not held up by a slow Pomelo (what was
+            // claimed and not finished is taken again after its lease).
+            let round = async {
+                let at = now();
+                if resumed_at.is_none_or(|t| {
+                    at.duration_since(t).unwrap_or_default() >= self.options.resume_every
+                }) && self.resume_creates().await.is_ok()
                 {
-                    forgot_at = Some(at);
+                    resumed_at = Some(at);
                 }
-            }
-            let wait = match self.tick().await {
-                Ok(report) => report
-                    .next
-                    .and_then(|next| next.duration_since(now()).ok())
-                    .unwrap_or(if report.next.is_some() {
-                        Duration::ZERO
-                    } else {
-                        idle
-                    })
-                    .clamp(
-                        Duration::from_millis(10),
-                        idle.max(Duration::from_millis(10)),
-                    ),
-                Err(_) => idle.max(Duration::from_millis(10)),
+                if forgot_at.is_none_or(|t| {
+                    at.duration_since(t).unwrap_or_default() > Duration::from_secs(3600)
+                }) {
+                    let memory = self.options.delivery_memory;
+                    let before = at.checked_sub(memory).unwrap_or(SystemTime::UNIX_EPOCH);
+                    if self
+                        .on_store(move |store| store.forget_deliveries(before))
+                        .await
+                        .is_ok()
+                    {
+                        forgot_at = Some(at);
+                    }
+                }
+                match self.tick().await {
+                    Ok(report) => report
+                        .next
+                        .and_then(|next| next.duration_since(now()).ok())
+                        .unwrap_or(if report.next.is_some() {
+                            Duration::ZERO
+                        } else {
+                            idle
+                        })
+                        .clamp(
+                            Duration::from_millis(10),
+                            idle.max(Duration::from_millis(10)),
+                        ),
+                    Err(_) => idle.max(Duration::from_millis(10)),
+                }
+            };
+            let wait = tokio::select! {
+                () = &mut stop => return,
+                wait = round => wait,
             };
             tokio::select! {
                 () = &mut stop => return,

@@ -352,3 +352,76 @@ async fn a_create_whose_every_answer_was_lost_is_adopted_by_the_running_loop_aft
         "found by search, not created again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_answer_whose_session_a_webhook_made_tracked_is_still_adopted() {
+    use kyc_core::track::{Input, Observation, Origin};
+    // An account that ignores keys: sending the create again would make a second session.
+    let server =
+        MockServer::start(MockConfig::new().alternative(Alternative::IgnoresIdempotencyKeys))
+            .unwrap();
+    let client = client(&server);
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let key = IdempotencyKey::new("track-key-webhook-first-0000001").unwrap();
+    let create = CreateSession::new("usr-heard", Country::Arg).idempotency_key(key.clone());
+    let made = client.execute(&create).await.unwrap();
+    let request =
+        serde_json::json!({"kind": "kyc", "body": serde_json::to_value(&create).unwrap()});
+    let now = std::time::SystemTime::now();
+    store
+        .put_pending_create(
+            &PendingCreate::new(key.as_str(), "usr-heard", request, now),
+            now,
+        )
+        .unwrap();
+    // Before the create is resumed, a webhook about the new session makes it tracked.
+    let heard = Input::Observed(Observation::new(
+        made.id.clone(),
+        SessionStatus::InProgress,
+        Origin::Webhook,
+    ));
+    kyc_track::apply(
+        &*store,
+        &heard,
+        &fast(),
+        Some("delivery-heard".into()),
+        None,
+        || now,
+    )
+    .unwrap();
+    let tracker = Tracker::new(client, store.clone(), fast());
+    let resumed = tracker.resume_creates().await.unwrap();
+    assert_eq!(resumed.sessions, std::slice::from_ref(&made.id), "adopted");
+    assert_eq!(server.session_count(), 1, "not created again");
+    assert!(store.load(&made.id).unwrap().unwrap().from_create);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_that_keeps_failing_is_given_up_after_its_attempts_and_kept() {
+    let server = MockServer::start(MockConfig::new()).unwrap();
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let now = std::time::SystemTime::now();
+    // Its stored request cannot be read back: every resume fails.
+    let broken = PendingCreate::new("track-key-broken", "usr-none", serde_json::json!({}), now);
+    store.put_pending_create(&broken, now).unwrap();
+    let mut options = kyc_track::TrackerOptions::default();
+    options.create_attempts = 2;
+    options.create_lease = Duration::from_millis(200);
+    let tracker = Tracker::with_options(client(&server), store.clone(), fast(), options);
+    let mut rounds = Vec::new();
+    for _ in 0..4 {
+        let round = tracker.resume_creates().await.unwrap();
+        rounds.push((round.failed.len(), round.gave_up));
+        // Past the lease: free to be taken again.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let given_up = vec!["track-key-broken".to_owned()];
+    assert_eq!(
+        rounds,
+        [(1, vec![]), (1, vec![]), (0, given_up), (0, vec![])],
+        "two attempts, then given up, then left alone"
+    );
+    let kept = store.pending_creates().unwrap();
+    assert_eq!(kept.len(), 1, "kept for inspection");
+    assert_eq!(kept[0].attempts, 3);
+}

@@ -76,18 +76,20 @@ pub const CLOCK_SKEW_MARGIN: Duration = Duration::from_secs(5 * 60);
 
 /// Decides how to resume `pending` after a crash, from the subject's sessions a search found
 /// (`filter[user_id]`): a session of the subject created no earlier than the create was started
-/// (less [`CLOCK_SKEW_MARGIN`]) and not `tracked` already is the one the lost answer named, and
-/// is adopted (the earliest such, if several); otherwise the create is sent again under the same
-/// key. A tracked session is never the lost answer: a create's answer is tracked in the same
-/// commit that completes it, so a tracked session is another create's (two pending creates of
-/// one subject adopt two sessions, not one). Sessions whose creation time is unknown are not
+/// (less [`CLOCK_SKEW_MARGIN`]) and not `taken` by another create is the one the lost answer
+/// named, and is adopted (the earliest such, if several); otherwise the create is sent again
+/// under the same key. `taken` says which sessions a create already named (their record's
+/// [`Tracked::from_create`](super::Tracked::from_create)): a create's answer is recorded in the
+/// same commit that completes it, so such a session is another create's, and two pending
+/// creates of one subject adopt two sessions, not one. A session tracked only because a webhook
+/// or a poll spoke of it is not taken: it may well be this create's lost answer. Sessions whose creation time is unknown are not
 /// adopted: a key honoured by the server then prevents the double, and where the server ignores
 /// keys nothing else can tell.
 #[must_use]
 pub fn resume_create(
     pending: &PendingCreate,
     found: &[Session],
-    tracked: impl Fn(&SessionId) -> bool,
+    taken: impl Fn(&SessionId) -> bool,
 ) -> Resume {
     let since = pending
         .started_at
@@ -99,7 +101,7 @@ pub fn resume_create(
             s.user_id.as_deref() == Some(pending.subject.as_str())
                 || s.company_id.as_deref() == Some(pending.subject.as_str())
         })
-        .filter(|s| !tracked(&s.id))
+        .filter(|s| !taken(&s.id))
         .filter_map(|s| {
             let created = s.created_at.as_ref()?.to_system_time()?;
             (created >= since).then_some((created, &s.id))

@@ -215,6 +215,9 @@ pub fn decide(
             if record.expiration_at.is_none() {
                 record.expiration_at = *expiration_at;
             }
+            if matches!(origin, Origin::Created | Origin::Search) {
+                record.from_create = true;
+            }
             if current.is_none() {
                 record.note(Change {
                     status: None,

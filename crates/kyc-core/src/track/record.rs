@@ -128,6 +128,11 @@ pub struct Tracked {
     pub quiet_polls: u32,
     /// Whether the last poll the schedule made after `expiration_at` was made.
     pub polled_after_expiry: bool,
+    /// Whether a create named this session: its answer, or its recovery by search
+    /// ([`Origin::Created`] or [`Origin::Search`]). Such a session is no other lost create's
+    /// answer; one tracked only from a webhook, a poll or `follow` may be.
+    #[serde(default)]
+    pub from_create: bool,
     /// When to poll next (`None`: never again).
     #[serde(with = "opt_millis", default)]
     pub next_poll: Option<SystemTime>,
@@ -175,6 +180,7 @@ impl Tracked {
             polls: 0,
             quiet_polls: 0,
             polled_after_expiry: false,
+            from_create: false,
             next_poll: None,
             gave_up: None,
             verdict: None,

@@ -135,9 +135,10 @@ impl Ticket {
 /// Bounded in time and in size. A handled delivery is remembered until the verifier would refuse
 /// it as stale anyway (signing time or commit, the later, plus the window; a window too large to
 /// add saturates). An in-flight delivery whose ticket is never given back is forgotten when its
-/// lease ends (60 s by default, [`ReplayGuard::lease`]). At most `capacity` deliveries are kept
-/// in all; when more arrive, the one due to be forgotten first is forgotten now (counted by
-/// [`ReplayGuard::evicted_early`]). Share one behind a mutex among the receiver's handlers.
+/// lease ends (60 s by default, [`ReplayGuard::lease`]). At most `capacity` handled deliveries
+/// are kept; when more arrive, the handled one due to be forgotten first is forgotten now
+/// (counted by [`ReplayGuard::evicted_early`]). A delivery in flight is never forgotten to make
+/// room: the guard holds those beyond its capacity until their leases end. Share one behind a mutex among the receiver's handlers.
 ///
 /// What it cannot do: it lives in one process's memory. Several processes behind a load balancer
 /// each have their own, so a redelivery reaching another process is handled again; a restart

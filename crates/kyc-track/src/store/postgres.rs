@@ -660,11 +660,18 @@ impl Store for PgStore {
                 "UPDATE pending_creates SET held_until = $2
                  WHERE idempotency_key IN (
                      SELECT idempotency_key FROM pending_creates
-                     WHERE held_until IS NULL OR held_until <= $1
+                     WHERE held_until <= $1 OR (held_until IS NULL AND started_at <= $4)
                      ORDER BY started_at LIMIT $3
                      FOR UPDATE SKIP LOCKED)
                  RETURNING record",
-                &[&ms(now), &ms(add(now, lease)), &limit(limit_to)],
+                // A create written by a version that did not hold creates (no `held_until`)
+                // counts as held for one lease from its start: its sender may still be waiting.
+                &[
+                    &ms(now),
+                    &ms(add(now, lease)),
+                    &limit(limit_to),
+                    &ms(now.checked_sub(lease).unwrap_or(UNIX_EPOCH)),
+                ],
             )
             .map_err(|e| db(&e))?;
         let mut out = rows

@@ -483,14 +483,22 @@ impl Store for SqliteStore {
                     "UPDATE pending_creates SET held_until = ?2
                      WHERE idempotency_key IN (
                          SELECT idempotency_key FROM pending_creates
-                         WHERE held_until IS NULL OR held_until <= ?1
+                         WHERE held_until <= ?1 OR (held_until IS NULL AND started_at <= ?4)
                          ORDER BY started_at LIMIT ?3)
                      RETURNING record",
                 )
                 .map_err(db)?;
+            // A create written by a version that did not hold creates (no `held_until`) counts
+            // as held for one lease from its start: its sender may still be waiting.
+            let unheld_since = ms(now.checked_sub(lease).unwrap_or(UNIX_EPOCH));
             let found = statement
                 .query_map(
-                    params![ms(now), ms(add(now, lease)), self::limit(limit)],
+                    params![
+                        ms(now),
+                        ms(add(now, lease)),
+                        self::limit(limit),
+                        unheld_since
+                    ],
                     |row| row.get(0),
                 )
                 .map_err(db)?;
