@@ -187,6 +187,25 @@ impl Drop for Lease<'_> {
 }
 
 impl PgStore {
+    /// Runs `claim` (an `UPDATE … WHERE key IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`:
+    /// rows another replica is claiming right now are skipped, not waited for) and reads each
+    /// row it returns with `read`, in one transaction: a row that cannot be read leaves every
+    /// claim of the call untaken.
+    fn claim<T>(
+        &self,
+        claim: &'static str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+        read: impl Fn(&postgres::Row) -> Result<T, StoreError>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut connection = self.lease()?;
+        let statement = connection.prepare(claim)?;
+        let mut tx = connection.client()?.transaction().map_err(|e| db(&e))?;
+        let rows = tx.query(&statement, params).map_err(|e| db(&e))?;
+        let out = rows.iter().map(read).collect::<Result<Vec<T>, _>>()?;
+        tx.commit().map_err(|e| db(&e))?;
+        Ok(out)
+    }
+
     /// Connects to the database at `url` (`postgres://user@host:port/database`, or a
     /// `host=... dbname=...` string) and brings its schema up to date.
     ///
@@ -480,10 +499,8 @@ impl Store for PgStore {
         lease: Duration,
         limit_to: usize,
     ) -> Result<Vec<Tracked>, StoreError> {
-        let mut connection = self.lease()?;
-        // Rows another replica is claiming right now are skipped, not waited for; rows it holds
-        // under a lease are not due for this one.
-        let claim = connection.prepare(
+        // Rows another replica holds under a lease are not due for this one.
+        let mut out = self.claim(
             "UPDATE sessions SET claimed_until = $2, next_poll = $2
              WHERE session_id IN (
                  SELECT session_id FROM sessions
@@ -492,17 +509,9 @@ impl Store for PgStore {
                  ORDER BY next_poll LIMIT $3
                  FOR UPDATE SKIP LOCKED)
              RETURNING record",
+            &[&ms(now), &ms(add(now, lease)), &limit(limit_to)],
+            |r| tracked(&col::<String>(r, 0)?),
         )?;
-        let mut tx = connection.client()?.transaction().map_err(|e| db(&e))?;
-        let until = ms(add(now, lease));
-        let rows = tx
-            .query(&claim, &[&ms(now), &until, &limit(limit_to)])
-            .map_err(|e| db(&e))?;
-        let mut out: Vec<Tracked> = rows
-            .iter()
-            .map(|r| tracked(&col::<String>(r, 0)?))
-            .collect::<Result<_, StoreError>>()?;
-        tx.commit().map_err(|e| db(&e))?;
         out.sort_by_key(|r| r.next_poll);
         Ok(out)
     }
@@ -547,30 +556,22 @@ impl Store for PgStore {
         lease: Duration,
         limit_to: usize,
     ) -> Result<Vec<VerdictRecord>, StoreError> {
-        let mut connection = self.lease()?;
-        let mut tx = connection.client()?.transaction().map_err(|e| db(&e))?;
-        let rows = tx
-            .query(
-                "UPDATE verdicts SET claimed_until = $2, deliveries = deliveries + 1
-                 WHERE key IN (
-                     SELECT key FROM verdicts
-                     WHERE acked_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $1)
-                     ORDER BY sequence LIMIT $3
-                     FOR UPDATE SKIP LOCKED)
-                 RETURNING sequence, record, deliveries",
-                &[&ms(now), &ms(add(now, lease)), &limit(limit_to)],
-            )
-            .map_err(|e| db(&e))?;
-        let mut out: Vec<(i64, VerdictRecord)> = rows
-            .iter()
-            .map(|r| {
+        let mut out = self.claim(
+            "UPDATE verdicts SET claimed_until = $2, deliveries = deliveries + 1
+             WHERE key IN (
+                 SELECT key FROM verdicts
+                 WHERE acked_at IS NULL AND (claimed_until IS NULL OR claimed_until <= $1)
+                 ORDER BY sequence LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING sequence, record, deliveries",
+            &[&ms(now), &ms(add(now, lease)), &limit(limit_to)],
+            |r| {
                 Ok((
                     col::<i64>(r, 0)?,
                     verdict(&col::<String>(r, 1)?, i64::from(col::<i32>(r, 2)?))?,
                 ))
-            })
-            .collect::<Result<_, StoreError>>()?;
-        tx.commit().map_err(|e| db(&e))?;
+            },
+        )?;
         out.sort_by_key(|(sequence, _)| *sequence);
         Ok(out.into_iter().map(|(_, v)| v).collect())
     }
@@ -652,33 +653,24 @@ impl Store for PgStore {
         lease: Duration,
         limit_to: usize,
     ) -> Result<Vec<PendingCreate>, StoreError> {
-        let mut connection = self.lease()?;
-        let mut tx = connection.client()?.transaction().map_err(|e| db(&e))?;
-        // A create another replica is claiming right now is skipped, not waited for.
-        let rows = tx
-            .query(
-                "UPDATE pending_creates SET held_until = $2
-                 WHERE idempotency_key IN (
-                     SELECT idempotency_key FROM pending_creates
-                     WHERE held_until <= $1 OR (held_until IS NULL AND started_at <= $4)
-                     ORDER BY started_at LIMIT $3
-                     FOR UPDATE SKIP LOCKED)
-                 RETURNING record",
-                // A create written by a version that did not hold creates (no `held_until`)
-                // counts as held for one lease from its start: its sender may still be waiting.
-                &[
-                    &ms(now),
-                    &ms(add(now, lease)),
-                    &limit(limit_to),
-                    &ms(now.checked_sub(lease).unwrap_or(UNIX_EPOCH)),
-                ],
-            )
-            .map_err(|e| db(&e))?;
-        let mut out = rows
-            .iter()
-            .map(|r| serde_json::from_str(&col::<String>(r, 0)?).map_err(corrupt("pending create")))
-            .collect::<Result<Vec<PendingCreate>, StoreError>>()?;
-        tx.commit().map_err(|e| db(&e))?;
+        // A create written by a version that did not hold creates (no `held_until`) counts as
+        // held for one lease from its start: its sender may still be waiting.
+        let mut out: Vec<PendingCreate> = self.claim(
+            "UPDATE pending_creates SET held_until = $2
+             WHERE idempotency_key IN (
+                 SELECT idempotency_key FROM pending_creates
+                 WHERE held_until <= $1 OR (held_until IS NULL AND started_at <= $4)
+                 ORDER BY started_at LIMIT $3
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING record",
+            &[
+                &ms(now),
+                &ms(add(now, lease)),
+                &limit(limit_to),
+                &ms(now.checked_sub(lease).unwrap_or(UNIX_EPOCH)),
+            ],
+            |r| serde_json::from_str(&col::<String>(r, 0)?).map_err(corrupt("pending create")),
+        )?;
         out.sort_by_key(|c| c.started_at);
         Ok(out)
     }
