@@ -232,7 +232,7 @@ impl WebhookReceiver {
                 let signed_at = signed_at(headers).unwrap_or(now);
                 // A lease past what the clock can count holds for as long as it can (never `now`:
                 // that would free the delivery at once).
-                let lease_until = now.checked_add(self.inner.lease).unwrap_or_else(far_future);
+                let lease_until = kyc_core::later(now, self.inner.lease);
                 match store
                     .begin(&key, signed_at, lease_until, now)
                     .map_err(|_| Rejection::StoreUnavailable)?
@@ -255,14 +255,6 @@ impl WebhookReceiver {
             },
         })
     }
-}
-
-/// The last second of year 9999: "until further notice" for a lease or a memory (the epoch
-/// where `SystemTime` cannot count that far).
-fn far_future() -> SystemTime {
-    SystemTime::UNIX_EPOCH
-        .checked_add(Duration::from_secs(253_402_300_799))
-        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 /// The signing time an authentic delivery's `X-Timestamp` gives.
@@ -325,11 +317,8 @@ impl Receipt {
     pub fn commit(mut self) {
         if let (Some(claim), Some(store)) = (self.claim.take(), &self.receiver.inner.store) {
             let now = self.receiver.now();
-            let remember_until = claim
-                .signed_at
-                .max(now)
-                .checked_add(self.receiver.inner.remember_for())
-                .unwrap_or_else(far_future);
+            let remember_until =
+                kyc_core::later(claim.signed_at.max(now), self.receiver.inner.remember_for());
             let _ = store.commit(&claim.key, claim.claim, now, remember_until);
         }
     }

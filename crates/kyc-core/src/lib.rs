@@ -169,7 +169,7 @@ pub use secret::{AccessToken, ClientSecret, Credentials, Pii};
 pub use session::{
     CancelSession, CleanValidations, CreateSession, GetReport, GetSession, PersonalData, TermsData,
 };
-pub use time::{CalendarDate, Timestamp};
+pub use time::{CalendarDate, Timestamp, far_future, later};
 pub use upload::{FileKind, UploadFile};
 
 /// Re-exported so adapters and users build requests and responses with the same `http` version.

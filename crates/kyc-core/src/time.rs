@@ -2,9 +2,26 @@
 
 use std::fmt;
 use std::sync::OnceLock;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// The last second of year 9999 (`9999-12-31T23:59:59Z`): "until further notice" for a lease, a
+/// hold or a memory, and what [`later`] saturates at (the epoch on a platform whose
+/// `SystemTime` cannot count that far).
+#[must_use]
+pub fn far_future() -> SystemTime {
+    SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_secs(253_402_300_799))
+        .unwrap_or(SystemTime::UNIX_EPOCH)
+}
+
+/// `t + d`, or [`far_future`] (`t` if that is later) when the sum is past what `SystemTime`
+/// can hold: a lease or a period too long to add lasts as long as it can, never zero.
+#[must_use]
+pub fn later(t: SystemTime, d: Duration) -> SystemTime {
+    t.checked_add(d).unwrap_or_else(|| far_future().max(t))
+}
 
 /// A point in time as Pomelo wrote it (`2021-07-27T14:04:31-03:00`), and the instant it names.
 ///

@@ -173,20 +173,6 @@ fn now() -> SystemTime {
     SystemTime::now()
 }
 
-/// The last second of year 9999: a create given up is held until then (never resumed again).
-fn far_future() -> SystemTime {
-    SystemTime::UNIX_EPOCH
-        .checked_add(Duration::from_secs(253_402_300_799))
-        .unwrap_or(SystemTime::UNIX_EPOCH)
-}
-
-/// `t + d`, or `t` plus a year when that overflows.
-fn later(t: SystemTime, d: Duration) -> SystemTime {
-    t.checked_add(d)
-        .or_else(|| t.checked_add(Duration::from_secs(365 * 24 * 3600)))
-        .unwrap_or(t)
-}
-
 impl Tracker {
     /// A tracker calling Pomelo through `client` and keeping its state in `store`, with
     /// `settings` as its rules and default [`TrackerOptions`].
@@ -277,7 +263,7 @@ impl Tracker {
         };
         let create = create.with_key(key.clone());
         let pending = PendingCreate::new(key.as_str(), create.subject(), create.to_json()?, now());
-        let held_until = later(now(), self.options.create_lease);
+        let held_until = kyc_core::later(now(), self.options.create_lease);
         self.on_store(move |store| store.put_pending_create(&pending, held_until))
             .await?;
         self.send_create(&create, &key).await
@@ -361,9 +347,9 @@ impl Tracker {
                 .is_ok_and(|age| age > self.settings.give_up_after);
             let give_up = create.attempts > self.options.create_attempts || too_old;
             let held_until = if give_up {
-                far_future()
+                kyc_core::far_future()
             } else {
-                later(at, lease)
+                kyc_core::later(at, lease)
             };
             let counted = create.clone();
             self.on_store(move |store| store.put_pending_create(&counted, held_until))

@@ -331,12 +331,7 @@ fn after_expiry(record: &Tracked, now: SystemTime, settings: &TrackSettings) -> 
         .is_some_and(|at| now >= add(at, settings.expiry_grace))
 }
 
-/// `t + d`, saturated at the latest time the system can count to (about a year later at worst).
-fn add(t: SystemTime, d: Duration) -> SystemTime {
-    t.checked_add(d)
-        .or_else(|| t.checked_add(Duration::from_secs(365 * 24 * 3600)))
-        .unwrap_or(t)
-}
+use crate::time::later as add;
 
 /// The wait before the next poll after `quiet_polls` polls that brought nothing new: the quiet
 /// period, doubled for each, up to the cap.

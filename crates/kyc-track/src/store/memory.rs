@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use kyc_core::SessionId;
 use kyc_core::track::{PendingCreate, PollBudget, Tracked};
 
-use super::rows::add;
 use super::{Commit, Committed, Store, StoreError, VerdictRecord};
+use kyc_core::later as add;
 
 #[derive(Default)]
 struct State {

@@ -11,10 +11,11 @@ use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kyc_core::SessionId;
+use kyc_core::later as add;
 use kyc_core::track::{PendingCreate, PollBudget, Tracked};
 use postgres::{Client, NoTls, Statement};
 
-use super::rows::{add, corrupt, from_ms, limit, ms, not_new, tracked, verdict};
+use super::rows::{corrupt, from_ms, limit, ms, not_new, tracked, verdict};
 use super::{Commit, Committed, Store, StoreError, VerdictRecord};
 
 /// The schema, one migration per version, each applied in its own transaction under the

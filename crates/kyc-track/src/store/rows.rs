@@ -44,11 +44,6 @@ pub(super) fn from_ms(ms: i64) -> SystemTime {
         .unwrap_or(UNIX_EPOCH)
 }
 
-/// `t + d`, or `t` where that is past what a `SystemTime` holds.
-pub(super) fn add(t: SystemTime, d: Duration) -> SystemTime {
-    t.checked_add(d).unwrap_or(t)
-}
-
 /// A count as an SQL integer.
 pub(super) fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)

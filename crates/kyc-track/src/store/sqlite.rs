@@ -6,10 +6,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kyc_core::SessionId;
+use kyc_core::later as add;
 use kyc_core::track::{PendingCreate, PollBudget, Tracked};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::rows::{add, corrupt, from_ms, limit, ms, not_new, tracked, verdict};
+use super::rows::{corrupt, from_ms, limit, ms, not_new, tracked, verdict};
 use super::{Commit, Committed, Store, StoreError, VerdictRecord};
 
 /// The schema, one migration per version, applied in order inside one transaction each.
