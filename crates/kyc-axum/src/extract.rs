@@ -46,14 +46,12 @@ where
                 Rejection::BodyUnreadable
             }
         })?;
-        let runtime = tokio::runtime::Handle::try_current().ok();
-        let delivery = if let Some(runtime) = runtime.filter(|_| receiver.store_blocks()) {
+        let delivery = if let Some(pool) = receiver.blocking_pool() {
             // A database: off the worker thread (the synchronous `postgres` driver panics on
             // one, and any database would stall the runtime's other requests).
             let headers = parts.headers.clone();
             let verifying = receiver.clone();
-            runtime
-                .spawn_blocking(move || verifying.verify(&headers, &bytes))
+            pool.spawn_blocking(move || verifying.verify(&headers, &bytes))
                 .await
                 .map_err(|_| Rejection::StoreUnavailable)??
         } else {

@@ -115,10 +115,9 @@ where
                 if Pin::new(commit).poll(cx).is_pending() {
                     return Poll::Pending;
                 }
-                if let Some(output) = output.take() {
-                    return Poll::Ready(*output);
-                }
-                return Poll::Pending;
+                return output
+                    .take()
+                    .map_or(Poll::Pending, |output| Poll::Ready(*output));
             }
             let output = match this.inner.as_mut().poll(cx) {
                 Poll::Ready(output) => output,
@@ -128,11 +127,11 @@ where
                 return Poll::Ready(output);
             };
             let received = matches!(&output, Ok(response) if response.status().is_success());
-            match tokio::runtime::Handle::try_current() {
+            match receipt.blocking_pool() {
                 // Recorded, or forgotten, before the answer leaves: a copy sent after it finds
                 // the delivery handled, or free to handle.
-                Ok(runtime) if receipt.blocks() => {
-                    let commit = runtime.spawn_blocking(move || {
+                Some(pool) => {
+                    let commit = pool.spawn_blocking(move || {
                         if received {
                             receipt.commit();
                         } else {
@@ -144,7 +143,7 @@ where
                         output: Some(Box::new(output)),
                     });
                 }
-                _ => {
+                None => {
                     if received {
                         receipt.commit();
                     }

@@ -179,9 +179,15 @@ impl WebhookReceiver {
         self.inner.body_limit
     }
 
-    /// Whether the replay store's calls may block (then they are made on a blocking thread).
-    pub(crate) fn store_blocks(&self) -> bool {
-        self.inner.store.as_ref().is_some_and(|s| s.blocks())
+    /// Where the replay store's calls go when they may block ([`ReplayStore::blocks`]) and a
+    /// tokio runtime is running: its blocking pool, off the worker threads. `None`: make them in
+    /// place (the memory store, or no runtime to hand them to).
+    pub(crate) fn blocking_pool(&self) -> Option<tokio::runtime::Handle> {
+        if self.inner.store.as_ref().is_some_and(|s| s.blocks()) {
+            tokio::runtime::Handle::try_current().ok()
+        } else {
+            None
+        }
     }
 
     /// Whether deliveries are remembered (a [`ReceiptLayer`](crate::ReceiptLayer) is needed).
@@ -325,15 +331,11 @@ impl Receipt {
 }
 
 impl Receipt {
-    /// Whether committing or abandoning it may block (its store [blocks](ReplayStore::blocks)).
-    pub(crate) fn blocks(&self) -> bool {
-        self.claim.is_some()
-            && self
-                .receiver
-                .inner
-                .store
-                .as_ref()
-                .is_some_and(|s| s.blocks())
+    /// Where committing or abandoning it goes (see [`WebhookReceiver::blocking_pool`]); `None`
+    /// also when it holds no claim (nothing to write).
+    pub(crate) fn blocking_pool(&self) -> Option<tokio::runtime::Handle> {
+        self.claim.as_ref()?;
+        self.receiver.blocking_pool()
     }
 
     /// Abandons it on this thread (what a drop does, without handing the store call to the
@@ -350,23 +352,15 @@ impl Drop for Receipt {
     /// (or, if the store fails now, when its claim's lease ends). With a store that blocks,
     /// inside a tokio runtime, on its blocking pool (a drop happens on a worker thread).
     fn drop(&mut self) {
+        let pool = self.blocking_pool();
         if let (Some(claim), Some(store)) = (self.claim.take(), &self.receiver.inner.store) {
             let store = store.clone();
             let abandon = move || {
                 let _ = store.abandon(&claim.key, claim.claim);
             };
-            match tokio::runtime::Handle::try_current() {
-                Ok(runtime)
-                    if self
-                        .receiver
-                        .inner
-                        .store
-                        .as_ref()
-                        .is_some_and(|s| s.blocks()) =>
-                {
-                    drop(runtime.spawn_blocking(abandon));
-                }
-                _ => abandon(),
+            match pool {
+                Some(pool) => drop(pool.spawn_blocking(abandon)),
+                None => abandon(),
             }
         }
     }
