@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
-use kyc_core::webhook::{DeliveryKey, Event, Verifier, WebhookError};
+use kyc_core::webhook::{DeliveryKey, Event, Verifier, WebhookError, signed_at};
 
 use crate::Rejection;
 use crate::store::{MemoryReplayStore, ReplayStore, Started};
@@ -261,18 +261,6 @@ impl WebhookReceiver {
             },
         })
     }
-}
-
-/// The signing time an authentic delivery's `X-Timestamp` gives.
-fn signed_at(headers: &HeaderMap) -> Option<SystemTime> {
-    let seconds: u64 = headers
-        .get("x-timestamp")?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()?;
-    SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
 }
 
 impl std::fmt::Debug for WebhookReceiver {

@@ -114,7 +114,7 @@ mod verify;
 
 pub use error::{InvalidHeaderText, WebhookError};
 pub use event::{Event, OtherEvent, RequiredFileNotification, SessionNotification};
-pub use replay::{Begin, DeliveryKey, ReplayGuard, Ticket};
+pub use replay::{Begin, DeliveryKey, ReplayGuard, Ticket, signed_at};
 pub use secret::{InvalidWebhookSecret, WebhookKeys, WebhookSecret};
 pub use sign::{SignedHeaders, sign};
 pub use verify::Verifier;

@@ -266,11 +266,7 @@ impl ReplayGuard {
         event: &Event,
         now: SystemTime,
     ) -> Begin {
-        let signed_at = headers
-            .get(WebhookHeader::Timestamp.lowercase())
-            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
-            .and_then(|secs| UNIX_EPOCH.checked_add(Duration::from_secs(secs)))
-            .unwrap_or(now);
+        let signed_at = signed_at(headers).unwrap_or(now);
         self.begin(DeliveryKey::of(headers, body, event), signed_at, now)
     }
 
@@ -321,6 +317,16 @@ impl ReplayGuard {
             self.evicted_early += 1;
         }
     }
+}
+
+/// The signing time a delivery's `X-Timestamp` gives, read as the verifier reads it (decimal
+/// Unix seconds): `None` when it is absent or malformed, which it never is on a verified
+/// delivery. What a replay store remembers a delivery from.
+#[must_use]
+pub fn signed_at(headers: &HeaderMap) -> Option<SystemTime> {
+    let value = headers.get(WebhookHeader::Timestamp.lowercase())?;
+    let seconds = super::verify::parse_timestamp(value.as_bytes()).ok()?;
+    UNIX_EPOCH.checked_add(Duration::from_secs(seconds))
 }
 
 /// `at + by`, or [`Until::End`] when that is past what `SystemTime` can hold.

@@ -294,7 +294,7 @@ fn decode_hex(encoded: &[u8]) -> Option<[u8; MAC_LEN]> {
 }
 
 /// Decimal ASCII digits only (no sign, no spaces, no fraction) that fit in a `u64`.
-fn parse_timestamp(value: &[u8]) -> Result<u64, WebhookError> {
+pub(super) fn parse_timestamp(value: &[u8]) -> Result<u64, WebhookError> {
     if value.is_empty() {
         return Err(WebhookError::MalformedTimestamp);
     }
