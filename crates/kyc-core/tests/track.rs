@@ -466,3 +466,26 @@ fn debug_shows_neither_a_create_s_personal_data_nor_a_reason() {
     );
     assert!(!shown.contains("Juana"), "{shown}");
 }
+
+#[test]
+fn a_pending_create_is_resumed_a_bounded_number_of_times_within_a_bounded_time() {
+    let day = Duration::from_secs(24 * 3600);
+    let mut create = PendingCreate::new("k".repeat(32), "usr-9", serde_json::json!({}), at(0));
+    let given_up: Vec<bool> = (1..=4)
+        .map(|n| create.count_resume(at(n), 3, day))
+        .collect();
+    assert_eq!(
+        given_up,
+        [false, false, false, true],
+        "three resumes, then given up"
+    );
+    assert_eq!(create.attempts, 4);
+    let mut old = PendingCreate::new("k".repeat(32), "usr-9", serde_json::json!({}), at(0));
+    assert!(!old.count_resume(at(100), 20, day));
+    assert!(
+        old.count_resume(at(100) + day, 20, day),
+        "older than give_up_after"
+    );
+    // A clock that went back counts as young, not as a panic.
+    assert!(!old.count_resume(UNIX_EPOCH, 20, day));
+}

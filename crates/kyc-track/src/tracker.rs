@@ -341,11 +341,11 @@ impl Tracker {
                 break;
             };
             // Bounded by count and by time: each resume is counted in the stored create first.
-            create.attempts = create.attempts.saturating_add(1);
-            let too_old = at
-                .duration_since(create.started_at)
-                .is_ok_and(|age| age > self.settings.give_up_after);
-            let give_up = create.attempts > self.options.create_attempts || too_old;
+            let give_up = create.count_resume(
+                at,
+                self.options.create_attempts,
+                self.settings.give_up_after,
+            );
             let held_until = if give_up {
                 kyc_core::far_future()
             } else {

@@ -23,7 +23,7 @@ pub struct PendingCreate {
     /// When it was first written (this machine's clock).
     #[serde(with = "millis")]
     pub started_at: SystemTime,
-    /// How many times it was sent.
+    /// How many times it was resumed after its first send ([`PendingCreate::count_resume`]).
     pub attempts: u32,
 }
 
@@ -57,6 +57,24 @@ impl PendingCreate {
             started_at: now,
             attempts: 0,
         }
+    }
+}
+
+impl PendingCreate {
+    /// Counts one more resume at `now`, and says whether to give the create up instead: it was
+    /// resumed `max_attempts` times already, or is older than `give_up_after`. Resuming is
+    /// bounded by count and by time, whatever the server answers.
+    pub fn count_resume(
+        &mut self,
+        now: SystemTime,
+        max_attempts: u32,
+        give_up_after: Duration,
+    ) -> bool {
+        self.attempts = self.attempts.saturating_add(1);
+        let too_old = now
+            .duration_since(self.started_at)
+            .is_ok_and(|age| age > give_up_after);
+        self.attempts > max_attempts || too_old
     }
 }
 
