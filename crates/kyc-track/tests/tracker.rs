@@ -32,6 +32,11 @@ fn client(server: &MockServer) -> kyc_reqwest::Client {
     )
 }
 
+/// A KYC create as a pending create keeps it (what the tracker writes before sending it).
+fn stored(create: &CreateSession) -> serde_json::Value {
+    serde_json::json!({"kind": "kyc", "body": serde_json::to_value(create).unwrap()})
+}
+
 fn fast() -> TrackSettings {
     let mut settings = TrackSettings::default();
     settings.quiet_period = Duration::from_millis(30);
@@ -135,8 +140,7 @@ async fn a_create_whose_answer_was_lost_is_sent_again_under_its_key_or_found_by_
     let create = CreateSession::new("usr-crash", Country::Arg).idempotency_key(key.clone());
     // The crash: the create was sent, its answer lost, the pending record left behind.
     let first = client.execute(&create).await.unwrap();
-    let request =
-        serde_json::json!({"kind": "kyc", "body": serde_json::to_value(&create).unwrap()});
+    let request = stored(&create);
     store
         .put_pending_create(
             &PendingCreate::new(
@@ -166,8 +170,7 @@ async fn a_create_whose_answer_was_lost_is_sent_again_under_its_key_or_found_by_
     let client = self::client(&server);
     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
     let create = CreateSession::new("usr-unsent", Country::Arg).idempotency_key(key.clone());
-    let request =
-        serde_json::json!({"kind": "kyc", "body": serde_json::to_value(&create).unwrap()});
+    let request = stored(&create);
     store
         .put_pending_create(
             &PendingCreate::new(
@@ -213,8 +216,7 @@ async fn lost_creates_are_resumed_each_once_and_a_held_or_failing_one_stops_none
         let key = IdempotencyKey::new(format!("track-key-twice-{n:016}")).unwrap();
         let create = CreateSession::new("usr-twice", Country::Arg).idempotency_key(key.clone());
         made.push(client.execute(&create).await.unwrap().id);
-        let request =
-            serde_json::json!({"kind": "kyc", "body": serde_json::to_value(&create).unwrap()});
+        let request = stored(&create);
         store
             .put_pending_create(&pending(key.as_str(), "usr-twice", request), now)
             .unwrap();
@@ -365,8 +367,7 @@ async fn a_lost_answer_whose_session_a_webhook_made_tracked_is_still_adopted() {
     let key = IdempotencyKey::new("track-key-webhook-first-0000001").unwrap();
     let create = CreateSession::new("usr-heard", Country::Arg).idempotency_key(key.clone());
     let made = client.execute(&create).await.unwrap();
-    let request =
-        serde_json::json!({"kind": "kyc", "body": serde_json::to_value(&create).unwrap()});
+    let request = stored(&create);
     let now = std::time::SystemTime::now();
     store
         .put_pending_create(
