@@ -329,18 +329,11 @@ impl Receipt {
     /// Abandons it on this thread (what a drop does, without handing the store call to the
     /// blocking pool): for a caller already on a blocking thread.
     pub(crate) fn abandon_here(mut self) {
-        if let (Some(claim), Some(store)) = (self.claim.take(), &self.receiver.inner.store) {
-            let _ = store.abandon(&claim.key, claim.claim);
-        }
+        self.abandon_on(None);
     }
-}
 
-impl Drop for Receipt {
-    /// Not committed: the handler failed, panicked or was cancelled. The delivery is forgotten
-    /// (or, if the store fails now, when its claim's lease ends). With a store that blocks,
-    /// inside a tokio runtime, on its blocking pool (a drop happens on a worker thread).
-    fn drop(&mut self) {
-        let pool = self.blocking_pool();
+    /// Ends its claim uncommitted, on `pool` when given (not waited for), else in place.
+    fn abandon_on(&mut self, pool: Option<tokio::runtime::Handle>) {
         if let (Some(claim), Some(store)) = (self.claim.take(), &self.receiver.inner.store) {
             let store = store.clone();
             let abandon = move || {
@@ -351,6 +344,16 @@ impl Drop for Receipt {
                 None => abandon(),
             }
         }
+    }
+}
+
+impl Drop for Receipt {
+    /// Not committed: the handler failed, panicked or was cancelled. The delivery is forgotten
+    /// (or, if the store fails now, when its claim's lease ends). With a store that blocks,
+    /// inside a tokio runtime, on its blocking pool (a drop happens on a worker thread).
+    fn drop(&mut self) {
+        let pool = self.blocking_pool();
+        self.abandon_on(pool);
     }
 }
 
