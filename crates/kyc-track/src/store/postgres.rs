@@ -776,18 +776,11 @@ impl kyc_axum::ReplayStore for PgStore {
         _now: SystemTime,
         remember_until: SystemTime,
     ) -> Result<(), kyc_axum::ReplayStoreError> {
-        let fail = |e: StoreError| kyc_axum::ReplayStoreError(e.to_string());
-        let mut lease = self.lease().map_err(fail)?;
-        lease
-            .client()
-            .map_err(fail)?
-            .execute(
-                "UPDATE receipts SET remember_until = $3, lease_until = NULL
-                 WHERE key = $1 AND claim = $2",
-                &[&key.to_string(), &(claim as i64), &ms(remember_until)],
-            )
-            .map(|_| ())
-            .map_err(|e| fail(db(&e)))
+        self.write_receipt(
+            "UPDATE receipts SET remember_until = $3, lease_until = NULL
+             WHERE key = $1 AND claim = $2",
+            &[&key.to_string(), &(claim as i64), &ms(remember_until)],
+        )
     }
 
     fn abandon(
@@ -795,15 +788,26 @@ impl kyc_axum::ReplayStore for PgStore {
         key: &kyc_core::webhook::DeliveryKey,
         claim: u64,
     ) -> Result<(), kyc_axum::ReplayStoreError> {
+        self.write_receipt(
+            "DELETE FROM receipts WHERE key = $1 AND claim = $2 AND remember_until IS NULL",
+            &[&key.to_string(), &(claim as i64)],
+        )
+    }
+}
+
+impl PgStore {
+    /// One statement on `receipts` for kyc-axum's replay store, its failure as that store's.
+    fn write_receipt(
+        &self,
+        sql: &str,
+        params: &[&(dyn postgres::types::ToSql + Sync)],
+    ) -> Result<(), kyc_axum::ReplayStoreError> {
         let fail = |e: StoreError| kyc_axum::ReplayStoreError(e.to_string());
         let mut lease = self.lease().map_err(fail)?;
         lease
             .client()
             .map_err(fail)?
-            .execute(
-                "DELETE FROM receipts WHERE key = $1 AND claim = $2 AND remember_until IS NULL",
-                &[&key.to_string(), &(claim as i64)],
-            )
+            .execute(sql, params)
             .map(|_| ())
             .map_err(|e| fail(db(&e)))
     }
